@@ -1,0 +1,413 @@
+"""``MPVGViT``: a plain ViT/DeiT whose position embedding follows a :class:`PEStructure`.
+
+One implementation serves classification (mmpretrain), detection (mmdet) and
+segmentation (mmseg); ``mpvg_mm.registry`` registers it into the three ``MODELS``.
+Parameter names follow timm's ``vision_transformer.py`` (``patch_embed.proj``,
+``blocks.{i}.norm1/attn.qkv/attn.proj/norm2/mlp.fc1/mlp.fc2``, ``norm``), plus
+``pe.layer_norms.{i}`` (``LN'_i``) and ``pe.last_norm`` (``LN''``).
+"""
+import math
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.utils.checkpoint as cp
+from mmengine.logging import MMLogger
+from mmengine.model import BaseModule
+from mmengine.model.weight_init import trunc_normal_
+
+from ..pos_embed import (LayerwisePositionEmbedding, build_pe_structure, infer_square_grid,
+                         resample_pos_embed)
+
+LN_EPS = 1e-6
+
+ARCH_SETTINGS: Dict[str, dict] = {
+    'deit-tiny': dict(embed_dims=192, num_layers=12, num_heads=3, mlp_ratio=4.0,
+                      patch_size=16, img_size=224),
+    'deit-small': dict(embed_dims=384, num_layers=12, num_heads=6, mlp_ratio=4.0,
+                       patch_size=16, img_size=224),
+    'deit-base': dict(embed_dims=768, num_layers=12, num_heads=12, mlp_ratio=4.0,
+                      patch_size=16, img_size=224),
+    # ViT-Lite-7/4 (Hassani et al.) on 32x32 CIFAR images
+    'vit-lite': dict(embed_dims=256, num_layers=7, num_heads=4, mlp_ratio=2.0,
+                     patch_size=4, img_size=32),
+}
+ARCH_SETTINGS['vit-lite-7/4'] = ARCH_SETTINGS['vit-lite']
+OUT_TYPES = ('cls_token', 'avg_featmap', 'featmap')
+
+
+def _pair(v: Union[int, Sequence[int]]) -> Tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+class PatchEmbed(nn.Module):
+    """``(B, 3, H, W) -> (B, h*w, D)`` with ``(h, w) = (H/p, W/p)``.
+
+    Sides that are not multiples of the patch size raise an error, unless
+    ``pad_to_patch`` is set: then the image is zero-padded at the bottom and right (as
+    mmcv's ``AdaptivePadding(padding='corner')``) and ``(h, w) = ceil((H, W) / p)``.
+    """
+
+    def __init__(self, patch_size: int, in_channels: int, embed_dims: int,
+                 pad_to_patch: bool = False):
+        super().__init__()
+        self.patch_size = patch_size
+        self.pad_to_patch = pad_to_patch
+        self.proj = nn.Conv2d(in_channels, embed_dims, patch_size, stride=patch_size)
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
+        if x.dim() != 4 or x.shape[1] != self.proj.in_channels:
+            raise ValueError(f'MPVGViT expects images (B, {self.proj.in_channels}, H, W), '
+                             f'got a tensor of shape {tuple(x.shape)}.')
+        p = self.patch_size
+        h, w = x.shape[-2:]
+        pad_h, pad_w = (-h) % p, (-w) % p
+        if pad_h or pad_w:
+            if not self.pad_to_patch:
+                raise ValueError(
+                    f'input size {h}x{w} is not a multiple of the patch size {p}: resize or '
+                    f'pad the images (e.g. size_divisor={p} in the data preprocessor), or '
+                    'build the backbone with pad_to_patch=True.')
+            x = F.pad(x, (0, pad_w, 0, pad_h))
+        x = self.proj(x)
+        grid = (x.shape[2], x.shape[3])
+        return x.flatten(2).transpose(1, 2), grid
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention on ``(B, N, D)`` with PyTorch's fused SDPA kernel."""
+
+    def __init__(self, dims: int, num_heads: int, qkv_bias: bool = True,
+                 attn_drop: float = 0.0):
+        super().__init__()
+        if dims % num_heads:
+            raise ValueError(f'embed_dims={dims} is not divisible by num_heads={num_heads}.')
+        self.num_heads = num_heads
+        self.attn_drop = attn_drop
+        self.qkv = nn.Linear(dims, dims * 3, bias=qkv_bias)
+        self.proj = nn.Linear(dims, dims)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, N, D = x.shape
+        qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, D // self.num_heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        x = F.scaled_dot_product_attention(
+            q, k, v, dropout_p=self.attn_drop if self.training else 0.0)
+        return self.proj(x.transpose(1, 2).reshape(B, N, D))
+
+
+class Mlp(nn.Module):
+    """``fc1 -> GELU -> fc2`` on ``(B, N, D)``."""
+
+    def __init__(self, dims: int, hidden_dims: int):
+        super().__init__()
+        self.fc1 = nn.Linear(dims, hidden_dims)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden_dims, dims)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class DropPath(nn.Module):
+    """Stochastic depth per sample."""
+
+    def __init__(self, drop_prob: float = 0.0):
+        super().__init__()
+        self.drop_prob = drop_prob
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.drop_prob == 0.0 or not self.training:
+            return x
+        keep = 1.0 - self.drop_prob
+        mask = x.new_empty((x.shape[0], ) + (1, ) * (x.dim() - 1)).bernoulli_(keep)
+        return x * mask / keep
+
+    def extra_repr(self) -> str:
+        return f'drop_prob={self.drop_prob}'
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block with an optional PE on the attention input.
+
+    ``x = x + Attn(LN1(x) [+ pos]); x = x + MLP(LN2(x))``: the PE reaches Q, K and V
+    only, never the residual stream or the MLP (LaPE / PVG). ``x`` is ``(B, N, D)``,
+    ``pos`` is ``(1, N, D)`` or None.
+    """
+
+    def __init__(self, dims: int, num_heads: int, mlp_ratio: float, qkv_bias: bool = True,
+                 drop_path: float = 0.0):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dims, eps=LN_EPS)
+        self.attn = Attention(dims, num_heads, qkv_bias)
+        self.norm2 = nn.LayerNorm(dims, eps=LN_EPS)
+        self.mlp = Mlp(dims, int(dims * mlp_ratio))
+        self.drop_path = DropPath(drop_path)
+
+    def forward(self, x: torch.Tensor, pos: Optional[torch.Tensor] = None) -> torch.Tensor:
+        h = self.norm1(x)
+        if pos is not None:
+            h = h + pos
+        x = x + self.drop_path(self.attn(h))
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+
+class MPVGViT(BaseModule):
+    """Vision Transformer with the position-embedding structures of MPVG (AAAI 2025).
+
+    Args:
+        arch: ``'deit-tiny' | 'deit-small' | 'deit-base' | 'vit-lite'`` or a dict with
+            ``embed_dims, num_layers, num_heads, mlp_ratio, patch_size, img_size``.
+        pe_mode: ``'default' | 'lape' | 'pvg' | 'mpvg'`` (``mpvg_mm.models.pos_embed``).
+        pe_cfg: overrides of the preset's switches, e.g. ``dict(hierarchical=False)``.
+        with_cls_token: None follows the preset (Default, LaPE: yes; PVG, MPVG: no).
+        out_type: ``'cls_token'`` -> ``(B, D)``; ``'avg_featmap'`` -> ``(B, D)``, the
+            mean over the patch tokens after the Last LN (Eq. 4, 11); ``'featmap'`` ->
+            ``(B, D, h, w)``. None: ``'cls_token'`` with a class token, else
+            ``'avg_featmap'``.
+        out_indices: blocks whose outputs are returned (negative counts from the end).
+            The last block's output goes through the Last LN (and Last-LN PE); earlier ones
+            are the raw residual stream.
+        img_size: the size ``pos_embed`` is defined for (the arch's by default). Other
+            input sizes work: ``pos_0`` is resampled to the actual patch grid (bicubic)
+            before the ``LN'`` chain, and checkpoints of other sizes are resampled on load.
+        patch_size: overrides the arch's.
+        pad_to_patch: zero-pad inputs whose sides are not multiples of the patch size
+            (bottom/right) instead of raising an error.
+        drop_path_rate: stochastic depth, linearly increasing over the blocks.
+        with_cp: activation checkpointing of every block.
+        frozen_stages: freeze the patch embedding, ``pos_0``, the class token and the
+            first ``frozen_stages`` blocks (with their ``LN'``); all of them also freezes
+            the Last LN and ``LN''``. -1 freezes nothing.
+        init_cfg: mmengine init config (e.g. ``dict(type='Pretrained', ...)``).
+    """
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'deit-tiny',
+                 pe_mode: str = 'mpvg',
+                 pe_cfg: Optional[dict] = None,
+                 with_cls_token: Optional[bool] = None,
+                 out_type: Optional[str] = None,
+                 out_indices: Union[int, Sequence[int]] = -1,
+                 img_size: Optional[Union[int, Sequence[int]]] = None,
+                 patch_size: Optional[int] = None,
+                 in_channels: int = 3,
+                 qkv_bias: bool = True,
+                 pad_to_patch: bool = False,
+                 drop_path_rate: float = 0.0,
+                 with_cp: bool = False,
+                 frozen_stages: int = -1,
+                 init_cfg: Optional[Union[dict, list]] = None):
+        super().__init__(init_cfg=init_cfg)
+        arch_cfg = self._resolve_arch(arch)
+        self.embed_dims = arch_cfg['embed_dims']
+        self.num_layers = arch_cfg['num_layers']
+        self.patch_size = int(patch_size or arch_cfg['patch_size'])
+        self.img_size = _pair(img_size or arch_cfg['img_size'])
+        if self.img_size[0] % self.patch_size or self.img_size[1] % self.patch_size:
+            raise ValueError(f'img_size={self.img_size} is not a multiple of the patch size '
+                             f'{self.patch_size}.')
+        self.pe_grid = (self.img_size[0] // self.patch_size,
+                        self.img_size[1] // self.patch_size)
+
+        structure, preset_cls = build_pe_structure(pe_mode, pe_cfg)
+        self.pe_mode = pe_mode
+        self.with_cls_token = preset_cls if with_cls_token is None else bool(with_cls_token)
+        if self.with_cls_token and structure.last_ln_pe is not None:
+            raise ValueError(
+                f"pe_mode={pe_mode!r} puts the PE in the Last LN, which is incompatible with "
+                "a class token (the paper, Sec. 4): use with_cls_token=False (GAP) or "
+                "pe_mode='pvg'/'lape'.")
+        self.out_type = out_type or ('cls_token' if self.with_cls_token else 'avg_featmap')
+        if self.out_type not in OUT_TYPES:
+            raise ValueError(f'unknown out_type {self.out_type!r}; choose one of {OUT_TYPES}.')
+        if self.out_type == 'cls_token' and not self.with_cls_token:
+            raise ValueError("out_type='cls_token' needs with_cls_token=True; GAP models use "
+                             "out_type='avg_featmap'.")
+        self.num_extra_tokens = int(self.with_cls_token)
+
+        self.out_indices = self._resolve_out_indices(out_indices)
+        self.with_cp = with_cp
+        self.frozen_stages = frozen_stages
+
+        D = self.embed_dims
+        self.patch_embed = PatchEmbed(self.patch_size, in_channels, D, pad_to_patch)
+        num_patches = self.pe_grid[0] * self.pe_grid[1]
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, D)) if self.with_cls_token else None
+        self.pos_embed = nn.Parameter(torch.zeros(1, num_patches + self.num_extra_tokens, D))
+        self.pe = LayerwisePositionEmbedding(structure, self.num_layers, D)
+        dpr = torch.linspace(0, drop_path_rate, self.num_layers).tolist()
+        self.blocks = nn.ModuleList([
+            Block(D, arch_cfg['num_heads'], arch_cfg['mlp_ratio'], qkv_bias, dpr[i])
+            for i in range(self.num_layers)
+        ])
+        self.norm = nn.LayerNorm(D, eps=LN_EPS)  # the Last LN
+        self._register_load_state_dict_pre_hook(self._resample_pos_embed_on_load)
+        self._init_deit()
+        self._freeze_stages()
+
+    # ------------------------------------------------------------------ construction
+    @staticmethod
+    def _resolve_arch(arch: Union[str, dict]) -> dict:
+        if isinstance(arch, str):
+            key = arch.lower()
+            if key not in ARCH_SETTINGS:
+                raise ValueError(f'unknown arch {arch!r}; choose one of '
+                                 f'{sorted(ARCH_SETTINGS)} or pass a dict.')
+            return dict(ARCH_SETTINGS[key])
+        needed = {'embed_dims', 'num_layers', 'num_heads'}
+        missing = needed - set(arch)
+        if missing:
+            raise ValueError(f'arch dict lacks {sorted(missing)}; it needs {sorted(needed)} '
+                             'and may set mlp_ratio, patch_size, img_size.')
+        unknown = set(arch) - needed - {'mlp_ratio', 'patch_size', 'img_size'}
+        if unknown:
+            raise ValueError(f'arch dict has unknown keys {sorted(unknown)}.')
+        return dict(dict(mlp_ratio=4.0, patch_size=16, img_size=224), **arch)
+
+    def _resolve_out_indices(self, out_indices) -> Tuple[int, ...]:
+        indices = [out_indices] if isinstance(out_indices, int) else list(out_indices)
+        resolved = []
+        for i in indices:
+            j = i + self.num_layers if i < 0 else i
+            if not 0 <= j < self.num_layers:
+                raise ValueError(f'out_indices entry {i} is outside the {self.num_layers} '
+                                 'blocks.')
+            resolved.append(j)
+        return tuple(resolved)
+
+    def _init_deit(self) -> None:
+        """DeiT's init: trunc-normal(0.02) for PE, class token and Linear weights."""
+        trunc_normal_(self.pos_embed, std=0.02)
+        if self.cls_token is not None:
+            trunc_normal_(self.cls_token, std=0.02)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                trunc_normal_(m.weight, std=0.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def init_weights(self) -> None:
+        """DeiT init at construction; ``init_cfg`` (e.g. Pretrained) applies on top."""
+        if self.init_cfg:
+            super().init_weights()
+
+    def _freeze_stages(self) -> None:
+        if self.frozen_stages < 0:
+            return
+        frozen = [self.patch_embed, self.pos_embed, self.cls_token]
+        for i in range(min(self.frozen_stages, self.num_layers)):
+            frozen.append(self.blocks[i])
+            if str(i) in self.pe.layer_norms:
+                frozen.append(self.pe.layer_norms[str(i)])
+        if self.frozen_stages >= self.num_layers:
+            frozen += [self.norm, self.pe.last_norm]
+        for item in frozen:
+            if item is None:
+                continue
+            if isinstance(item, nn.Parameter):
+                item.requires_grad = False
+                continue
+            item.eval()
+            for p in item.parameters():
+                p.requires_grad = False
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self._freeze_stages()
+        return self
+
+    # ------------------------------------------------------------------ position embedding
+    def _resample_pos_embed_on_load(self, state_dict, prefix, *args, **kwargs) -> None:
+        """Resample a checkpoint's ``pos_embed`` of another grid to this model's grid."""
+        key = prefix + 'pos_embed'
+        if key not in state_dict:
+            return
+        ckpt = state_dict[key]
+        if ckpt.shape == self.pos_embed.shape:
+            return
+        if ckpt.dim() != 3 or ckpt.shape[-1] != self.embed_dims:
+            raise ValueError(f'checkpoint {key} has shape {tuple(ckpt.shape)}; this model '
+                             f'needs (1, N, {self.embed_dims}).')
+        extra = self.num_extra_tokens
+        ckpt_extra = self._count_extra_rows(ckpt.shape[1])
+        if ckpt_extra < extra:
+            raise ValueError(f'checkpoint {key} has no class-token row but this model has a '
+                             'class token: build it with with_cls_token=False.')
+        logger = MMLogger.get_current_instance()
+        if ckpt_extra > extra:
+            logger.warning(f'{key}: dropping the checkpoint\'s class-token row (this model '
+                           'uses GAP).')
+            ckpt = ckpt[:, ckpt_extra - extra:]
+        src = infer_square_grid(ckpt.shape[1] - extra, f'checkpoint {key}')
+        if src != self.pe_grid:
+            logger.info(f'{key}: resampling the checkpoint\'s {src[0]}x{src[1]} grid to '
+                        f'{self.pe_grid[0]}x{self.pe_grid[1]} (bicubic).')
+        state_dict[key] = resample_pos_embed(ckpt, src, self.pe_grid, extra)
+
+    @staticmethod
+    def _count_extra_rows(rows: int) -> int:
+        """1 if ``rows = 1 + s*s`` and not a square itself, else 0."""
+        return 0 if math.isqrt(rows)**2 == rows else 1
+
+    def resampled_pos_embed(self, grid: Tuple[int, int]) -> torch.Tensor:
+        """``pos_0`` on the patch grid ``(h, w)``: ``(1, [1 +] h*w, D)``."""
+        return resample_pos_embed(self.pos_embed, self.pe_grid, grid, self.num_extra_tokens)
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """Images ``(B, 3, H, W)`` -> one output per ``out_indices`` entry (see out_type)."""
+        tokens, grid = self.patch_embed(x)
+        plan = self.pe(self.resampled_pos_embed(grid))
+        if self.cls_token is not None:
+            tokens = torch.cat([self.cls_token.expand(tokens.shape[0], -1, -1), tokens], 1)
+        if plan.input is not None:
+            tokens = tokens + plan.input
+        outs = []
+        last = self.num_layers - 1
+        for i, block in enumerate(self.blocks):
+            if self.with_cp and self.training and tokens.requires_grad:
+                tokens = cp.checkpoint(block, tokens, plan.blocks[i], use_reentrant=False)
+            else:
+                tokens = block(tokens, plan.blocks[i])
+            if i == last:
+                tokens = self.norm(tokens)
+                if plan.last is not None:
+                    tokens = tokens + plan.last
+            if i in self.out_indices:
+                outs.append(self._format_output(tokens, grid))
+        return tuple(outs)
+
+    def _format_output(self, tokens: torch.Tensor, grid: Tuple[int, int]) -> torch.Tensor:
+        if self.out_type == 'cls_token':
+            return tokens[:, 0]
+        patches = tokens[:, self.num_extra_tokens:]
+        if self.out_type == 'avg_featmap':
+            return patches.mean(dim=1)
+        B, _, D = patches.shape
+        return patches.transpose(1, 2).reshape(B, D, grid[0], grid[1])
+
+    # ------------------------------------------------------------------ lr decay
+    def get_layer_depth(self, param_name: str, prefix: str = '') -> Tuple[int, int]:
+        """Layer depth for layer-wise lr decay (mmpretrain's constructor interface).
+
+        Patch embedding, ``pos_0`` and the class token are depth 0; block ``i`` and its
+        ``LN'_i`` are ``i + 1``; the Last LN and ``LN''`` are ``num_layers + 1``.
+
+        Returns:
+            ``(layer_depth, num_layers + 2)``.
+        """
+        num_depths = self.num_layers + 2
+        if not param_name.startswith(prefix):
+            return num_depths - 1, num_depths
+        name = param_name[len(prefix):]
+        if name in ('cls_token', 'pos_embed') or name.startswith('patch_embed'):
+            return 0, num_depths
+        for head in ('blocks.', 'pe.layer_norms.'):
+            if name.startswith(head):
+                return int(name[len(head):].split('.')[0]) + 1, num_depths
+        return num_depths - 1, num_depths

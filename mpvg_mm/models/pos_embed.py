@@ -1,0 +1,188 @@
+"""The position-embedding (PE) structures of MPVG and its baselines: the paper in one file.
+
+Notation (``shared/paper/method.md``): ``L`` blocks indexed ``0..L-1``, ``pos_0`` the
+learnable PE of shape ``(1, N[+1], D)`` (one extra row when a class token is used).
+
+Every structure the paper studies is one :class:`PEStructure`, a set of orthogonal
+switches:
+
+==================  ==========  =================  ============  ============
+switch              default     lape               pvg           mpvg
+==================  ==========  =================  ============  ============
+``input_pe``        True        False              True          True
+``layerwise_from``  None        0                  1             1
+``hierarchical``    (unused)    True               True          True
+``last_ln_pe``      None        None               None          0
+class token         yes         yes                no (GAP)      no (GAP)
+==================  ==========  =================  ============  ============
+
+* ``input_pe``: ``x_0 = patches + pos_0``.
+* ``layerwise_from=s``: blocks ``l >= s`` own an ``LN'_l`` and take
+  ``x = x + Attn(LN1(x) + pos_l)``; ``None`` turns layer-wise PE off.
+* ``hierarchical``: ``pos_l = LN'_l(pos_{l-1})`` (the chain starts from ``pos_0``) or,
+  when False, ``pos_l = LN'_l(pos_0)``.
+* ``last_ln_pe=k``: MPVG's "PE in the Last LN", ``y = LN(x_L) + LN''(pos_k)``;
+  ``k=0`` is the raw (resampled) parameter, ``k>=1`` the PE that block ``k`` receives.
+
+The paper's ablations are overrides of a preset, e.g. Table 6's "PE to layer 0 too" is
+``mpvg`` with ``layerwise_from=0``; Fig. 5's "GAP + Last-LN PE" is ``default`` without a
+class token and with ``last_ln_pe=0``.
+"""
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Dict, List, NamedTuple, Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+PE_NORM_EPS = 1e-6  # LN' and LN'' as in the LaPE reference code
+
+
+@dataclass(frozen=True)
+class PEStructure:
+    """Where the position embedding enters the network (see the module docstring)."""
+
+    input_pe: bool = True
+    layerwise_from: Optional[int] = None
+    hierarchical: bool = True
+    last_ln_pe: Optional[int] = None
+
+    def layerwise_blocks(self, num_layers: int) -> List[int]:
+        """Indices of the blocks that take a layer-wise PE (and own an ``LN'``)."""
+        if self.layerwise_from is None:
+            return []
+        return list(range(self.layerwise_from, num_layers))
+
+    def validate(self, num_layers: int) -> None:
+        """Raise ``ValueError`` for combinations that do not define a network."""
+        start = self.layerwise_from
+        if start is not None and not 0 <= start < num_layers:
+            raise ValueError(
+                f'layerwise_from={start} is outside the blocks 0..{num_layers - 1}; '
+                'use 0 (every block), 1 (all but block 0) or None (no layer-wise PE).')
+        k = self.last_ln_pe
+        if k is not None:
+            if not 0 <= k < num_layers:
+                raise ValueError(
+                    f'last_ln_pe={k} must be 0 (pos_0) or a block index < {num_layers}.')
+            if k > 0 and k not in self.layerwise_blocks(num_layers):
+                raise ValueError(
+                    f'last_ln_pe={k} asks for pos_{k}, but block {k} takes no layer-wise PE '
+                    f'(layerwise_from={start}); use last_ln_pe=0 or a block >= '
+                    'layerwise_from.')
+        if not self.input_pe and start is None and k is None:
+            raise ValueError('this PE structure uses the position embedding nowhere: set '
+                             'input_pe=True, layerwise_from or last_ln_pe.')
+
+
+#: The four structures of the paper, with the class-token choice each one is used with.
+PE_PRESETS: Dict[str, Tuple[PEStructure, bool]] = {
+    'default': (PEStructure(input_pe=True), True),
+    'lape': (PEStructure(input_pe=False, layerwise_from=0), True),
+    'pvg': (PEStructure(input_pe=True, layerwise_from=1), False),
+    'mpvg': (PEStructure(input_pe=True, layerwise_from=1, last_ln_pe=0), False),
+}
+
+
+def build_pe_structure(pe_mode: str, overrides: Optional[dict] = None) -> Tuple[PEStructure, bool]:
+    """Return ``(structure, preset_uses_cls_token)`` for a preset plus switch overrides."""
+    if pe_mode not in PE_PRESETS:
+        raise ValueError(f'unknown pe_mode {pe_mode!r}; choose one of {sorted(PE_PRESETS)} '
+                         'and refine it with pe_cfg=dict(...) if needed.')
+    structure, with_cls_token = PE_PRESETS[pe_mode]
+    overrides = dict(overrides or {})
+    known = {f.name for f in dataclasses.fields(PEStructure)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f'unknown pe_cfg keys {unknown}; the switches are {sorted(known)}.')
+    return dataclasses.replace(structure, **overrides), with_cls_token
+
+
+class PEPlan(NamedTuple):
+    """The PE terms of one forward pass; every tensor is ``(1, N[+1], D)``.
+
+    ``input``: added to the tokens before block 0 (or None); ``blocks[l]``: added to
+    ``LN1_l(x)`` in block ``l`` (or None); ``last``: added after the Last LN (or None).
+    """
+
+    input: Optional[torch.Tensor]
+    blocks: List[Optional[torch.Tensor]]
+    last: Optional[torch.Tensor]
+
+
+class LayerwisePositionEmbedding(nn.Module):
+    """The ``LN'`` chain and the Last-LN PE of a :class:`PEStructure`.
+
+    It owns the LayerNorms (``layer_norms[str(l)]`` is ``LN'_l``, ``last_norm`` is
+    ``LN''``), not ``pos_0`` itself, which the backbone keeps (it is resampled to the
+    input's patch grid first). The chain acts on the batch-free ``(1, N, D)`` PE, so it
+    runs once per forward pass whatever the batch size.
+
+    Args:
+        structure: the switches.
+        num_layers: number of transformer blocks ``L``.
+        embed_dims: channels ``D``.
+    """
+
+    def __init__(self, structure: PEStructure, num_layers: int, embed_dims: int):
+        super().__init__()
+        structure.validate(num_layers)
+        self.structure = structure
+        self.num_layers = num_layers
+        self.layer_norms = nn.ModuleDict({
+            str(i): nn.LayerNorm(embed_dims, eps=PE_NORM_EPS)
+            for i in structure.layerwise_blocks(num_layers)
+        })
+        self.last_norm = (nn.LayerNorm(embed_dims, eps=PE_NORM_EPS)
+                          if structure.last_ln_pe is not None else None)
+
+    def forward(self, pos_0: torch.Tensor) -> PEPlan:
+        """Turn ``pos_0`` of shape ``(1, N, D)`` into the terms of a :class:`PEPlan`."""
+        s = self.structure
+        blocks: List[Optional[torch.Tensor]] = [None] * self.num_layers
+        prev = pos_0
+        for i in s.layerwise_blocks(self.num_layers):
+            blocks[i] = self.layer_norms[str(i)](prev if s.hierarchical else pos_0)
+            prev = blocks[i]
+        last = None
+        if self.last_norm is not None:
+            k = s.last_ln_pe
+            last = self.last_norm(pos_0 if k == 0 else blocks[k])
+        return PEPlan(pos_0 if s.input_pe else None, blocks, last)
+
+
+def resample_pos_embed(pos_embed: torch.Tensor, src_grid: Tuple[int, int],
+                       dst_grid: Tuple[int, int], num_extra_tokens: int = 0) -> torch.Tensor:
+    """Bicubically resample the patch rows of a PE on their 2-D grid.
+
+    Args:
+        pos_embed: ``(1, E + h*w, D)`` with ``E = num_extra_tokens`` leading rows (the
+            class token's) that are kept as they are.
+        src_grid: ``(h, w)`` of ``pos_embed``; dst_grid: the wanted ``(h', w')``.
+
+    Returns:
+        ``(1, E + h'*w', D)``.
+    """
+    src_grid, dst_grid = tuple(src_grid), tuple(dst_grid)
+    extra, patch = pos_embed[:, :num_extra_tokens], pos_embed[:, num_extra_tokens:]
+    if patch.shape[1] != src_grid[0] * src_grid[1]:
+        raise ValueError(f'position embedding has {patch.shape[1]} patch rows, which is not '
+                         f'the grid {src_grid[0]}x{src_grid[1]} it is said to be.')
+    if src_grid == dst_grid:
+        return pos_embed
+    dims = patch.shape[-1]
+    grid = patch.reshape(1, src_grid[0], src_grid[1], dims).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid.float(), size=dst_grid, mode='bicubic', align_corners=False)
+    patch = grid.to(patch.dtype).permute(0, 2, 3, 1).reshape(1, -1, dims)
+    return torch.cat([extra, patch], dim=1)
+
+
+def infer_square_grid(num_patches: int, what: str = 'position embedding') -> Tuple[int, int]:
+    """``(s, s)`` for ``num_patches = s*s``; a clear error otherwise."""
+    side = math.isqrt(num_patches)
+    if side * side != num_patches:
+        raise ValueError(f'{what} has {num_patches} patch rows, not a square grid; pass the '
+                         'grid explicitly.')
+    return side, side

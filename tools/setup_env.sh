@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Create (or reuse) the project's virtual environment with the whole OpenMMLab 2.x stack.
+#
+#   tools/setup_env.sh            # creates .venv, idempotent; a second run takes seconds
+#
+# Environment knobs:
+#   VENV=path          where the environment lives (default: .venv)
+#   PYTHON=python3     the interpreter that creates it
+#   TORCH_SPEC="torch==2.14.1 torchvision==0.29.1"   what to install when no working pair is found
+#   MMCV_WHEEL_DIR=dir a directory holding a prebuilt mmcv-2.1.0 wheel to try first
+#
+# torch/torchvision: kept when the venv (or, through --system-site-packages, the base
+# interpreter) already imports a working pair, e.g. a cluster's CUDA build.
+# mmcv 2.1.0 with compiled ops, first match wins: $MMCV_WHEEL_DIR, ../shared/wheels/<tag>/,
+# ~/.cache/mpvg_mm/wheels/<tag>/, else a build from the sdist (about 25 min on 2 cores)
+# whose wheel is cached under ~/.cache/mpvg_mm/wheels/<tag>/ for the next time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+TORCH_SPEC=${TORCH_SPEC:-"torch==2.14.1 torchvision==0.29.1"}
+MMCV_VERSION=2.1.0
+CACHE_ROOT=${XDG_CACHE_HOME:-$HOME/.cache}/mpvg_mm/wheels
+log() { printf '[setup] %s\n' "$*"; }
+
+stamp_inputs() { cat requirements.txt requirements/*.txt pyproject.toml tools/setup_env.sh; }
+want_stamp=$(stamp_inputs | sha1sum | cut -d' ' -f1)
+if [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/.mpvg_ready" 2>/dev/null)" = "$want_stamp" ]; then
+  exit 0  # everything installed by an earlier run with the same requirements
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  venv_args=()
+  if "$PYTHON" -c 'import torch, torchvision' >/dev/null 2>&1; then
+    log "base interpreter has torch + torchvision: reusing them (--system-site-packages)"
+    venv_args+=(--system-site-packages)
+  fi
+  log "creating $VENV"
+  "$PYTHON" -m venv "${venv_args[@]}" "$VENV"
+fi
+PY="$ROOT/$VENV/bin/python"
+PIP=("$PY" -m pip --disable-pip-version-check)
+"${PIP[@]}" install -q --upgrade pip 'setuptools<82' wheel
+
+if "$PY" -c 'import torch, torchvision' >/dev/null 2>&1; then
+  log "torch $("$PY" -c 'import torch; print(torch.__version__)') + torchvision already work: kept"
+else
+  log "installing $TORCH_SPEC (several GB on a fresh machine)"
+  # shellcheck disable=SC2086
+  "${PIP[@]}" install $TORCH_SPEC
+fi
+
+log "installing the OpenMMLab stack (mmcv comes next) and test tools (requirements.txt)"
+"${PIP[@]}" install -q -r requirements.txt
+
+mmcv_ok() {
+  "$PY" - <<PYEOF >/dev/null 2>&1
+import mmcv, torch
+assert mmcv.__version__ == '$MMCV_VERSION', mmcv.__version__
+from mmcv.ops import MultiScaleDeformableAttention, RoIAlign, nms  # compiled ops load
+PYEOF
+}
+
+if mmcv_ok; then
+  log "mmcv $MMCV_VERSION with ops already installed"
+else
+  tag=$("$PY" -c 'import platform, sys, torch; v=torch.__version__.split("+")[0]; print(f"torch-{v}-py{sys.version_info.major}{sys.version_info.minor}-{platform.machine()}")')
+  candidates=()
+  [ -n "${MMCV_WHEEL_DIR:-}" ] && candidates+=("$MMCV_WHEEL_DIR")
+  candidates+=("$ROOT/../shared/wheels/$tag" "$CACHE_ROOT/$tag")
+  installed=0
+  for dir in "${candidates[@]}"; do
+    for whl in "$dir"/mmcv-"$MMCV_VERSION"-*.whl; do
+      [ -f "$whl" ] || continue
+      log "trying cached mmcv wheel $whl"
+      if "${PIP[@]}" install -q --no-deps --force-reinstall "$whl" && mmcv_ok; then
+        installed=1; break 2
+      fi
+      log "  that wheel does not load against this torch; trying the next source"
+    done
+  done
+  if [ $installed = 0 ]; then
+    log "no matching mmcv wheel: building mmcv $MMCV_VERSION with ops from the sdist"
+    log "this takes about 25 minutes on 2 cores; the wheel is cached in $CACHE_ROOT/$tag"
+    "${PIP[@]}" install -q ninja psutil
+    build=$(mktemp -d)
+    "${PIP[@]}" download -q --no-deps --no-build-isolation --no-binary :all: "mmcv==$MMCV_VERSION" -d "$build"
+    tar -xzf "$build"/mmcv-"$MMCV_VERSION".tar.gz -C "$build"
+    src="$build/mmcv-$MMCV_VERSION"
+    if "$PY" -c 'import sys, torch; v=tuple(int(p) for p in torch.__version__.split("+")[0].split(".")[:2]); sys.exit(0 if v >= (2, 14) else 1)'; then
+      log "torch >= 2.14: compiling with -std=c++20 (torch's headers require it)"
+      sed -i 's/-std=c++17/-std=c++20/g' "$src/setup.py"
+    fi
+    mkdir -p "$CACHE_ROOT/$tag"
+    (cd "$src" && MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
+      "${PIP[@]}" wheel -v --no-build-isolation --no-deps . -w "$CACHE_ROOT/$tag" 2>&1 \
+      | grep --line-buffered -E '^\[[0-9]+/[0-9]+\]|error|Error|Successfully' || true)
+    whl=$(ls "$CACHE_ROOT/$tag"/mmcv-"$MMCV_VERSION"-*.whl | head -n1)
+    "${PIP[@]}" install -q --no-deps --force-reinstall "$whl"
+    rm -rf "$build"
+    mmcv_ok || { log "ERROR: the freshly built mmcv does not load its ops"; exit 1; }
+  fi
+  log "mmcv $MMCV_VERSION with ops ready"
+fi
+
+"${PIP[@]}" install -q --no-deps -e .
+"$PY" -c 'import mmcv, mmengine, mmpretrain, mmdet, mmseg, mpvg_mm' \
+  || { log "ERROR: the stack does not import"; exit 1; }
+echo "$want_stamp" > "$VENV/.mpvg_ready"
+log "environment ready: $VENV"
