@@ -359,25 +359,42 @@ class MPVGViT(BaseModule):
         return resample_pos_embed(self.pos_embed, self.pe_grid, grid, self.num_extra_tokens)
 
     # ------------------------------------------------------------------ forward
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        """Images ``(B, 3, H, W)`` -> one output per ``out_indices`` entry (see out_type)."""
+    def prepare_tokens(self, x: torch.Tensor):
+        """Images ``(B, 3, H, W)`` -> ``(tokens, grid, plan)`` ready for block 0.
+
+        ``tokens`` is ``(B, [1 +] h*w, D)`` (class token first, input PE added when the
+        structure says so), ``grid = (h, w)``, ``plan`` the :class:`PEPlan` of this pass,
+        computed once on the batch-free ``pos_0``. Wrappers (ViT-Adapter) drive the blocks
+        themselves with :meth:`forward_block` and :meth:`last_norm`.
+        """
         tokens, grid = self.patch_embed(x)
         plan = self.pe(self.resampled_pos_embed(grid))
         if self.cls_token is not None:
             tokens = torch.cat([self.cls_token.expand(tokens.shape[0], -1, -1), tokens], 1)
         if plan.input is not None:
             tokens = tokens + plan.input
+        return tokens, grid, plan
+
+    def forward_block(self, index: int, tokens: torch.Tensor, plan) -> torch.Tensor:
+        """Run block ``index`` on ``(B, N, D)`` tokens with its layer-wise PE."""
+        block, pos = self.blocks[index], plan.blocks[index]
+        if self.with_cp and self.training and tokens.requires_grad:
+            return cp.checkpoint(block, tokens, pos, use_reentrant=False)
+        return block(tokens, pos)
+
+    def last_norm(self, tokens: torch.Tensor, plan) -> torch.Tensor:
+        """The Last LN, plus MPVG's ``LN''(pos_k)`` when the structure has it."""
+        tokens = self.norm(tokens)
+        return tokens if plan.last is None else tokens + plan.last
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """Images ``(B, 3, H, W)`` -> one output per ``out_indices`` entry (see out_type)."""
+        tokens, grid, plan = self.prepare_tokens(x)
         outs = []
-        last = self.num_layers - 1
-        for i, block in enumerate(self.blocks):
-            if self.with_cp and self.training and tokens.requires_grad:
-                tokens = cp.checkpoint(block, tokens, plan.blocks[i], use_reentrant=False)
-            else:
-                tokens = block(tokens, plan.blocks[i])
-            if i == last:
-                tokens = self.norm(tokens)
-                if plan.last is not None:
-                    tokens = tokens + plan.last
+        for i in range(self.num_layers):
+            tokens = self.forward_block(i, tokens, plan)
+            if i == self.num_layers - 1:
+                tokens = self.last_norm(tokens, plan)
             if i in self.out_indices:
                 outs.append(self._format_output(tokens, grid))
         return tuple(outs)
