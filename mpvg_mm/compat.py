@@ -1,22 +1,35 @@
 """Small, documented shims that let the OpenMMLab 2.x stack run on a modern stack.
 
-* torch >= 2.6 loads with ``weights_only=True`` by default, and mmengine's own
-  checkpoints (resume, ``load_from``) hold a few non-tensor objects: the message hub's
-  ``HistoryBuffer`` and numpy arrays/scalars. They are allow-listed with
-  ``torch.serialization.add_safe_globals``; the safety check stays on, so a checkpoint
-  that smuggles any other pickled object is refused, with a message that says so.
+1. ``torch.load`` (torch >= 2.6 defaults to ``weights_only=True``). mmengine's own
+   checkpoints (``--resume``, ``load_from``) hold a few non-tensor objects: the message
+   hub's ``HistoryBuffer`` and numpy arrays/scalars/dtypes. They are allow-listed with
+   ``torch.serialization.add_safe_globals``; the check stays on, so a checkpoint that
+   smuggles any other pickled object is refused. mmengine's local-file loader is
+   re-registered (its public ``CheckpointLoader.register_scheme``) only to turn torch's
+   refusal into an :class:`UnsafeCheckpointError` that names the file and the way out.
+   ``HistoryBuffer`` pickles its class-level statistics methods through
+   ``builtins.getattr``, a global too powerful to allow-list; a ``copyreg`` reducer makes
+   new checkpoints store it as ``HistoryBuffer(log_history, count_history, max_length)``
+   (the methods are re-registered by the class itself on import).
+Nothing in installed packages is edited.
 """
+import os.path as osp
+import pickle
+
 import numpy as np
 import torch
 
 _TORCH_HAS_SAFE_GLOBALS = hasattr(torch.serialization, 'add_safe_globals')
 
 
+class UnsafeCheckpointError(pickle.UnpicklingError):
+    """A checkpoint holds pickled objects outside the allow-list."""
+
+
 def _numpy_safe_globals() -> list:
     core = getattr(np, '_core', None) or np.core
     found = [np.ndarray, np.dtype, core.multiarray._reconstruct, core.multiarray.scalar]
-    # numpy >= 1.25 exposes one class per dtype (np.dtypes.Float64DType, ...)
-    dtypes = getattr(np, 'dtypes', None)
+    dtypes = getattr(np, 'dtypes', None)  # numpy >= 1.25: one class per dtype
     if dtypes is not None:
         found += [getattr(dtypes, n) for n in dir(dtypes) if n.endswith('DType')]
     return found
@@ -28,10 +41,38 @@ def mmengine_safe_globals() -> list:
     return [HistoryBuffer] + _numpy_safe_globals()
 
 
-def allow_mmengine_checkpoints() -> None:
-    """Allow-list :func:`mmengine_safe_globals` for ``torch.load(weights_only=True)``."""
-    if _TORCH_HAS_SAFE_GLOBALS:
-        torch.serialization.add_safe_globals(mmengine_safe_globals())
+def load_checkpoint_file(filename: str, map_location=None):
+    """``torch.load(weights_only=True)`` with the allow-list and a clear refusal."""
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'{filename} can not be found.')
+    try:
+        return torch.load(filename, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else ''
+        detail = next((line.strip() for line in str(err).splitlines()
+                       if 'Unsupported global' in line), first_line)
+        raise UnsafeCheckpointError(
+            f'refused to load {filename}: it holds pickled objects outside the allow-list '
+            f'of mmengine checkpoints ({detail}). Only if you trust its source, load it '
+            'once with torch.load(..., weights_only=False) and save the tensors you need, '
+            'or allow the type with torch.serialization.add_safe_globals.') from None
 
 
-allow_mmengine_checkpoints()
+def _reduce_history_buffer(buf):
+    return type(buf), (buf._log_history, buf._count_history, buf.max_length)
+
+
+def install() -> None:
+    if not _TORCH_HAS_SAFE_GLOBALS:
+        return  # torch < 2.4: torch.load's old default (no weights-only check) applies
+    torch.serialization.add_safe_globals(mmengine_safe_globals())
+    import copyreg
+
+    from mmengine.logging.history_buffer import HistoryBuffer
+    copyreg.pickle(HistoryBuffer, _reduce_history_buffer)
+    from mmengine.runner.checkpoint import CheckpointLoader
+    CheckpointLoader.register_scheme(prefixes='', loader=load_checkpoint_file, force=True)
+
+
+install()

@@ -237,7 +237,7 @@ class MPVGViT(BaseModule):
         self.cls_token = nn.Parameter(torch.zeros(1, 1, D)) if self.with_cls_token else None
         self.pos_embed = nn.Parameter(torch.zeros(1, num_patches + self.num_extra_tokens, D))
         self.pe = LayerwisePositionEmbedding(structure, self.num_layers, D)
-        dpr = torch.linspace(0, drop_path_rate, self.num_layers).tolist()
+        dpr = [drop_path_rate * i / max(self.num_layers - 1, 1) for i in range(self.num_layers)]
         self.blocks = nn.ModuleList([
             Block(D, arch_cfg['num_heads'], arch_cfg['mlp_ratio'], qkv_bias, dpr[i])
             for i in range(self.num_layers)

@@ -1,0 +1,107 @@
+"""Checkpoint interchange between the timm layout and mmpretrain's ``ImageClassifier``.
+
+The timm layout (DeiT ``.pth`` files, the official LaPE code): ``patch_embed.proj.*``,
+``cls_token``, ``pos_embed``, ``blocks.{i}.(norm1|attn.qkv|attn.proj|norm2|mlp.fc1|mlp.fc2).*``,
+``norm.*`` (the Last LN), ``head.*``; layer-wise PE LNs ``blocks.{i}.pe_norm.*``; MPVG's
+LN'' on ``pos_0`` ``last_pe_norm.*``. ``MPVGViT`` uses the same names except
+``pe.layer_norms.{i}.*`` and ``pe.last_norm.*``, so the conversion is a renaming.
+"""
+import re
+from typing import Dict, Optional, Tuple
+
+import torch
+
+from .backbones.mpvg_vit import ARCH_SETTINGS
+
+_BLOCK_PARTS = ('norm1', 'attn.qkv', 'attn.proj', 'norm2', 'mlp.fc1', 'mlp.fc2')
+_BLOCK_KEY = re.compile(r'^blocks\.(\d+)\.(' + '|'.join(map(re.escape, _BLOCK_PARTS)) +
+                        r')\.(weight|bias)$')
+_PE_NORM_KEY = re.compile(r'^blocks\.(\d+)\.pe_norm\.(weight|bias)$')
+_TOP_KEYS = {'cls_token', 'pos_embed', 'patch_embed.proj.weight', 'patch_embed.proj.bias',
+             'norm.weight', 'norm.bias'}
+
+
+def unwrap_state_dict(ckpt: dict) -> Dict[str, torch.Tensor]:
+    """The tensors of a checkpoint saved as ``{'model': ...}``, ``{'state_dict': ...}`` or
+    a bare state dict; a ``module.`` prefix (DDP) is removed."""
+    for key in ('model', 'state_dict', 'model_ema'):
+        if isinstance(ckpt.get(key), dict):
+            ckpt = ckpt[key]
+            break
+    return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in ckpt.items()}
+
+
+def infer_model_cfg(sd: Dict[str, torch.Tensor]) -> dict:
+    """Guess ``MPVGViT`` kwargs from timm-layout keys; raises on what it cannot map."""
+    if 'dist_token' in sd:
+        raise ValueError('this is a distilled DeiT (it has dist_token); MPVGViT has no '
+                         'distillation token: use the non-distilled checkpoint.')
+    if 'pos_embed' not in sd or 'patch_embed.proj.weight' not in sd:
+        raise ValueError('not a timm-layout ViT checkpoint: pos_embed / patch_embed.proj.weight '
+                         f'missing (first keys: {sorted(sd)[:6]}).')
+    dims = sd['pos_embed'].shape[-1]
+    depth = 1 + max(int(m.group(1)) for m in map(_BLOCK_KEY.match, sd) if m)
+    pe_blocks = sorted(int(m.group(1)) for m in map(_PE_NORM_KEY.match, sd)
+                       if m and m.group(2) == 'weight')
+    with_cls = 'cls_token' in sd
+    has_last = 'last_pe_norm.weight' in sd
+    if pe_blocks and pe_blocks != list(range(pe_blocks[0], depth)):
+        raise ValueError(f'layer-wise PE norms on blocks {pe_blocks}: not a contiguous run '
+                         'to the last block, which no PE structure here produces.')
+    layerwise_from = pe_blocks[0] if pe_blocks else None
+    if layerwise_from is None:
+        pe_mode = 'default'
+    elif layerwise_from == 0:
+        pe_mode = 'lape'
+    else:
+        pe_mode = 'mpvg' if has_last else 'pvg'
+    pe_cfg = {}
+    preset_from = {'default': None, 'lape': 0, 'pvg': 1, 'mpvg': 1}[pe_mode]
+    if layerwise_from != preset_from:
+        pe_cfg['layerwise_from'] = layerwise_from
+    if has_last and pe_mode != 'mpvg':
+        pe_cfg['last_ln_pe'] = 0
+    patch = sd['patch_embed.proj.weight'].shape[-1]
+    arch = next((name for name, a in ARCH_SETTINGS.items()
+                 if (a['embed_dims'], a['num_layers'], a['patch_size']) == (dims, depth, patch)),
+                None)  # None: the head count cannot be read off the weights
+    cfg = dict(arch=arch, pe_mode=pe_mode, with_cls_token=with_cls)
+    if pe_cfg:
+        cfg['pe_cfg'] = pe_cfg
+    return cfg
+
+
+def timm_to_mpvg(sd: Dict[str, torch.Tensor], head_prefix: str = 'head.fc.') -> Dict[str, torch.Tensor]:
+    """Rename timm-layout keys to ``backbone.*`` / ``head.fc.*`` of an ``ImageClassifier``."""
+    out, unknown = {}, []
+    for key, value in sd.items():
+        m = _PE_NORM_KEY.match(key)
+        if m:
+            out[f'backbone.pe.layer_norms.{m.group(1)}.{m.group(2)}'] = value
+        elif key.startswith('last_pe_norm.'):
+            out['backbone.pe.last_norm.' + key[len('last_pe_norm.'):]] = value
+        elif key in _TOP_KEYS or _BLOCK_KEY.match(key):
+            out['backbone.' + key] = value
+        elif key in ('head.weight', 'head.bias'):
+            out[head_prefix + key[len('head.'):]] = value
+        else:
+            unknown.append(key)
+    if unknown:
+        raise ValueError(f'keys with no place in MPVGViT: {unknown[:8]}'
+                         f'{" ..." if len(unknown) > 8 else ""}')
+    return out
+
+
+def convert_timm_checkpoint(ckpt: dict, overrides: Optional[dict] = None) -> Tuple[dict, dict]:
+    """``(mmpretrain checkpoint, inferred model cfg)`` for a loaded timm-layout checkpoint."""
+    sd = unwrap_state_dict(ckpt)
+    cfg = infer_model_cfg(sd)
+    cfg.update(overrides or {})
+    if cfg['arch'] is None:
+        raise ValueError(f'no known arch has {sd["pos_embed"].shape[-1]} channels, patch '
+                         f'{sd["patch_embed.proj.weight"].shape[-1]} and this depth; the number '
+                         'of heads cannot be read off the weights: give the arch (--arch JSON).')
+    state_dict = timm_to_mpvg(sd)
+    num_classes = sd['head.weight'].shape[0] if 'head.weight' in sd else None
+    meta = dict(mpvg_backbone=cfg, num_classes=num_classes, converted_from='timm')
+    return dict(state_dict=state_dict, meta=meta), cfg

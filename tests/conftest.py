@@ -1,0 +1,20 @@
+import os
+import sys
+
+import pytest
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+import mpvg_mm  # noqa: E402,F401  (registers the modules, installs the shims)
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture
+def tiny_arch():
+    """A 4-block, 64-channel ViT on 32x32 images with 8x8 patches (a 4x4 PE grid)."""
+    return dict(embed_dims=64, num_layers=4, num_heads=2, mlp_ratio=2.0, patch_size=8,
+                img_size=32)

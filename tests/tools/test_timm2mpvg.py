@@ -1,0 +1,76 @@
+"""timm-layout checkpoints -> mmpretrain ImageClassifier(MPVGViT, LinearClsHead)."""
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmpretrain.registry import MODELS
+
+from mpvg_mm.models.checkpoint_layout import convert_timm_checkpoint, timm_to_mpvg
+
+ROOT = __file__.rsplit('/tests/', 1)[0]
+
+
+def _classifier(backbone_cfg, num_classes=10):
+    dims = backbone_cfg['arch']['embed_dims'] if isinstance(backbone_cfg['arch'], dict) else {
+        'deit-tiny': 192, 'deit-small': 384, 'deit-base': 768, 'vit-lite': 256}[
+            backbone_cfg['arch']]
+    return MODELS.build(dict(type='ImageClassifier', backbone=dict(type='MPVGViT', **backbone_cfg),
+                             head=dict(type='LinearClsHead', num_classes=num_classes,
+                                       in_channels=dims)))
+
+
+def _timm_layout(model):
+    """Write a classifier back in the timm layout (the inverse renaming, done by hand)."""
+    out = {}
+    for k, v in model.state_dict().items():
+        k = k.replace('backbone.', '', 1).replace('head.fc.', 'head.')
+        if k.startswith('pe.layer_norms.'):
+            i, rest = k[len('pe.layer_norms.'):].split('.', 1)
+            k = f'blocks.{i}.pe_norm.{rest}'
+        k = k.replace('pe.last_norm.', 'last_pe_norm.')
+        out[k] = v.clone()
+    return out
+
+
+@pytest.mark.parametrize('pe_mode', ['default', 'lape', 'pvg', 'mpvg'])
+def test_inferred_preset_and_strict_load(pe_mode):
+    src = _classifier(dict(arch='vit-lite', pe_mode=pe_mode))
+    converted, cfg = convert_timm_checkpoint({'model': _timm_layout(src)})
+    assert cfg['pe_mode'] == pe_mode and cfg['arch'] == 'vit-lite'
+    dst = _classifier(cfg)
+    dst.load_state_dict(converted['state_dict'], strict=True)
+    img = torch.randn(2, 3, 32, 32)
+    src.eval(), dst.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(dst(img, mode='tensor'), src(img, mode='tensor'))
+
+
+def test_unknown_keys_and_distilled_models_are_refused():
+    with pytest.raises(ValueError, match='no place in MPVGViT'):
+        timm_to_mpvg({'blocks.0.ls1.gamma': torch.zeros(3)})
+    sd = _timm_layout(_classifier(dict(arch='vit-lite', pe_mode='default')))
+    with pytest.raises(ValueError, match='distilled DeiT'):
+        convert_timm_checkpoint(dict(sd, dist_token=torch.zeros(1, 1, 256)))
+    small = {k: v for k, v in sd.items() if not k.startswith('blocks.6')}
+    with pytest.raises(ValueError, match='number of heads cannot be read'):
+        convert_timm_checkpoint(small)
+
+
+def test_default_matches_timm_vision_transformer(tmp_path):
+    timm = pytest.importorskip('timm')
+    ref = timm.create_model('deit_tiny_patch16_224', pretrained=False, num_classes=7).eval()
+    with torch.no_grad():  # non-trivial LN affine parameters
+        for name, p in ref.named_parameters():
+            if 'norm' in name:
+                p.add_(0.3 * torch.randn_like(p))
+    src, dst = tmp_path / 'deit.pth', tmp_path / 'mpvg.pth'
+    torch.save({'model': ref.state_dict()}, src)
+    out = subprocess.run([sys.executable, f'{ROOT}/tools/model_converters/timm2mpvg.py',
+                          str(src), str(dst)], capture_output=True, text=True, check=True)
+    assert "'pe_mode': 'default'" in out.stdout and "'with_cls_token': True" in out.stdout
+    model = _classifier(dict(arch='deit-tiny', pe_mode='default'), num_classes=7).eval()
+    model.load_state_dict(torch.load(dst, weights_only=True)['state_dict'], strict=True)
+    img = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(model(img, mode='tensor'), ref(img), rtol=1e-4, atol=1e-4)
