@@ -35,6 +35,9 @@ import numpy as np
 SHAPES: Tuple[str, ...] = ('circle', 'square', 'triangle', 'cross')
 #: The image halves of the position-dependent classification task, in label order.
 SIDES: Tuple[str, ...] = ('left', 'right')
+#: A fixed display palette of the shape classes (RGB), e.g. for mmseg's ``metainfo``.
+SHAPE_PALETTE: Tuple[Tuple[int, int, int], ...] = ((220, 20, 60), (0, 130, 200),
+                                                   (255, 200, 0), (60, 180, 75))
 #: Background texture kinds.
 BACKGROUND_KINDS: Tuple[str, ...] = ('noise', 'stripes', 'gradient')
 #: The dataset formats :func:`write_dataset` knows, in the order they are written.
@@ -428,11 +431,12 @@ def instance_scene(seed: int, fmt: str, split: str, index: int, size: Size,
     remains (a scene that would be left empty is resampled).
     """
     rng = sample_rng(seed, fmt, split, index)
-    while True:
+    for _ in range(100):
         scene = drop_hidden_objects(
             sample_instance_scene(rng, max_objects=max_objects), size)
         if scene.objects:
             return scene
+    raise ValueError(f'no visible object at size {size}: the image is too small')
 
 
 # ------------------------------------------------------------ mask -> annotation

@@ -1,0 +1,19 @@
+# ImageClassifier(MPVGViT + LinearClsHead) with DeiT's training-time heads and augments.
+# Thin configs set backbone.arch / backbone.pe_mode / head.in_channels.
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(
+        type='MPVGViT',
+        arch='deit-tiny',
+        pe_mode='mpvg',
+        img_size=224,
+        drop_path_rate=0.1),
+    neck=None,
+    head=dict(
+        type='LinearClsHead',
+        num_classes=1000,
+        in_channels=192,
+        loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1, mode='original'),
+        init_cfg=dict(type='TruncNormal', layer='Linear', std=0.02, bias=0.0)),
+    train_cfg=dict(augments=[dict(type='Mixup', alpha=0.8), dict(type='CutMix', alpha=1.0)]),
+)

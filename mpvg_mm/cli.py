@@ -1,0 +1,113 @@
+"""``tools/train.py`` and ``tools/test.py``: one pair for mmpretrain, mmdet and mmseg.
+
+The config's ``default_scope`` picks the toolbox (its registries and, for ``--show-dir``,
+its visualization hook); flags and behaviour follow OpenMMLab's own scripts.
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+# default_scope -> (visualization hook type, its switch, its output-dir key)
+_VIS_HOOKS = {
+    'mmpretrain': ('VisualizationHook', 'enable', 'out_dir'),
+    'mmdet': ('DetVisualizationHook', 'draw', 'test_out_dir'),
+    'mmseg': ('SegVisualizationHook', 'draw', None),
+}
+
+
+def _common_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--work-dir', help='the directory for logs and checkpoints')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, key=value (e.g. '
+                        'env_cfg.dist_cfg.backend=gloo)')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def _load_cfg(args) -> Config:
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    import mpvg_mm  # noqa: F401  (registers our modules in every scope)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if cfg.get('default_scope') not in _VIS_HOOKS:
+        raise ValueError(f"config {args.config} sets default_scope={cfg.get('default_scope')!r}; "
+                         f'these tools serve {sorted(_VIS_HOOKS)}.')
+    return cfg
+
+
+def _build_runner(cfg: Config) -> Runner:
+    if 'runner_type' in cfg:
+        from mmengine.registry import RUNNERS
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
+
+
+def train_main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description='Train a model (mmpretrain/mmdet/mmseg)')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('--resume', nargs='?', const='auto', default=None,
+                        help='resume from PATH, or from the latest checkpoint of the work '
+                        'dir when no path is given')
+    parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='scale the lr by the actual total batch size '
+                        '(auto_scale_lr.base_batch_size)')
+    parser.add_argument('--no-validate', action='store_true',
+                        help='skip validation during training')
+    _common_args(parser)
+    args = parser.parse_args(argv)
+    cfg = _load_cfg(args)
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif args.resume is not None:
+        cfg.resume, cfg.load_from = True, args.resume
+    if args.auto_scale_lr:
+        if 'auto_scale_lr' not in cfg:
+            raise ValueError('--auto-scale-lr needs auto_scale_lr=dict(base_batch_size=...) '
+                             'in the config.')
+        cfg.auto_scale_lr.enable = True
+    if args.no_validate:
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    _build_runner(cfg).train()
+
+
+def test_main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description='Test a checkpoint (mmpretrain/mmdet/mmseg)')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--out', help='dump the raw predictions to this pickle file')
+    parser.add_argument('--show-dir', help='draw predictions into this directory '
+                        '(relative to the work dir)')
+    _common_args(parser)
+    args = parser.parse_args(argv)
+    cfg = _load_cfg(args)
+    cfg.load_from = args.checkpoint
+    if args.show_dir:
+        hook_type, switch, dir_key = _VIS_HOOKS[cfg.default_scope]
+        hook = cfg.default_hooks.setdefault('visualization', dict(type=hook_type))
+        hook[switch] = True
+        if dir_key:
+            hook[dir_key] = args.show_dir
+        else:  # mmseg's hook writes through the visualizer's save_dir
+            cfg.visualizer.save_dir = args.show_dir
+            hook['interval'] = 1
+    if args.out:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise ValueError(f'--out {args.out}: the dump is a pickle, name it *.pkl.')
+        evaluator = cfg.test_evaluator
+        evaluators = list(evaluator) if isinstance(evaluator, (list, tuple)) else [evaluator]
+        cfg.test_evaluator = evaluators + [dict(type='DumpResults', out_file_path=args.out)]
+    return _build_runner(cfg).test()

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Distributed testing with torchrun, as OpenMMLab's scripts:
+#   [NNODES=1 NODE_RANK=0 PORT=29500 MASTER_ADDR=127.0.0.1] tools/dist_test.sh CONFIG CHECKPOINT GPUS [args]
+# On CPU, add --cfg-options env_cfg.dist_cfg.backend=gloo.
+CONFIG=$1
+CHECKPOINT=$2
+GPUS=$3
+shift 3
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
+PORT=${PORT:-29500}
+MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
+DIR=$(cd "$(dirname "$0")" && pwd)
+PYTHON=${PYTHON:-python}
+
+PYTHONPATH="$DIR/..":${PYTHONPATH:-} \
+exec $PYTHON -m torch.distributed.run \
+    --nnodes=$NNODES --node_rank=$NODE_RANK --master_addr=$MASTER_ADDR \
+    --nproc_per_node=$GPUS --master_port=$PORT \
+    "$DIR/test.py" "$CONFIG" "$CHECKPOINT" --launcher pytorch "$@"
