@@ -4,10 +4,16 @@
 ``type='MPVGViT'`` resolve under each of the three ``default_scope``s, so the upstream
 ``tools/train.py`` / ``tools/test.py`` of every toolbox run our configs unchanged.
 """
-from .models import MPVGViT
+from .engine import LayerDecayOptimWrapperConstructor
+from .models import MPVGViT, MPVGViTAdapter, SimpleFeaturePyramid
 
 #: (registry attribute in ``<scope>.registry``, module) pairs registered in every scope.
-SHARED_MODULES = [('MODELS', MPVGViT)]
+SHARED_MODULES = [
+    ('MODELS', MPVGViT),
+    ('MODELS', MPVGViTAdapter),
+    ('MODELS', SimpleFeaturePyramid),
+    ('OPTIM_WRAPPER_CONSTRUCTORS', LayerDecayOptimWrapperConstructor),
+]
 SCOPES = ('mmpretrain', 'mmdet', 'mmseg')
 
 

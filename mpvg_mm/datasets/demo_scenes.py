@@ -102,8 +102,7 @@ class SceneObject:
         center: ``(cx, cy)``, fractions of the image width and height.
         size: nominal half extent, fraction of the shorter image side (the radius
             of a circle, the arm half-length of a cross).
-        angle: rotation in radians (counter-clockwise on screen is not implied;
-            only the silhouette matters).
+        angle: rotation of the silhouette in radians.
         color: RGB, each 0..255.
     """
     shape: int

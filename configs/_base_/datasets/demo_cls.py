@@ -1,0 +1,32 @@
+# The generated position-dependent classification set (tools/make_demo_data.py): one
+# shape per 32x32 image, label = shape x (left/right half). No flips: a flip would swap
+# the label.
+dataset_type = 'CustomDataset'
+data_root = 'data/demo/imagenet'
+classes = ('circle_left', 'circle_right', 'square_left', 'square_right', 'triangle_left',
+           'triangle_right', 'cross_left', 'cross_right')
+data_preprocessor = dict(
+    num_classes=len(classes),
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    to_rgb=True,
+)
+train_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+test_pipeline = train_pipeline
+train_dataloader = dict(
+    batch_size=32,
+    num_workers=0,
+    dataset=dict(type=dataset_type, data_root=data_root, ann_file='meta/train.txt',
+                 data_prefix='train', metainfo=dict(classes=classes), pipeline=train_pipeline),
+    sampler=dict(type='DefaultSampler', shuffle=True),
+)
+val_dataloader = dict(
+    batch_size=64,
+    num_workers=0,
+    dataset=dict(type=dataset_type, data_root=data_root, ann_file='meta/val.txt',
+                 data_prefix='val', metainfo=dict(classes=classes), pipeline=test_pipeline),
+    sampler=dict(type='DefaultSampler', shuffle=False),
+)
+val_evaluator = dict(type='Accuracy', topk=(1, ))
+test_dataloader = val_dataloader
+test_evaluator = val_evaluator
