@@ -11,6 +11,9 @@
    ``builtins.getattr``, a global too powerful to allow-list; a ``copyreg`` reducer makes
    new checkpoints store it as ``HistoryBuffer(log_history, count_history, max_length)``
    (the methods are re-registered by the class itself on import).
+2. Distributed training on CPU-only machines (gloo) with a CUDA build of torch: mmengine
+   binds a CUDA device in ``init_dist`` and passes ``device_ids`` to DDP; when no GPU is
+   visible both are skipped (NCCL there gets a clear error instead).
 Nothing in installed packages is edited.
 """
 import os.path as osp
@@ -63,7 +66,36 @@ def _reduce_history_buffer(buf):
     return type(buf), (buf._log_history, buf._count_history, buf.max_length)
 
 
+def _patch_cpu_distributed() -> None:
+    from mmengine.dist import utils as dist_utils
+    from mmengine.model.wrappers import MMDistributedDataParallel
+    if getattr(dist_utils._init_dist_pytorch, '_mpvg_cpu_aware', False):
+        return
+    init_with_gpu = dist_utils._init_dist_pytorch
+
+    def init_dist_pytorch(backend, init_backend='torch', **kwargs):
+        if torch.cuda.is_available():
+            return init_with_gpu(backend, init_backend=init_backend, **kwargs)
+        if backend == 'nccl':
+            raise RuntimeError('distributed training without a visible GPU: NCCL needs one; '
+                               'on CPUs pass --cfg-options env_cfg.dist_cfg.backend=gloo')
+        torch.distributed.init_process_group(backend=backend, **kwargs)
+
+    init_dist_pytorch._mpvg_cpu_aware = True
+    dist_utils._init_dist_pytorch = init_dist_pytorch
+    ddp_init = MMDistributedDataParallel.__init__
+
+    def ddp_init_cpu_aware(self, module, *args, **kwargs):
+        if all(p.device.type == 'cpu' for p in module.parameters()):
+            kwargs.pop('device_ids', None)  # DDP refuses device ids for CPU modules
+            kwargs.pop('output_device', None)
+        ddp_init(self, module, *args, **kwargs)
+
+    MMDistributedDataParallel.__init__ = ddp_init_cpu_aware
+
+
 def install() -> None:
+    _patch_cpu_distributed()
     if not _TORCH_HAS_SAFE_GLOBALS:
         return  # torch < 2.4: torch.load's old default (no weights-only check) applies
     torch.serialization.add_safe_globals(mmengine_safe_globals())

@@ -1,0 +1,46 @@
+"""MPVG inference folding: the Last-LN PE becomes a bias of the linear head.
+
+With GAP and a linear head, ``W mean_i(LN(x_i) + c_i) + b = W mean_i LN(x_i) + (W c̄ + b)``
+with ``c = LN''(pos_k)`` independent of the input. Folding stores ``W c̄ + b`` as the head
+bias and drops ``LN''``: the folded network *is* the PVG structure (same cost) and gives
+the same logits at the resolution it was folded for (``c̄`` is the mean over that patch
+grid; at another input size the resampled ``pos_0`` gives another ``c̄``).
+"""
+import dataclasses
+from typing import Tuple
+
+import torch
+import torch.nn as nn
+
+from .backbones.mpvg_vit import MPVGViT
+
+
+def fold_last_ln_pe(classifier: nn.Module) -> Tuple[dict, dict]:
+    """Fold ``LN''`` of an ``ImageClassifier(MPVGViT, LinearClsHead)`` into the head bias.
+
+    Returns:
+        ``(state_dict, backbone_update)``: the folded classifier's state dict and the
+        backbone config change that builds the matching model
+        (``pe_cfg.last_ln_pe=None``).
+    """
+    backbone = getattr(classifier, 'backbone', None)
+    if not isinstance(backbone, MPVGViT) or backbone.pe.last_norm is None:
+        raise ValueError('folding needs an ImageClassifier whose backbone is an MPVGViT with '
+                         "the PE in the Last LN (pe_mode='mpvg' or last_ln_pe set).")
+    if backbone.out_type != 'avg_featmap' or getattr(classifier, 'neck', None) is not None:
+        raise ValueError('folding needs out_type=avg_featmap and no neck: the Last-LN PE is a '
+                         'constant only after global average pooling.')
+    fc = getattr(getattr(classifier, 'head', None), 'fc', None)
+    if not isinstance(fc, nn.Linear):
+        raise ValueError('folding needs a linear head (LinearClsHead: head.fc).')
+    with torch.no_grad():
+        plan = backbone.pe(backbone.resampled_pos_embed(backbone.pe_grid))
+        mean_pe = plan.last[0].mean(0)  # (D,)
+        bias = fc.bias if fc.bias is not None else torch.zeros(fc.out_features)
+        folded_bias = bias + fc.weight @ mean_pe
+    state = {k: v.clone() for k, v in classifier.state_dict().items()
+             if not k.startswith('backbone.pe.last_norm.')}
+    state['head.fc.bias'] = folded_bias
+    pe_cfg = dataclasses.asdict(backbone.pe.structure)
+    pe_cfg['last_ln_pe'] = None
+    return state, dict(pe_cfg=pe_cfg)

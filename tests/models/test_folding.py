@@ -1,0 +1,62 @@
+"""MPVG folding: identical logits, and the folded model is the PVG structure."""
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmpretrain.registry import MODELS
+
+from mpvg_mm.models.folding import fold_last_ln_pe
+
+ROOT = __file__.rsplit('/tests/', 1)[0]
+
+
+def _classifier(**backbone):
+    arch = dict(embed_dims=64, num_layers=4, num_heads=2, mlp_ratio=2.0, patch_size=8,
+                img_size=32)
+    return MODELS.build(dict(
+        type='ImageClassifier',
+        backbone=dict(type='MPVGViT', arch=arch, **backbone),
+        head=dict(type='LinearClsHead', num_classes=5, in_channels=64)))
+
+
+@pytest.mark.parametrize('pe_cfg', [None, dict(last_ln_pe=2, hierarchical=False)])
+def test_folded_logits_equal_and_cost_is_pvg(pe_cfg):
+    torch.manual_seed(0)
+    mpvg = _classifier(pe_mode='mpvg', pe_cfg=pe_cfg).eval()
+    with torch.no_grad():
+        for n, p in mpvg.named_parameters():
+            p.add_(0.2 * torch.randn_like(p))
+    state, update = fold_last_ln_pe(mpvg)
+    folded = _classifier(pe_mode='mpvg', **update).eval()
+    folded.load_state_dict(state, strict=True)
+    img = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        want, got = mpvg(img, mode='tensor'), folded(img, mode='tensor')
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(state['head.fc.bias'], mpvg.head.fc.bias)
+    pvg = _classifier(pe_mode='pvg', pe_cfg={k: v for k, v in (pe_cfg or {}).items()
+                                             if k != 'last_ln_pe'})
+    assert folded.backbone.pe.last_norm is None
+    assert folded.backbone.pe.structure == pvg.backbone.pe.structure
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(folded) == count(pvg) == count(mpvg) - 2 * 64
+
+
+def test_folding_refuses_what_it_cannot_fold():
+    with pytest.raises(ValueError, match='PE in the Last LN'):
+        fold_last_ln_pe(_classifier(pe_mode='pvg'))
+
+
+def test_fold_tool(tmp_path):
+    cfg = f'{ROOT}/configs/demo/mpvg-vit-demo_mpvg_1xb32_demo-cls.py'
+    from mmengine.config import Config
+    model = MODELS.build(Config.fromfile(cfg).model).eval()
+    src, dst = tmp_path / 'm.pth', tmp_path / 'folded.pth'
+    torch.save({'state_dict': model.state_dict()}, src)
+    out = subprocess.run([sys.executable, f'{ROOT}/tools/model_converters/fold_mpvg.py', cfg,
+                          str(src), str(dst)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "'last_ln_pe': None" in out.stdout
+    folded = torch.load(dst, weights_only=True)['state_dict']
+    assert not any('last_norm' in k for k in folded)

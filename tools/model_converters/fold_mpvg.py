@@ -1,0 +1,41 @@
+"""Fold MPVG's Last-LN PE into the head bias for inference (same logits, PVG's cost).
+
+    python tools/model_converters/fold_mpvg.py CONFIG CHECKPOINT DST
+
+DST loads into the same config with ``model.backbone.pe_cfg.last_ln_pe=None`` (printed),
+e.g. ``tools/test.py CONFIG DST --cfg-options model.backbone.pe_cfg.last_ln_pe=None``.
+Valid at the config's ``img_size`` (see mpvg_mm/models/folding.py).
+"""
+import argparse
+import os.path as osp
+import sys
+
+import torch
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('dst')
+    args = parser.parse_args(argv)
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import load_checkpoint
+
+    from mpvg_mm.models.folding import fold_last_ln_pe
+    cfg = Config.fromfile(args.config)
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    from mmpretrain.registry import MODELS
+    model = MODELS.build(cfg.model)
+    ckpt = load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
+    state, update = fold_last_ln_pe(model.eval())
+    meta = dict(ckpt.get('meta', {}), folded_last_ln_pe=True)
+    torch.save(dict(state_dict=state, meta=meta), args.dst)
+    print(f'wrote {args.dst}; build it with model.backbone.pe_cfg={update["pe_cfg"]}')
+
+
+if __name__ == '__main__':
+    main()
