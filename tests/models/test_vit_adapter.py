@@ -285,3 +285,86 @@ def test_deit_tiny_adapter_in_mask_rcnn_and_upernet_has_vit_adapter_ti_size():
     seg_base = mmseg.__path__[0] + '/.mim/configs/_base_/models/upernet_r50.py'
     assert millions(DET, 'mmdet', det_base, det_edit) == 28.07
     assert millions(SEG, 'mmseg', seg_base, seg_edit) == 36.06
+
+
+# --------------------------------------------------------------------------- end to end
+TINY_BACKBONE = dict(type='MPVGViTAdapter', arch=ARCH, spatial_prior_channels=16,
+                     deform_num_heads=4, norm_cfg=dict(type='BN'))
+
+
+def test_tiny_mask_rcnn_trains_and_predicts():
+    import mmdet
+    from mmdet.registry import MODELS
+    from mmdet.structures import DetDataSample
+    from mmdet.structures.mask import BitmapMasks
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    from mmengine.structures import InstanceData
+
+    cfg = Config.fromfile(mmdet.__path__[0] +
+                          '/.mim/configs/_base_/models/mask-rcnn_r50_fpn.py').model
+    cfg.backbone = TINY_BACKBONE
+    cfg.neck.update(in_channels=[64] * 4, out_channels=32)
+    cfg.rpn_head.update(in_channels=32, feat_channels=32)
+    roi = cfg.roi_head
+    roi.bbox_roi_extractor.out_channels = roi.mask_roi_extractor.out_channels = 32
+    roi.bbox_head.update(in_channels=32, fc_out_channels=64, num_classes=3)
+    roi.mask_head.update(in_channels=32, conv_out_channels=32, num_classes=3)
+    H, W = 96, 128
+    samples = []
+    for _ in range(2):
+        sample = DetDataSample(metainfo=dict(img_shape=(H, W), pad_shape=(H, W),
+                                             ori_shape=(H, W), scale_factor=(1., 1.),
+                                             batch_input_shape=(H, W)))
+        masks = torch.zeros(2, H, W, dtype=torch.uint8)
+        masks[0, 10:50, 10:60] = 1
+        masks[1, 20:80, 30:90] = 1
+        sample.gt_instances = InstanceData(
+            bboxes=torch.tensor([[10., 10., 60., 50.], [30., 20., 90., 80.]]),
+            labels=torch.tensor([0, 2]), masks=BitmapMasks(masks.numpy(), H, W))
+        samples.append(sample)
+    imgs = torch.randn(2, 3, H, W)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        model = MODELS.build(cfg)
+        model.init_weights()
+        losses = model.loss(imgs, samples)
+        total = sum(sum(v) if isinstance(v, list) else v
+                    for k, v in losses.items() if k.startswith('loss'))
+        total.backward()
+        assert torch.isfinite(total)
+        assert model.backbone.spatial_prior.projections[0].weight.grad is not None
+        with torch.no_grad():
+            results = model.eval().predict(imgs, samples)
+    assert len(results) == 2
+
+
+def test_tiny_upernet_trains_and_predicts():
+    import mmseg
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    from mmengine.structures import PixelData
+    from mmseg.registry import MODELS
+    from mmseg.structures import SegDataSample
+
+    cfg = Config.fromfile(mmseg.__path__[0] + '/.mim/configs/_base_/models/upernet_r50.py').model
+    cfg.update(pretrained=None, data_preprocessor=None)
+    cfg.backbone = TINY_BACKBONE  # (update() would merge into the ResNet's keys)
+    cfg.decode_head.update(in_channels=[64] * 4, channels=32, num_classes=5,
+                           norm_cfg=dict(type='BN'))
+    cfg.auxiliary_head.update(in_channels=64, channels=16, num_classes=5,
+                              norm_cfg=dict(type='BN'))
+    H, W = 64, 96
+    samples = []
+    for _ in range(2):
+        sample = SegDataSample(metainfo=dict(img_shape=(H, W), pad_shape=(H, W),
+                                             ori_shape=(H, W)))
+        sample.gt_sem_seg = PixelData(data=torch.randint(0, 5, (1, H, W)))
+        samples.append(sample)
+    imgs = torch.randn(2, 3, H, W)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        model = MODELS.build(cfg)
+        losses = model.loss(imgs, samples)
+        sum(v for k, v in losses.items() if 'loss' in k).backward()
+        with torch.no_grad():
+            results = model.eval().predict(imgs, samples)
+    assert results[0].pred_sem_seg.data.shape == (1, H, W)
