@@ -10,7 +10,7 @@ import pytest
 import torch
 
 ROOT = __file__.rsplit('/tests/', 1)[0]
-DEMO_CONFIG = f'{ROOT}/configs/demo/mpvg-vit-demo_mpvg_1xb32_demo-cls.py'
+DEMO_CONFIG = f'{ROOT}/configs/demo/mpvg-vit-demo_mpvg_1xb64_demo-cls.py'
 pytestmark = pytest.mark.slow
 
 
@@ -27,7 +27,7 @@ def demo_data(tmp_path_factory):
         "custom_imports = dict(imports=['mpvg_mm', 'mpvg_test_hooks'])\n"
         "custom_hooks = [dict(type='RecordLossHook')]\n"
         "default_hooks = dict(logger=dict(interval=1))\n"
-        f"train_dataloader = dict(dataset=dict(data_root='{root}'))\n"
+        f"train_dataloader = dict(batch_size=32, dataset=dict(data_root='{root}'))\n"
         f"val_dataloader = dict(dataset=dict(data_root='{root}'))\n"
         f"test_dataloader = dict(dataset=dict(data_root='{root}'))\n")
     return str(config)

@@ -49,7 +49,7 @@ def test_folding_refuses_what_it_cannot_fold():
 
 
 def test_fold_tool(tmp_path):
-    cfg = f'{ROOT}/configs/demo/mpvg-vit-demo_mpvg_1xb32_demo-cls.py'
+    cfg = f'{ROOT}/configs/demo/mpvg-vit-demo_mpvg_1xb64_demo-cls.py'
     from mmengine.config import Config
     model = MODELS.build(Config.fromfile(cfg).model).eval()
     src, dst = tmp_path / 'm.pth', tmp_path / 'folded.pth'

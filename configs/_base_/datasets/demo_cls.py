@@ -14,7 +14,7 @@ data_preprocessor = dict(
 train_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
 test_pipeline = train_pipeline
 train_dataloader = dict(
-    batch_size=32,
+    batch_size=64,
     num_workers=0,
     dataset=dict(type=dataset_type, data_root=data_root, ann_file='meta/train.txt',
                  data_prefix='train', metainfo=dict(classes=classes), pipeline=train_pipeline),
