@@ -72,3 +72,18 @@ def test_no_weight_decay_on_pe_norms_biases_and_tokens():
     assert wd['backbone.norm.weight'] == 0
     assert wd['backbone.blocks.3.attn.qkv.weight'] == pytest.approx(0.05)
     assert wd['head.fc.weight'] == pytest.approx(0.05)
+
+
+def test_metafiles_point_at_configs_and_model_index_lists_them():
+    import yaml
+    metafiles = sorted(glob.glob(f'{ROOT}/configs/*/metafile.yml'))
+    assert metafiles
+    with open(f'{ROOT}/model-index.yml') as f:
+        imported = set(yaml.safe_load(f)['Import'])
+    for metafile in metafiles:
+        assert osp.relpath(metafile, ROOT) in imported, metafile
+        with open(metafile) as f:
+            meta = yaml.safe_load(f)
+        for model in meta['Models']:
+            assert osp.isfile(f'{ROOT}/{model["Config"]}'), model['Name']
+            assert model['Results'], model['Name']

@@ -304,3 +304,25 @@ def test_registered_in_three_registries():
     from mmseg.registry import MODELS as SEG
     for registry in (CLS, DET, SEG):
         assert registry.get('MPVGViT') is MPVGViT
+
+
+def test_window_attention_equals_reference_per_window(tiny_arch):
+    """A window block is the plain block applied to each window of the token grid."""
+    torch.manual_seed(0)
+    arch = dict(tiny_arch, img_size=64)  # an 8x8 grid
+    model = _randomize(MPVGViT(arch=arch, pe_mode='pvg', window_size=4,
+                               window_block_indexes=(0, 2))).eval()
+    block = model.blocks[0]
+    x = torch.randn(2, 64, 64)
+    with torch.no_grad():
+        got = block(x, None, (8, 8))
+        block.window_size = 0
+        grid = x.reshape(2, 2, 4, 2, 4, 64).permute(0, 1, 3, 2, 4, 5).reshape(8, 16, 64)
+        want = block(grid).reshape(2, 2, 2, 4, 4, 64).permute(0, 1, 3, 2, 4, 5).reshape(2, 64, 64)
+        assert not torch.allclose(block(x), got, atol=1e-4)  # global attention differs
+    torch.testing.assert_close(got, want)
+    # odd grids are zero-padded to whole windows; any size runs
+    out = model.eval()(torch.randn(1, 3, 40, 56))[0]
+    assert out.shape == (1, 64) and torch.isfinite(out).all()
+    with pytest.raises(ValueError, match='needs with_cls_token=False'):
+        MPVGViT(arch=arch, pe_mode='default', window_size=4, window_block_indexes=(0, ))

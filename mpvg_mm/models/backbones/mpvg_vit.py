@@ -128,28 +128,59 @@ class DropPath(nn.Module):
         return f'drop_prob={self.drop_prob}'
 
 
+def window_partition(x: torch.Tensor, grid: Tuple[int, int], size: int):
+    """``(B, h*w, D)`` -> ``(B * nW, size*size, D)`` windows (zero-padded to multiples)."""
+    B, _, D = x.shape
+    h, w = grid
+    x = x.reshape(B, h, w, D)
+    pad_h, pad_w = (-h) % size, (-w) % size
+    if pad_h or pad_w:
+        x = F.pad(x, (0, 0, 0, pad_w, 0, pad_h))
+    H, W = h + pad_h, w + pad_w
+    x = x.reshape(B, H // size, size, W // size, size, D).transpose(2, 3)
+    return x.reshape(-1, size * size, D), (H, W)
+
+
+def window_unpartition(x: torch.Tensor, grid: Tuple[int, int], padded: Tuple[int, int],
+                       size: int) -> torch.Tensor:
+    """Inverse of :func:`window_partition`: ``(B * nW, size*size, D)`` -> ``(B, h*w, D)``."""
+    (h, w), (H, W) = grid, padded
+    D = x.shape[-1]
+    x = x.reshape(-1, H // size, W // size, size, size, D).transpose(2, 3)
+    x = x.reshape(-1, H, W, D)[:, :h, :w]
+    return x.reshape(x.shape[0], h * w, D)
+
+
 class Block(nn.Module):
     """Pre-norm transformer block with an optional PE on the attention input.
 
     ``x = x + Attn(LN1(x) [+ pos]); x = x + MLP(LN2(x))``: the PE reaches Q, K and V
     only, never the residual stream or the MLP (LaPE / PVG). ``x`` is ``(B, N, D)``,
-    ``pos`` is ``(1, N, D)`` or None.
+    ``pos`` is ``(1, N, D)`` or None. With ``window_size > 0`` attention runs inside
+    non-overlapping windows of the ``(h, w)`` token grid (ViTDet / ViT-Adapter for COCO).
     """
 
     def __init__(self, dims: int, num_heads: int, mlp_ratio: float, qkv_bias: bool = True,
-                 drop_path: float = 0.0):
+                 drop_path: float = 0.0, window_size: int = 0):
         super().__init__()
+        self.window_size = window_size
         self.norm1 = nn.LayerNorm(dims, eps=LN_EPS)
         self.attn = Attention(dims, num_heads, qkv_bias)
         self.norm2 = nn.LayerNorm(dims, eps=LN_EPS)
         self.mlp = Mlp(dims, int(dims * mlp_ratio))
         self.drop_path = DropPath(drop_path)
 
-    def forward(self, x: torch.Tensor, pos: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, pos: Optional[torch.Tensor] = None,
+                grid: Optional[Tuple[int, int]] = None) -> torch.Tensor:
         h = self.norm1(x)
         if pos is not None:
             h = h + pos
-        x = x + self.drop_path(self.attn(h))
+        if self.window_size:
+            windows, padded = window_partition(h, grid, self.window_size)
+            h = window_unpartition(self.attn(windows), grid, padded, self.window_size)
+        else:
+            h = self.attn(h)
+        x = x + self.drop_path(h)
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
@@ -176,6 +207,10 @@ class MPVGViT(BaseModule):
         pad_to_patch: zero-pad inputs whose sides are not multiples of the patch size
             (bottom/right) instead of raising an error.
         drop_path_rate: stochastic depth, linearly increasing over the blocks.
+        window_size: window attention size for the blocks in ``window_block_indexes``
+            (ViT-Adapter / ViTDet on COCO use 14 on all but every third block); the
+            others attend globally. Needs ``with_cls_token=False``.
+        window_block_indexes: blocks that use window attention.
         with_cp: activation checkpointing of every block.
         frozen_stages: freeze the patch embedding, ``pos_0``, the class token and the
             first ``frozen_stages`` blocks (with their ``LN'``); all of them also freezes
@@ -196,6 +231,8 @@ class MPVGViT(BaseModule):
                  qkv_bias: bool = True,
                  pad_to_patch: bool = False,
                  drop_path_rate: float = 0.0,
+                 window_size: int = 0,
+                 window_block_indexes: Sequence[int] = (),
                  with_cp: bool = False,
                  frozen_stages: int = -1,
                  init_cfg: Optional[Union[dict, list]] = None):
@@ -226,6 +263,13 @@ class MPVGViT(BaseModule):
             raise ValueError("out_type='cls_token' needs with_cls_token=True; GAP models use "
                              "out_type='avg_featmap'.")
         self.num_extra_tokens = int(self.with_cls_token)
+        window_blocks = set(window_block_indexes) if window_size else set()
+        if window_blocks and self.with_cls_token:
+            raise ValueError('window attention works on the patch grid: it needs '
+                             'with_cls_token=False.')
+        if not window_blocks <= set(range(self.num_layers)):
+            raise ValueError(f'window_block_indexes {sorted(window_blocks)} are outside the '
+                             f'{self.num_layers} blocks.')
 
         self.out_indices = self._resolve_out_indices(out_indices)
         self.with_cp = with_cp
@@ -239,8 +283,8 @@ class MPVGViT(BaseModule):
         self.pe = LayerwisePositionEmbedding(structure, self.num_layers, D)
         dpr = [drop_path_rate * i / max(self.num_layers - 1, 1) for i in range(self.num_layers)]
         self.blocks = nn.ModuleList([
-            Block(D, arch_cfg['num_heads'], arch_cfg['mlp_ratio'], qkv_bias, dpr[i])
-            for i in range(self.num_layers)
+            Block(D, arch_cfg['num_heads'], arch_cfg['mlp_ratio'], qkv_bias, dpr[i],
+                  window_size if i in window_blocks else 0) for i in range(self.num_layers)
         ])
         self.norm = nn.LayerNorm(D, eps=LN_EPS)  # the Last LN
         self._register_load_state_dict_pre_hook(self._resample_pos_embed_on_load)
@@ -375,12 +419,16 @@ class MPVGViT(BaseModule):
             tokens = tokens + plan.input
         return tokens, grid, plan
 
-    def forward_block(self, index: int, tokens: torch.Tensor, plan) -> torch.Tensor:
-        """Run block ``index`` on ``(B, N, D)`` tokens with its layer-wise PE."""
+    def forward_block(self, index: int, tokens: torch.Tensor, plan,
+                      grid: Optional[Tuple[int, int]] = None) -> torch.Tensor:
+        """Run block ``index`` on ``(B, N, D)`` tokens with its layer-wise PE.
+
+        ``grid`` (the ``(h, w)`` patch grid) is needed by window-attention blocks only.
+        """
         block, pos = self.blocks[index], plan.blocks[index]
         if self.with_cp and self.training and tokens.requires_grad:
-            return cp.checkpoint(block, tokens, pos, use_reentrant=False)
-        return block(tokens, pos)
+            return cp.checkpoint(block, tokens, pos, grid, use_reentrant=False)
+        return block(tokens, pos, grid)
 
     def last_norm(self, tokens: torch.Tensor, plan) -> torch.Tensor:
         """The Last LN, plus MPVG's ``LN''(pos_k)`` when the structure has it."""
@@ -392,7 +440,7 @@ class MPVGViT(BaseModule):
         tokens, grid, plan = self.prepare_tokens(x)
         outs = []
         for i in range(self.num_layers):
-            tokens = self.forward_block(i, tokens, plan)
+            tokens = self.forward_block(i, tokens, plan, grid)
             if i == self.num_layers - 1:
                 tokens = self.last_norm(tokens, plan)
             if i in self.out_indices:

@@ -356,6 +356,8 @@ class MPVGViTAdapter(MPVGViT):
         norm_cfg: norm of the spatial prior and of the four outputs
             (``dict(type='SyncBN')``; ``dict(type='BN')`` on one device / CPU).
         last_ln_pe_port: ``'stride16' | 'all_levels' | 'none'`` (above).
+        window_size, window_block_indexes: window attention in the given ViT blocks
+            (ViT-Adapter-Ti on COCO: 14 on all blocks but 2, 5, 8, 11); see ``MPVGViT``.
     """
 
     def __init__(self,
@@ -369,6 +371,8 @@ class MPVGViTAdapter(MPVGViT):
                  qkv_bias: bool = True,
                  pad_to_patch: bool = True,
                  drop_path_rate: float = 0.0,
+                 window_size: int = 0,
+                 window_block_indexes: Sequence[int] = (),
                  with_cp: bool = False,
                  frozen_stages: int = -1,
                  interaction_indexes: Optional[Sequence[Sequence[int]]] = None,
@@ -396,8 +400,9 @@ class MPVGViTAdapter(MPVGViT):
             arch=arch, pe_mode=pe_mode, pe_cfg=pe_cfg, with_cls_token=False,
             out_type='featmap', img_size=img_size, patch_size=patch_size,
             in_channels=in_channels, qkv_bias=qkv_bias, pad_to_patch=pad_to_patch,
-            drop_path_rate=drop_path_rate, with_cp=with_cp, frozen_stages=frozen_stages,
-            init_cfg=init_cfg)
+            drop_path_rate=drop_path_rate, window_size=window_size,
+            window_block_indexes=window_block_indexes, with_cp=with_cp,
+            frozen_stages=frozen_stages, init_cfg=init_cfg)
         if self.patch_size != 16:
             raise ValueError(f'MPVGViTAdapter needs 16x16 patches (the ViT tokens are its '
                              f'stride-16 level), got patch_size={self.patch_size}.')
@@ -489,7 +494,7 @@ class MPVGViTAdapter(MPVGViT):
             tokens = self._maybe_checkpoint(interaction.inject, tokens, spatial,
                                             inject_inputs)
             for index in range(first, last + 1):
-                tokens = self.forward_block(index, tokens, plan)
+                tokens = self.forward_block(index, tokens, plan, grid)
             spatial = self._maybe_checkpoint(interaction.extract, spatial, tokens,
                                              extract_inputs, level_shapes)
         return self._outputs(prior[0], spatial, level_shapes, tokens, grid, plan)
