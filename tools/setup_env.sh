@@ -77,7 +77,7 @@ else
       if "${PIP[@]}" install -q --no-deps --force-reinstall "$whl" && mmcv_ok; then
         installed=1; break 2
       fi
-      log "  that wheel does not load against this torch; trying the next source"
+      log "  that wheel does not load against this torch ($("$PY" -c 'import mmcv.ops' 2>&1 | tail -n1)); trying the next source"
     done
   done
   if [ $installed = 0 ]; then
@@ -93,10 +93,19 @@ else
       sed -i 's/-std=c++17/-std=c++20/g' "$src/setup.py"
     fi
     mkdir -p "$CACHE_ROOT/$tag"
-    (cd "$src" && MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
-      "${PIP[@]}" wheel -v --no-build-isolation --no-deps . -w "$CACHE_ROOT/$tag" 2>&1 \
-      | grep --line-buffered -E '^\[[0-9]+/[0-9]+\]|error|Error|Successfully' || true)
-    whl=$(ls "$CACHE_ROOT/$tag"/mmcv-"$MMCV_VERSION"-*.whl | head -n1)
+    build_log="$build/build.log"
+    # progress: the compiler's [n/N] lines; the whole log stays in $build_log
+    if ! (cd "$src" && MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
+          "${PIP[@]}" wheel -v --no-build-isolation --no-deps . -w "$CACHE_ROOT/$tag" 2>&1 \
+          | tee "$build_log" | grep --line-buffered -E '^\[[0-9]+/[0-9]+\]'); then
+      :  # grep's status is not the build's; the wheel's presence is checked below
+    fi
+    whl=$(ls "$CACHE_ROOT/$tag"/mmcv-"$MMCV_VERSION"-*.whl 2>/dev/null | head -n1 || true)
+    if [ -z "$whl" ]; then
+      tail -n 40 "$build_log"
+      log "ERROR: building mmcv $MMCV_VERSION failed; the last lines of its log are above"
+      exit 1
+    fi
     "${PIP[@]}" install -q --no-deps --force-reinstall "$whl"
     rm -rf "$build"
     mmcv_ok || { log "ERROR: the freshly built mmcv does not load its ops"; exit 1; }

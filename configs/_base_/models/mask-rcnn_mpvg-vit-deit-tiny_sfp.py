@@ -1,0 +1,30 @@
+# Mask R-CNN on a plain DeiT-Ti (MPVGViT, ViTDet-style): the ViT's stride-16 feature
+# map (its last block after the Last LN, plus MPVG's LN''(pos_0) for pe_mode='mpvg')
+# feeds ViTDet's SimpleFeaturePyramid (strides 4/8/16/32, plus 64 for the RPN) in place
+# of FPN; the RPN and RoI heads are those of mask-rcnn_vit-adapter-deit-tiny_fpn.py.
+# No class token for any preset (as ViTDet and the adapter): a Default/LaPE classifier's
+# class token is ignored on load and its pos_embed row dropped; the LN' chain acts per
+# token, so the patch rows of the layer-wise PE are exactly the classifier's.
+_base_ = ['./mask-rcnn_vit-adapter-deit-tiny_fpn.py']
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='MPVGViT',
+        arch='deit-tiny',
+        pe_mode='mpvg',
+        with_cls_token=False,
+        out_type='featmap',
+        img_size=224,  # the grid pos_0 is stored at; resampled to every input
+        pad_to_patch=True,
+        drop_path_rate=0.1,
+        # no init_cfg here: thin configs add dict(type='Pretrained', checkpoint=...,
+        # prefix='backbone.'), which mmengine cannot merge into a None
+        with_cp=False),  # True saves memory on 1333x800 inputs
+    neck=dict(
+        _delete_=True,
+        type='SimpleFeaturePyramid',
+        in_channels=192,
+        out_channels=256,
+        scale_factors=(4.0, 2.0, 1.0, 0.5),
+        num_outs=5,
+        norm_cfg=dict(type='LN2d', eps=1e-6)))

@@ -1,0 +1,91 @@
+# UperNet on the demo classifier's MPVGViT (configs/_base_/models/mpvg-vit_demo.py: same
+# arch, same parameter names), fine-tuned on the generated ADE20K-layout scenes on CPU.
+# The ViT's four blocks give stride-8 maps (8x8 patches; pad_to_patch for other sizes);
+# MultiLevelNeck turns them into strides 4/8/16/32 for a small UPerHead.
+#
+# The config starts from random weights; to fine-tune the demo classifier (trained with
+# configs/demo/mpvg-vit-demo_mpvg_1xb64_demo-cls.py) pass its checkpoint:
+#   python tools/train.py configs/demo/upernet_mpvg-vit-demo_mpvg_1xb8_demo-ade.py \
+#       --work-dir work_dirs/demo_seg_mpvg --cfg-options \
+#       model.backbone.init_cfg.type=Pretrained \
+#       model.backbone.init_cfg.checkpoint=work_dirs/demo_cls_mpvg/epoch_30.pth \
+#       model.backbone.init_cfg.prefix=backbone.
+_base_ = ['../_base_/datasets/demo_ade.py', '../_base_/default_runtime_seg.py']
+norm_cfg = dict(type='BN', requires_grad=True)  # one CPU process
+model = dict(
+    type='EncoderDecoder',
+    data_preprocessor=dict(
+        type='SegDataPreProcessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True,
+        pad_val=0,
+        seg_pad_val=255,
+        size=(128, 128)),
+    backbone=dict(
+        type='MPVGViT',
+        arch=dict(embed_dims=128, num_layers=4, num_heads=4, mlp_ratio=2.0, patch_size=8,
+                  img_size=32),
+        pe_mode='mpvg',
+        out_type='featmap',
+        out_indices=(0, 1, 2, 3),
+        pad_to_patch=True),
+    neck=dict(
+        type='MultiLevelNeck',
+        in_channels=[128, 128, 128, 128],
+        out_channels=64,
+        scales=[2, 1, 0.5, 0.25]),  # stride 8 -> 4, 8, 16, 32
+    decode_head=dict(
+        type='UPerHead',
+        in_channels=[64, 64, 64, 64],
+        in_index=[0, 1, 2, 3],
+        pool_scales=(1, 2, 3, 6),
+        channels=64,
+        dropout_ratio=0.1,
+        num_classes=4,
+        norm_cfg=norm_cfg,
+        align_corners=False,
+        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+    auxiliary_head=dict(
+        type='FCNHead',
+        in_channels=64,
+        in_index=2,
+        channels=32,
+        num_convs=1,
+        concat_input=False,
+        dropout_ratio=0.1,
+        num_classes=4,
+        norm_cfg=norm_cfg,
+        align_corners=False,
+        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)),
+    train_cfg=dict(),
+    test_cfg=dict(mode='whole'),
+)
+# AdamW with a short warm-up and poly decay; the pretrained ViT gets a layer-wise decayed lr
+max_iters = 600
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.01),
+    constructor='LayerDecayOptimWrapperConstructor',
+    paramwise_cfg=dict(
+        layer_decay_rate=0.9,
+        norm_decay_mult=0.0,
+        bias_decay_mult=0.0,
+        flat_decay_mult=0.0,
+        custom_keys={
+            'backbone.pos_embed': dict(decay_mult=0.0),
+            'backbone.pe.': dict(decay_mult=0.0),
+        }),
+)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=50),
+    dict(type='PolyLR', eta_min=0.0, power=1.0, by_epoch=False, begin=50, end=max_iters),
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+default_hooks = dict(
+    logger=dict(interval=20),
+    checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1))
+env_cfg = dict(cudnn_benchmark=False)
+randomness = dict(seed=0)
