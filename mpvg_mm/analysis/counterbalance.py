@@ -146,7 +146,8 @@ def collect_layer_stats(backbone: nn.Module,
     Args:
         backbone: an :class:`MPVGViT` (or subclass).
         images: ``(B, 3, H, W)`` or an iterable of such batches; every batch must give
-            the same patch grid (batches with another grid are skipped with a warning).
+            the same size (batches of another size are skipped with a warning: the token
+            maps are averaged position by position).
         batch_size: split a single tensor into chunks of this many images.
 
     Returns:
@@ -159,7 +160,7 @@ def collect_layer_stats(backbone: nn.Module,
         per-token L2 norms averaged over images (the last is None without a Last-LN PE);
         ``cosine`` / ``cosine_pe`` ``(B,)``: per image cosine between the patch-token
         averages before and after the Last LN (without / with the Last-LN PE);
-        ``num_images``, ``num_extra_tokens``, ``grid``.
+        ``num_images``, ``num_extra_tokens``, ``image_size`` ``(H, W)``.
     """
     was_training = backbone.training
     backbone.eval()
@@ -171,19 +172,19 @@ def collect_layer_stats(backbone: nn.Module,
     device = next(backbone.parameters()).device
     extra = backbone.num_extra_tokens
     acc: Dict[str, object] = {}
-    num_images, grid_shape = 0, None
+    num_images, image_size = 0, None
     cos, cos_pe = [], []
     try:
         with _Recorder(backbone) as rec:
             for batch in batches:
                 batch = batch.to(device=device, dtype=next(backbone.parameters()).dtype)
-                if grid_shape is not None and tuple(batch.shape[-2:]) != grid_shape:
+                if image_size is not None and tuple(batch.shape[-2:]) != image_size:
                     from mmengine.logging import print_log
                     print_log(f'skipping a batch of size {tuple(batch.shape[-2:])}: the '
-                              f'first batch set {grid_shape}', logger='current',
-                              level=30)
+                              f'token maps are averaged over images of the first batch\'s '
+                              f'size {image_size}', logger='current', level=30)
                     continue
-                grid_shape = tuple(batch.shape[-2:])
+                image_size = tuple(batch.shape[-2:])
                 backbone(batch)
                 x_in, x_out = rec.last_calls[0]
                 last_pe = rec.plan.last
@@ -219,7 +220,7 @@ def collect_layer_stats(backbone: nn.Module,
         cosine_pe=torch.cat(cos_pe).cpu() if cos_pe else None,
         num_images=num_images,
         num_extra_tokens=extra,
-        grid=grid_shape,
+        image_size=image_size,
     )
 
 
@@ -317,7 +318,9 @@ def analyze_model(model: nn.Module, data_batches: Iterable[dict], num_images: in
 
 # --------------------------------------------------------------------------- report
 def _heatmap(ax, data: torch.Tensor, title: str) -> None:
-    im = ax.imshow(data.numpy(), aspect='auto', cmap='coolwarm', interpolation='nearest')
+    limit = float(data.abs().max()) or 1.0  # symmetric colour scale: white is 0
+    im = ax.imshow(data.numpy(), aspect='auto', cmap='coolwarm', interpolation='nearest',
+                   vmin=-limit, vmax=limit)
     ax.set_title(title, fontsize=8)
     ax.set_xlabel('channel', fontsize=7)
     ax.set_ylabel('token', fontsize=7)
@@ -333,6 +336,7 @@ def _plot_correlation(summary: dict, path: str, plt) -> None:
     ax.plot(layers, [math.nan if c is None else c for c in summary['correlation_vs_pos0']],
             's--', alpha=0.6, label='LN1(x_l) vs pos_0')
     ax.axhline(0, color='k', lw=0.5)
+    ax.set_xticks(layers)
     ax.set_xlabel('layer')
     ax.set_ylabel('Pearson r')
     ax.set_title(f"token embedding vs PE ({summary['pe_mode']})")
@@ -351,8 +355,8 @@ def _plot_heatmaps(stats: dict, summary: dict, path: str, plt) -> None:
         if refs[l] == 'layerwise':
             _heatmap(axes[l][1], stats['pos'][l], f'layer {l}: pos_{l} (layer-wise PE)')
         elif refs[l] == 'input':
-            _heatmap(axes[l][1], stats['pos_0'], f'layer {l}: no layer-wise PE; pos_0 '
-                     '(input PE, residual stream)')
+            _heatmap(axes[l][1], stats['pos_0'], f'layer {l}: pos_0 (input PE; no '
+                     'layer-wise PE here)')
         else:
             axes[l][1].axis('off')
     _heatmap(axes[L][0], stats['last_out_mean'], 'output: LN(x_L)')
@@ -361,8 +365,10 @@ def _plot_heatmaps(stats: dict, summary: dict, path: str, plt) -> None:
                  "output: LN(x_L) + LN''(pos)")
     else:
         axes[L][1].axis('off')
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    # fixed margins: tight_layout on (L + 1) x 2 axes with colorbars costs seconds
+    fig.subplots_adjust(left=0.07, right=0.94, bottom=0.6 / (2.4 * (L + 1)),
+                        top=1 - 0.5 / (2.4 * (L + 1)), hspace=0.55, wspace=0.25)
+    fig.savefig(path, dpi=80)
     plt.close(fig)
 
 
@@ -451,7 +457,10 @@ def build_model_from_config(cfg) -> nn.Module:
     scope = cfg.get('default_scope', 'mmpretrain')
     init_default_scope(scope)
     registry = importlib.import_module(f'{scope}.registry')
-    return registry.MODELS.build(cfg.model)
+    model_cfg = cfg.model.copy()
+    if cfg.get('data_preprocessor') is not None:  # the Runner merges it the same way
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+    return registry.MODELS.build(model_cfg)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:

@@ -456,15 +456,6 @@ class MPVGViTAdapter(MPVGViT):
         for interaction in self.interactions:
             nn.init.constant_(interaction.injector.gamma, gamma_init)
 
-    def get_layer_depth(self, param_name: str, prefix: str = '') -> Tuple[int, int]:
-        """As :meth:`MPVGViT.get_layer_depth`; the adapter modules (spatial prior,
-        level embedding, interactions, up-sampling, output norms) get the top depth.
-
-        Returns:
-            ``(layer_depth, num_layers + 2)``.
-        """
-        return super().get_layer_depth(param_name, prefix)
-
     # ------------------------------------------------------------------ forward
     def _maybe_checkpoint(self, fn, *args):
         if self.with_cp and self.training:

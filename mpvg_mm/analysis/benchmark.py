@@ -1,0 +1,480 @@
+"""Speed, memory, parameters and FLOPs of the PE structures against reference ViTs.
+
+Models compared per architecture (each one a full classifier ``(B, 3, S, S) -> (B, C)``):
+
+* ``default``, ``lape``, ``pvg``, ``mpvg``: :class:`MPVGViT` presets + a linear head;
+* ``mpvg-folded``: MPVG after inference folding (``pe_cfg=dict(last_ln_pe=None)``, the
+  Last-LN PE folded into the head bias; structurally PVG);
+* ``mmpretrain-vit``: mmpretrain's ``VisionTransformer`` (class token) + a linear head;
+  it calls ``F.scaled_dot_product_attention`` on torch >= 2 (its fastest path);
+* ``timm-vit``: timm's ``VisionTransformer`` with fused attention forced on (when timm is
+  installed).
+
+Measurement protocol (:func:`run_benchmark`):
+
+* the same random input batch for every model; ``warmup`` untimed rounds, then ``iters``
+  timed rounds; in every round each model runs one forward and one forward+backward, in
+  an order rotated by one model per round, so machine noise hits all models alike;
+  throughput = batch / median step time. Forward: eval mode under
+  ``torch.inference_mode``. Forward+backward: train mode, cross-entropy on random labels,
+  gradients cleared (``set_to_none``) before each step, no optimizer step. CUDA steps are
+  bracketed by ``torch.cuda.synchronize``. ``--amp``: ``torch.autocast`` (fp16 on CUDA,
+  bf16 on CPU).
+* peak memory, one extra step per model and mode after the timing: CUDA:
+  ``torch.cuda.max_memory_allocated`` during the step minus ``memory_allocated`` before it
+  (activations, gradients and workspaces; the weights are not included). CPU (Linux):
+  peak RSS growth during the step: freed heap memory is returned to the OS
+  (``malloc_trim``), the kernel's high-water mark is reset (``/proc/self/clear_refs``)
+  and ``VmHWM - VmRSS(before)`` is read from ``/proc/self/status``; approximate (allocator
+  and oneDNN caches), ``None`` where ``/proc`` does not allow it.
+* parameters: ``mmengine.analysis.parameter_count``; FLOPs: mmengine's ``FlopAnalyzer``
+  (what ``get_model_complexity_info`` runs) for one image, with one handle added for
+  ``aten::scaled_dot_product_attention`` (``B*H*N*M*(d_qk + d_v)``), which mmengine does
+  not count. Like fvcore, mmengine counts a multiply-add as one "flop": ``flops`` are
+  MACs. Achieved FLOP/s = ``2 * flops * images/s`` (forward) and ``6 * flops * images/s``
+  (forward+backward, the usual 3x estimate), compared with the machine's measured peak:
+  the best of a few large square matmuls (fp32; with ``--amp`` also the AMP dtype).
+"""
+import argparse
+import ctypes
+import gc
+import json
+import os
+import platform
+import statistics
+import time
+from contextlib import nullcontext
+from typing import Callable, Dict, List, Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+OUR_PRESETS = ('default', 'lape', 'pvg', 'mpvg', 'mpvg-folded')
+BASELINES = ('mmpretrain-vit', 'timm-vit')
+#: the ratio columns: baseline model -> key in the results
+RATIO_BASES = {'vs_default': 'default', 'vs_mmpretrain': 'mmpretrain-vit',
+               'vs_timm': 'timm-vit'}
+RATIO_METRICS = ('fwd_img_s', 'fwd_bwd_img_s', 'peak_mem_fwd_mb', 'peak_mem_fwd_bwd_mb',
+                 'params', 'flops')
+MMPRETRAIN_ARCH_NAMES = {'deit-tiny': 'deit-tiny', 'deit-small': 'deit-small',
+                         'deit-base': 'deit-base'}
+ARCH_ALIASES = {'deit-t': 'deit-tiny', 'deit-ti': 'deit-tiny', 'deit-s': 'deit-small',
+                'deit-b': 'deit-base'}
+
+
+# --------------------------------------------------------------------------- models
+def resolve_arch(arch: Union[str, dict]) -> dict:
+    """Our arch settings (``embed_dims, num_layers, num_heads, mlp_ratio, patch_size,
+    img_size``) for a name (``deit-tiny``, ``deit-t``, ...) or a dict."""
+    from mpvg_mm.models.backbones.mpvg_vit import MPVGViT
+    if isinstance(arch, str):
+        arch = ARCH_ALIASES.get(arch.lower(), arch.lower())
+    return MPVGViT._resolve_arch(arch)
+
+
+class ClassifierNet(nn.Module):
+    """``backbone -> (B, D) feature -> Linear -> (B, num_classes)``."""
+
+    def __init__(self, backbone: nn.Module, dims: int, num_classes: int):
+        super().__init__()
+        self.backbone = backbone
+        self.head = nn.Linear(dims, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feats = self.backbone(x)
+        if isinstance(feats, (tuple, list)):
+            feats = feats[-1]
+        return self.head(feats)
+
+
+def build_models(arch: Union[str, dict], img_size: int, num_classes: int = 1000,
+                 include_timm: bool = True) -> Dict[str, nn.Module]:
+    """The benchmarked classifiers for one arch, keyed by model name (module docstring)."""
+    from mpvg_mm.models import MPVGViT
+    settings = resolve_arch(arch)
+    D, patch = settings['embed_dims'], settings['patch_size']
+    ours = dict(arch={k: settings[k] for k in ('embed_dims', 'num_layers', 'num_heads',
+                                                'mlp_ratio', 'patch_size')},
+                img_size=img_size)
+    models: Dict[str, nn.Module] = {}
+    for name in ('default', 'lape', 'pvg', 'mpvg'):
+        models[name] = ClassifierNet(MPVGViT(pe_mode=name, **ours), D, num_classes)
+    folded = MPVGViT(pe_mode='mpvg', pe_cfg=dict(last_ln_pe=None), **ours)
+    models['mpvg-folded'] = ClassifierNet(folded, D, num_classes)
+    models['mmpretrain-vit'] = ClassifierNet(
+        _mmpretrain_vit(arch, settings, img_size), D, num_classes)
+    if include_timm:
+        timm_vit = _timm_vit(settings, img_size, num_classes)
+        if timm_vit is not None:
+            models['timm-vit'] = timm_vit
+    return models
+
+
+def _mmpretrain_vit(arch, settings: dict, img_size: int) -> nn.Module:
+    from mmpretrain.models import VisionTransformer
+    name = MMPRETRAIN_ARCH_NAMES.get(ARCH_ALIASES.get(str(arch).lower(), str(arch).lower()))
+    if name is None or settings['patch_size'] != 16:
+        name = dict(embed_dims=settings['embed_dims'], num_layers=settings['num_layers'],
+                    num_heads=settings['num_heads'],
+                    feedforward_channels=int(settings['embed_dims'] * settings['mlp_ratio']))
+    return VisionTransformer(arch=name, img_size=img_size, patch_size=settings['patch_size'],
+                             out_type='cls_token', with_cls_token=True, final_norm=True)
+
+
+def _timm_vit(settings: dict, img_size: int, num_classes: int) -> Optional[nn.Module]:
+    try:
+        from timm.models.vision_transformer import VisionTransformer
+    except ImportError:
+        return None
+    model = VisionTransformer(img_size=img_size, patch_size=settings['patch_size'],
+                              embed_dim=settings['embed_dims'], depth=settings['num_layers'],
+                              num_heads=settings['num_heads'], mlp_ratio=settings['mlp_ratio'],
+                              num_classes=num_classes, class_token=True, global_pool='token')
+    for module in model.modules():  # force timm's fused (SDPA) attention path
+        if hasattr(module, 'fused_attn'):
+            module.fused_attn = True
+    return model
+
+
+# --------------------------------------------------------------------------- FLOPs
+def _sdpa_flop_jit(inputs, outputs) -> int:
+    """MACs of ``aten::scaled_dot_product_attention``: q (.., N, d), k (.., M, d),
+    v (.., M, dv) -> ``prod(batch dims) * N * M * (d + dv)``."""
+    from mmengine.analysis.jit_handles import get_shape
+    q, k, v = (get_shape(inputs[i]) for i in range(3))
+    batch = 1
+    for s in q[:-2]:
+        batch *= s
+    return batch * q[-2] * k[-2] * (q[-1] + v[-1])
+
+
+def count_complexity(model: nn.Module, img_size: int) -> dict:
+    """``{'params': int, 'flops': int}`` for one ``(1, 3, S, S)`` image (flops = MACs,
+    mmengine's convention)."""
+    from mmengine.analysis import FlopAnalyzer, parameter_count
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        image = torch.randn(1, 3, img_size, img_size, device=device)
+        analyzer = FlopAnalyzer(model, (image, ))
+        analyzer.set_op_handle('aten::scaled_dot_product_attention', _sdpa_flop_jit)
+        analyzer.unsupported_ops_warnings(False)
+        analyzer.uncalled_modules_warnings(False)
+        flops = int(analyzer.total())
+    finally:
+        model.train(was_training)
+    return dict(params=int(parameter_count(model)['']), flops=flops)
+
+
+# --------------------------------------------------------------------------- timing
+def _sync(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def _autocast(device: torch.device, amp: bool):
+    if not amp:
+        return nullcontext()
+    dtype = torch.float16 if device.type == 'cuda' else torch.bfloat16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def make_steps(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+               amp: bool) -> Dict[str, Callable[[], None]]:
+    """``{'fwd': f, 'fwd_bwd': g}``: one forward (eval, inference mode) / one
+    forward+backward (train mode) on the given batch."""
+    device = images.device
+
+    def fwd():
+        model.eval()
+        with torch.inference_mode(), _autocast(device, amp):
+            model(images)
+
+    def fwd_bwd():
+        model.train()
+        model.zero_grad(set_to_none=True)
+        with _autocast(device, amp):
+            loss = F.cross_entropy(model(images).float(), labels)
+        loss.backward()
+
+    return dict(fwd=fwd, fwd_bwd=fwd_bwd)
+
+
+def time_call(fn: Callable[[], None], device: torch.device) -> float:
+    """Seconds of one call, CUDA-synchronised."""
+    _sync(device)
+    start = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+class MatmulPeak:
+    """The machine's matmul FLOP/s: the best over all probes of one square ``n x n``
+    product (``2 n^3`` FLOPs) per dtype. Probed a few times at the start and once per
+    benchmark round, so that it sees the same machine load as the models."""
+
+    def __init__(self, device: torch.device, dtypes: Dict[str, torch.dtype],
+                 size: Optional[int] = None):
+        self.device = device
+        self.size = size or (8192 if device.type == 'cuda' else 1024)
+        gen = torch.Generator().manual_seed(0)
+        self.operands = {
+            key: tuple(torch.randn(self.size, self.size, generator=gen).to(device, dtype)
+                       for _ in range(2)) for key, dtype in dtypes.items()}
+        for a, b in self.operands.values():  # warm-up (library init, clocks)
+            time_call(lambda: torch.mm(a, b), device)
+        self.best = {key: 0.0 for key in dtypes}
+
+    def probe(self, repeats: int = 1) -> None:
+        for key, (a, b) in self.operands.items():
+            for _ in range(repeats):
+                seconds = time_call(lambda: torch.mm(a, b), self.device)
+                self.best[key] = max(self.best[key], 2.0 * self.size**3 / seconds)
+
+
+def matmul_peak_flops(device: torch.device, dtype: torch.dtype = torch.float32,
+                      size: Optional[int] = None, repeats: int = 5) -> float:
+    """Best FLOP/s of ``repeats`` square ``size x size`` matmuls (after a warm-up)."""
+    peak = MatmulPeak(torch.device(device), dict(x=dtype), size)
+    peak.probe(repeats)
+    return peak.best['x']
+
+
+# --------------------------------------------------------------------------- memory
+_STATUS = '/proc/self/status'
+
+
+def _status_kib(key: str) -> int:
+    with open(_STATUS) as f:
+        for line in f:
+            if line.startswith(key + ':'):
+                return int(line.split()[1])
+    raise KeyError(key)
+
+
+def _malloc_trim() -> None:
+    try:
+        ctypes.CDLL('libc.so.6').malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def cpu_peak_rss_supported() -> bool:
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+        _status_kib('VmHWM')
+        return True
+    except (OSError, KeyError):
+        return False
+
+
+def peak_memory_mb(fn: Callable[[], None], device: torch.device) -> Optional[float]:
+    """Peak extra memory (MiB) of one call (module docstring), None if unmeasurable.
+
+    Call ``gc.collect()`` beforehand if garbage may be pending (it is slow: once per
+    memory pass, not per call)."""
+    if device.type == 'cuda':
+        _sync(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        fn()
+        _sync(device)
+        return (torch.cuda.max_memory_allocated(device) - base) / 2**20
+    if not cpu_peak_rss_supported():
+        return None
+    _malloc_trim()
+    base = _status_kib('VmRSS')
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')  # reset the high-water mark to the current RSS
+    fn()
+    return max(_status_kib('VmHWM') - base, 0) / 1024
+
+
+# --------------------------------------------------------------------------- run
+def _arch_key(arch: Union[str, dict]) -> str:
+    if isinstance(arch, str):
+        return ARCH_ALIASES.get(arch.lower(), arch.lower())
+    return 'custom-' + '-'.join(f'{k}{arch[k]}' for k in sorted(arch))
+
+
+def benchmark_arch(arch: Union[str, dict], batch_size: int, img_size: int, iters: int,
+                   warmup: int, device: torch.device, amp: bool, num_classes: int,
+                   include_timm: bool, peak: Optional[MatmulPeak] = None,
+                   log: Callable[[str], None] = print) -> dict:
+    """Measure every model of :func:`build_models` for one arch (module docstring)."""
+    gen = torch.Generator().manual_seed(0)
+    images = torch.randn(batch_size, 3, img_size, img_size, generator=gen).to(device)
+    labels = torch.randint(0, num_classes, (batch_size, ), generator=gen).to(device)
+    models = {k: m.to(device) for k, m in
+              build_models(arch, img_size, num_classes, include_timm).items()}
+    names = list(models)
+    results = {name: count_complexity(m, img_size) for name, m in models.items()}
+    steps = {name: make_steps(m, images, labels, amp) for name, m in models.items()}
+    times = {name: dict(fwd=[], fwd_bwd=[]) for name in names}
+    for rnd in range(warmup + iters):
+        shift = rnd % len(names)
+        for name in names[shift:] + names[:shift]:
+            for mode in ('fwd', 'fwd_bwd'):
+                t = time_call(steps[name][mode], device)
+                if rnd >= warmup:
+                    times[name][mode].append(t)
+        if peak is not None:
+            peak.probe()
+        log(f'  round {rnd + 1}/{warmup + iters}' + (' (warm-up)' if rnd < warmup else ''))
+    for model in models.values():  # gradients left by the timing would skew the memory
+        model.zero_grad(set_to_none=True)
+    gc.collect()
+    for name in names:
+        r = results[name]
+        for mode, factor in (('fwd', 2.0), ('fwd_bwd', 6.0)):
+            median = statistics.median(times[name][mode])
+            r[f'{mode}_times_s'] = times[name][mode]
+            r[f'{mode}_img_s'] = batch_size / median
+            r[f'{mode}_achieved_flop_s'] = factor * r['flops'] * r[f'{mode}_img_s']
+        for mode in ('fwd', 'fwd_bwd'):
+            r[f'peak_mem_{mode}_mb'] = peak_memory_mb(steps[name][mode], device)
+        models[name].zero_grad(set_to_none=True)
+    ratios = {}
+    for key, base in RATIO_BASES.items():
+        if base not in results:
+            continue
+        ratios[key] = {name: {m: _ratio(results[name][m], results[base][m])
+                              for m in RATIO_METRICS} for name in names}
+    return dict(models=results, ratios=ratios, settings=resolve_arch(arch))
+
+
+def _ratio(a, b) -> Optional[float]:
+    if a is None or b is None or b == 0:
+        return None
+    return float(a) / float(b)
+
+
+def run_benchmark(archs: Sequence[Union[str, dict]] = ('deit-tiny', ), batch_size: int = 64,
+                  img_size: int = 224, iters: int = 10, warmup: int = 3,
+                  device: Union[str, torch.device] = 'cpu', amp: bool = False,
+                  threads: Optional[int] = None, num_classes: int = 1000,
+                  include_timm: bool = True, matmul_size: Optional[int] = None,
+                  log: Callable[[str], None] = print) -> dict:
+    """Benchmark every arch; returns ``{'settings', 'matmul_peak_flop_s', 'archs'}`` where
+    ``archs[name] = {'models': {model: metrics}, 'ratios': {'vs_default' | 'vs_mmpretrain'
+    | 'vs_timm': {model: {metric: ratio}}}, 'settings': arch settings}``."""
+    device = torch.device(device)
+    if threads:
+        torch.set_num_threads(threads)
+    dtypes = dict(fp32=torch.float32)
+    if amp:
+        dtypes['amp'] = torch.float16 if device.type == 'cuda' else torch.bfloat16
+    peak = MatmulPeak(device, dtypes, matmul_size)
+    peak.probe(3)
+    out = dict(
+        settings=dict(batch_size=batch_size, img_size=img_size, iters=iters, warmup=warmup,
+                      device=str(device), amp=amp, threads=torch.get_num_threads(),
+                      num_classes=num_classes, torch=torch.__version__,
+                      machine=platform.machine(), processor=platform.processor(),
+                      cuda_device=(torch.cuda.get_device_name(device)
+                                   if device.type == 'cuda' else None),
+                      tf32_matmul=(torch.backends.cuda.matmul.allow_tf32
+                                   if device.type == 'cuda' else None),
+                      memory_method=('cuda max_memory_allocated - memory_allocated before'
+                                     if device.type == 'cuda' else
+                                     'peak RSS growth (malloc_trim, clear_refs, VmHWM)'
+                                     if cpu_peak_rss_supported() else 'unavailable'),
+                      flops_convention='mmengine FlopAnalyzer (+SDPA handle), one '
+                      'multiply-add = 1 flop; achieved FLOP/s = 2x (fwd) / 6x (fwd+bwd)'),
+        matmul_peak_flop_s=peak.best,
+        archs={},
+    )
+    for arch in archs:
+        key = _arch_key(arch)
+        log(f'benchmarking {key} (batch {batch_size}, {img_size}px, {device}, amp={amp})')
+        out['archs'][key] = benchmark_arch(arch, batch_size, img_size, iters, warmup, device,
+                                           amp, num_classes, include_timm, peak, log)
+    peak_key = 'amp' if amp else 'fp32'
+    for res in out['archs'].values():  # against the final (best) peak
+        for r in res['models'].values():
+            for mode in ('fwd', 'fwd_bwd'):
+                r[f'{mode}_frac_of_peak'] = r[f'{mode}_achieved_flop_s'] / peak.best[peak_key]
+    out['matmul_peak_flop_s'] = dict(peak.best)
+    return out
+
+
+# --------------------------------------------------------------------------- report
+def _fmt(v, spec: str) -> str:
+    return '-' if v is None else format(v, spec)
+
+
+def format_markdown(results: dict) -> str:
+    """One Markdown table per arch; ratio columns read ``vs default / vs mmpretrain /
+    vs timm``."""
+    s = results['settings']
+    peaks = results['matmul_peak_flop_s']
+    lines = [f"Benchmark: batch {s['batch_size']}, {s['img_size']}px, {s['device']}, "
+             f"amp={s['amp']}, threads={s['threads']}, median of {s['iters']} iterations "
+             f"after {s['warmup']} warm-up; matmul peak "
+             + ', '.join(f'{k} {v / 1e9:.1f} GFLOP/s' for k, v in peaks.items())
+             + f"; memory: {s['memory_method']}."]
+    for arch, res in results['archs'].items():
+        bases = [k for k in RATIO_BASES if k in res['ratios']]
+        ratio_head = ' / '.join(RATIO_BASES[k] for k in bases)
+        lines += ['', f'### {arch}', '',
+                  '| model | params (M) | GFLOPs (MACs) | fwd img/s | fwd+bwd img/s | '
+                  'mem fwd (MiB) | mem fwd+bwd (MiB) | fwd % peak | fwd+bwd % peak | '
+                  f'fwd x ({ratio_head}) | fwd+bwd x ({ratio_head}) |',
+                  '|' + '---|' * 11]
+        for name, m in res['models'].items():
+            fwd_r = ' / '.join(_fmt(res['ratios'][k][name]['fwd_img_s'], '.3f') for k in bases)
+            bwd_r = ' / '.join(_fmt(res['ratios'][k][name]['fwd_bwd_img_s'], '.3f')
+                               for k in bases)
+            lines.append(
+                f"| {name} | {m['params'] / 1e6:.3f} | {m['flops'] / 1e9:.3f} | "
+                f"{m['fwd_img_s']:.1f} | {m['fwd_bwd_img_s']:.1f} | "
+                f"{_fmt(m['peak_mem_fwd_mb'], '.1f')} | {_fmt(m['peak_mem_fwd_bwd_mb'], '.1f')} | "
+                f"{100 * m['fwd_frac_of_peak']:.1f} | {100 * m['fwd_bwd_frac_of_peak']:.1f} | "
+                f'{fwd_r} | {bwd_r} |')
+    return '\n'.join(lines) + '\n'
+
+
+def _parse_archs(text: str) -> List[str]:
+    return [a.strip() for a in text.split(',') if a.strip()]
+
+
+def main(argv: Optional[Sequence[str]] = None) -> dict:
+    parser = argparse.ArgumentParser(
+        description='Throughput, memory, params and FLOPs of the PE presets vs mmpretrain/'
+        'timm ViTs')
+    parser.add_argument('--archs', default='deit-tiny,deit-small,deit-base',
+                        help='comma-separated: deit-tiny|deit-small|deit-base|vit-lite')
+    parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--img-size', type=int, default=224)
+    parser.add_argument('--iters', type=int, default=10, help='timed rounds')
+    parser.add_argument('--warmup', type=int, default=3, help='untimed rounds')
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
+                        choices=['cpu', 'cuda'])
+    parser.add_argument('--amp', action='store_true',
+                        help='autocast (fp16 on CUDA, bf16 on CPU)')
+    parser.add_argument('--threads', type=int, default=None, help='torch.set_num_threads')
+    parser.add_argument('--num-classes', type=int, default=1000)
+    parser.add_argument('--matmul-size', type=int, default=None,
+                        help='side of the peak-FLOP/s matmul (8192 CUDA, 1024 CPU)')
+    parser.add_argument('--no-timm', action='store_true')
+    parser.add_argument('--json', help='write the results here')
+    parser.add_argument('--markdown', help='write the table here')
+    args = parser.parse_args(argv)
+    results = run_benchmark(_parse_archs(args.archs), args.batch_size, args.img_size,
+                            args.iters, args.warmup, args.device, args.amp, args.threads,
+                            args.num_classes, not args.no_timm, args.matmul_size)
+    table = format_markdown(results)
+    print(table)
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, 'w') as f:
+            json.dump(results, f, indent=1)
+    if args.markdown:
+        os.makedirs(os.path.dirname(os.path.abspath(args.markdown)), exist_ok=True)
+        with open(args.markdown, 'w') as f:
+            f.write(table)
+    return results

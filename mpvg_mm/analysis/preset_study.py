@@ -1,0 +1,290 @@
+"""Multi-seed study of the PE structures on the demo's position-dependent task.
+
+Each preset is the demo config's ``ImageClassifier`` (``configs/demo/...``) with backbone
+overrides (:data:`PRESETS`), trained from scratch in-process for a fixed number of epochs
+per seed, with the config's optimizer (``build_optim_wrapper(cfg.optim_wrapper)``: AdamW,
+lr, weight decay and its decay multipliers) and its ``param_scheduler`` (built like the
+Runner does: iter-based warm-up + cosine, ``end`` defaulting to the run's epochs), the
+config's train batch size and shuffling per epoch. Data: the config's train/val datasets
+are read once (its pipeline), normalised by the model's ``data_preprocessor`` and kept as
+tensors; the loss is cross-entropy on the head's logits (the config's
+``CrossEntropyLoss``). After training: top-1 accuracy (%) on the whole val split, and the
+counterbalancing diagnostics (:mod:`mpvg_mm.analysis.counterbalance`) on up to
+``diag_images`` val images.
+"""
+import argparse
+import contextlib
+import copy
+import json
+import logging
+import os
+import os.path as osp
+import random
+import statistics
+import time
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .counterbalance import collect_layer_stats, summarize
+
+DEFAULT_CONFIG = 'configs/demo/mpvg-vit-demo_mpvg_1xb64_demo-cls.py'
+#: preset name -> backbone overrides of the demo config
+PRESETS: Dict[str, dict] = {
+    'default': dict(pe_mode='default'),
+    'lape': dict(pe_mode='lape'),
+    'pvg': dict(pe_mode='pvg'),
+    'mpvg': dict(pe_mode='mpvg'),
+    'default-gap': dict(pe_mode='default', with_cls_token=False),
+    'default-gap-lastlnpe': dict(pe_mode='default', with_cls_token=False,
+                                 pe_cfg=dict(last_ln_pe=0)),
+}
+#: the diagnostics kept per run (keys of counterbalance.summarize)
+RUN_DIAGNOSTICS = ('correlation', 'pe_source', 'correlation_vs_pos0', 'cosine')
+
+
+def _repo_path(path: str) -> str:
+    if osp.exists(path):
+        return path
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    return osp.join(root, path)
+
+
+def load_config(config: str, data_root: Optional[str]):
+    """The demo config with ``data_root`` pointed at the given directory."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(_repo_path(config))
+    if data_root is not None:
+        for key in ('train_dataloader', 'val_dataloader'):
+            cfg[key].dataset.data_root = data_root
+    return cfg
+
+
+def build_classifier(cfg, backbone_overrides: dict):
+    """``cfg.model`` with ``model.backbone`` updated (``pe_cfg`` replaced, not merged)."""
+    import mpvg_mm  # noqa: F401
+    from mmengine.registry import init_default_scope
+    from mmpretrain.registry import MODELS
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    model_cfg = copy.deepcopy(cfg.model)
+    if cfg.get('data_preprocessor') is not None:  # as the Runner does
+        model_cfg.setdefault('data_preprocessor', copy.deepcopy(cfg.data_preprocessor))
+    model_cfg.backbone.pop('pe_cfg', None)
+    model_cfg.backbone.pop('with_cls_token', None)
+    model_cfg.backbone.update(copy.deepcopy(backbone_overrides))
+    model = MODELS.build(model_cfg)
+    with _quiet_logger():  # init_weights logs every parameter's initialiser
+        model.init_weights()
+    return model
+
+
+@torch.no_grad()
+def load_split(cfg, split: str, max_images: Optional[int] = None
+               ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Read a split through the config's dataset/pipeline and ``data_preprocessor``.
+
+    Returns ``(images (M, 3, H, W) float32, labels (M,) int64)``.
+    """
+    from mmengine.registry import DATASETS, init_default_scope
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    dataset = DATASETS.build(copy.deepcopy(cfg[f'{split}_dataloader'].dataset))
+    indices = list(range(len(dataset)))
+    if max_images is not None and max_images < len(dataset):
+        # evenly spaced, so that a subset of a class-sorted split still has every class
+        indices = np.linspace(0, len(dataset) - 1, max_images).round().astype(int).tolist()
+    items = [dataset[i] for i in indices]
+    preprocessor = build_classifier(cfg, {}).data_preprocessor
+    data = preprocessor(dict(inputs=[it['inputs'] for it in items],
+                             data_samples=[it['data_samples'] for it in items]), False)
+    labels = torch.cat([s.gt_label for s in data['data_samples']]).long()
+    return data['inputs'].float(), labels
+
+
+@contextlib.contextmanager
+def _quiet_logger():
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _build_schedulers(cfg, optim_wrapper, epochs: int, epoch_length: int) -> list:
+    """The config's ``param_scheduler`` as the Runner builds it, for ``epochs`` epochs."""
+    from mmengine.registry import PARAM_SCHEDULERS
+    schedulers = []
+    for item in cfg.get('param_scheduler', []) or []:
+        item = copy.deepcopy(dict(item))
+        by_epoch = item.get('by_epoch', True)
+        item.setdefault('end', epochs if by_epoch else epochs * epoch_length)
+        if item.get('begin', 0) >= item['end']:
+            continue  # a phase the shortened budget never reaches
+        schedulers.append(PARAM_SCHEDULERS.build(
+            item, default_args=dict(optimizer=optim_wrapper, epoch_length=epoch_length)))
+    return schedulers
+
+
+def train_one(cfg, backbone_overrides: dict, seed: int, epochs: int,
+              train: Tuple[torch.Tensor, torch.Tensor], val: Tuple[torch.Tensor, torch.Tensor],
+              batch_size: Optional[int] = None, diag_images: int = 64) -> dict:
+    """Train one preset with one seed; returns accuracy, losses and diagnostics."""
+    from mmengine.optim import build_optim_wrapper
+    _seed_everything(seed)
+    model = build_classifier(cfg, backbone_overrides)
+    with _quiet_logger():  # the constructor logs every parameter's decay multiplier
+        optim_wrapper = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
+    images, labels = train
+    batch_size = batch_size or cfg.train_dataloader.batch_size
+    epoch_length = max(1, -(-images.shape[0] // batch_size))
+    schedulers = _build_schedulers(cfg, optim_wrapper, epochs, epoch_length)
+    gen = torch.Generator().manual_seed(seed)
+    start, epoch_losses = time.perf_counter(), []
+    model.train()
+    for _ in range(epochs):
+        order = torch.randperm(images.shape[0], generator=gen)
+        total, seen = 0.0, 0
+        for i in range(0, images.shape[0], batch_size):
+            idx = order[i:i + batch_size]
+            logits = model(images[idx], mode='tensor')
+            loss = F.cross_entropy(logits, labels[idx])
+            optim_wrapper.update_params(loss)
+            total += float(loss.detach()) * idx.numel()
+            seen += idx.numel()
+            for s in schedulers:
+                if not s.by_epoch:
+                    s.step()
+        for s in schedulers:
+            if s.by_epoch:
+                s.step()
+        epoch_losses.append(total / max(seen, 1))
+    train_time = time.perf_counter() - start
+    accuracy = evaluate(model, *val)
+    stats = collect_layer_stats(model.backbone, val[0][:diag_images])
+    diag = summarize(stats, model.backbone)
+    return dict(seed=seed, val_acc=accuracy, train_loss=epoch_losses,
+                train_time_s=train_time,
+                diagnostics=dict({k: diag[k] for k in RUN_DIAGNOSTICS},
+                                 last_ln_beta_var=diag['last_ln']['beta_var'],
+                                 last_ln_gamma_var=diag['last_ln']['gamma_var']))
+
+
+@torch.no_grad()
+def evaluate(model, images: torch.Tensor, labels: torch.Tensor, batch: int = 256) -> float:
+    """Top-1 accuracy (%)."""
+    model.eval()
+    correct = 0
+    for i in range(0, images.shape[0], batch):
+        logits = model(images[i:i + batch], mode='tensor')
+        correct += int((logits.argmax(-1) == labels[i:i + batch]).sum())
+    model.train()
+    return 100.0 * correct / max(images.shape[0], 1)
+
+
+def _layer_means(runs: List[dict], key: str) -> List[Optional[float]]:
+    per_layer = zip(*[r['diagnostics'][key] for r in runs])
+    out = []
+    for values in per_layer:
+        values = [v for v in values if v is not None]
+        out.append(statistics.fmean(values) if values else None)
+    return out
+
+
+def aggregate(runs: List[dict]) -> dict:
+    """Mean and population std over seeds of the accuracy; per-layer mean correlation."""
+    accs = [r['val_acc'] for r in runs]
+    return dict(
+        val_acc_mean=statistics.fmean(accs),
+        val_acc_std=statistics.pstdev(accs) if len(accs) > 1 else 0.0,
+        correlation_mean=_layer_means(runs, 'correlation'),
+        correlation_vs_pos0_mean=_layer_means(runs, 'correlation_vs_pos0'),
+        last_ln_beta_var_mean=statistics.fmean(
+            r['diagnostics']['last_ln_beta_var'] for r in runs),
+    )
+
+
+def run_study(presets: Sequence[str] = tuple(PRESETS), seeds: Sequence[int] = (0, 1, 2),
+              epochs: Optional[int] = None, config: str = DEFAULT_CONFIG,
+              data_root: Optional[str] = None, batch_size: Optional[int] = None,
+              max_train: Optional[int] = None, max_val: Optional[int] = None,
+              diag_images: int = 64, log=print) -> dict:
+    """Train every preset with every seed; returns ``{'settings', 'presets'}`` with
+    ``presets[name] = {'backbone', 'runs': [...], 'val_acc_mean', 'val_acc_std',
+    'correlation_mean', 'correlation_vs_pos0_mean', 'last_ln_beta_var_mean'}``."""
+    unknown = [p for p in presets if p not in PRESETS]
+    if unknown:
+        raise ValueError(f'unknown presets {unknown}; choose from {list(PRESETS)}')
+    cfg = load_config(config, data_root)
+    epochs = epochs or cfg.train_cfg.max_epochs
+    train = load_split(cfg, 'train', max_train)
+    val = load_split(cfg, 'val', max_val)
+    out = dict(settings=dict(config=config, data_root=cfg.train_dataloader.dataset.data_root,
+                             seeds=list(seeds), epochs=epochs,
+                             batch_size=batch_size or cfg.train_dataloader.batch_size,
+                             num_train=int(train[0].shape[0]), num_val=int(val[0].shape[0]),
+                             threads=torch.get_num_threads(), optimizer=str(
+                                 cfg.optim_wrapper.optimizer)),
+               presets={})
+    for name in presets:
+        runs = []
+        for seed in seeds:
+            run = train_one(cfg, PRESETS[name], seed, epochs, train, val, batch_size,
+                            diag_images)
+            corr = ' '.join('n/a' if c is None else f'{c:+.3f}'
+                            for c in run['diagnostics']['correlation'])
+            log(f'{name:22s} seed {seed}: val acc {run["val_acc"]:6.2f}%  '
+                f'r per layer [{corr}]  ({run["train_time_s"]:.1f} s)')
+            runs.append(run)
+        out['presets'][name] = dict(backbone=PRESETS[name], runs=runs, **aggregate(runs))
+    return out
+
+
+def format_summary(results: dict) -> str:
+    """Accuracy mean +- std and per-layer correlation (mean over seeds) per preset."""
+    lines = [f"{'preset':22s} {'val acc (%)':>16s}   r(LN1(x_l), pos_ref) per layer "
+             "(mean over seeds)"]
+    for name, res in results['presets'].items():
+        corr = ' '.join('   n/a' if c is None else f'{c:+.3f}' for c in res['correlation_mean'])
+        lines.append(f"{name:22s} {res['val_acc_mean']:7.2f} +- {res['val_acc_std']:5.2f}   "
+                     f'{corr}')
+    return '\n'.join(lines)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> dict:
+    parser = argparse.ArgumentParser(description='Multi-seed preset study on the demo task')
+    parser.add_argument('--config', default=DEFAULT_CONFIG,
+                        help='demo classification config supplying model/optimizer/data')
+    parser.add_argument('--data-root', default=None,
+                        help="the demo's imagenet folder (default: the config's)")
+    parser.add_argument('--seeds', default='0,1,2')
+    parser.add_argument('--epochs', type=int, default=None,
+                        help="training epochs per run (default: the config's max_epochs)")
+    parser.add_argument('--presets', default=','.join(PRESETS))
+    parser.add_argument('--batch-size', type=int, default=None)
+    parser.add_argument('--max-train', type=int, default=None, help='use the first N images')
+    parser.add_argument('--max-val', type=int, default=None)
+    parser.add_argument('--threads', type=int, default=1, help='torch.set_num_threads')
+    parser.add_argument('--out-dir', default='work_dirs/preset_study')
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    results = run_study([p.strip() for p in args.presets.split(',') if p.strip()],
+                        [int(s) for s in args.seeds.split(',') if s.strip()], args.epochs,
+                        args.config, args.data_root, args.batch_size, args.max_train,
+                        args.max_val)
+    print(format_summary(results))
+    os.makedirs(args.out_dir, exist_ok=True)
+    path = osp.join(args.out_dir, 'preset_study.json')
+    with open(path, 'w') as f:
+        json.dump(results, f, indent=1, allow_nan=False)
+    print(f'wrote {path}')
+    return results
