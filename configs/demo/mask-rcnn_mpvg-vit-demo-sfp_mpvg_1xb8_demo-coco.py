@@ -27,30 +27,41 @@ model = dict(
         img_size=32,
         pe_mode='mpvg',
         drop_path_rate=0.0,
+        window_size=0,  # global attention everywhere, as the classifier (16x16 tokens)
+        window_block_indexes=[],
         # the demo classifier's checkpoint (only read when training starts, so the
         # config builds without it)
         init_cfg=dict(type='Pretrained', checkpoint='work_dirs/demo_cls_mpvg/epoch_30.pth',
                       prefix='backbone.')),
     neck=dict(in_channels=128, out_channels=channels, scale_factors=(2.0, 1.0, 0.5),
               num_outs=5),
-    rpn_head=dict(in_channels=channels, feat_channels=channels),
+    rpn_head=dict(
+        in_channels=channels,
+        feat_channels=channels,
+        # anchors of 16..256 px (4x the level strides): the shapes span about 20..60 px
+        anchor_generator=dict(scales=[4])),
     roi_head=dict(
-        bbox_roi_extractor=dict(out_channels=channels),
+        # a fixed 2x2 sampling grid per bin: the adaptive one (0) is slow on CPU
+        bbox_roi_extractor=dict(out_channels=channels, roi_layer=dict(sampling_ratio=2)),
         bbox_head=dict(in_channels=channels, fc_out_channels=256, num_classes=num_classes),
-        mask_roi_extractor=dict(out_channels=channels),
+        mask_roi_extractor=dict(out_channels=channels, roi_layer=dict(sampling_ratio=2)),
         mask_head=dict(num_convs=2, in_channels=channels, conv_out_channels=channels,
                        num_classes=num_classes)),
     train_cfg=dict(
         rpn=dict(sampler=dict(num=128)),
         rpn_proposal=dict(nms_pre=500, max_per_img=200),
-        rcnn=dict(sampler=dict(num=128))),
+        # 64 RoIs per image, up to half of them positives (1..3 objects per scene)
+        rcnn=dict(sampler=dict(num=64, pos_fraction=0.5))),
     test_cfg=dict(
         rpn=dict(nms_pre=500, max_per_img=100),
         rcnn=dict(max_per_img=20)))
 
 # Schedule: AdamW (the no-decay rules of coco_adamw_3x.py), lr 1e-3 at batch 8, 50
-# warm-up iterations, cosine to 0 over 10 epochs (25 iterations each on 200 images).
-max_epochs = 10
+# warm-up iterations, cosine to 0 over 14 epochs (25 iterations each on 200 images,
+# 350 in all): about 3-4.5 minutes on 2 CPU cores. Measured: bbox mAP 0.030, segm mAP
+# 0.018 on the 50 val scenes (a ResNet-18 with the same heads learns much faster here;
+# the ViT's per-token-normalised features make the RoI heads slow to train).
+max_epochs = 14
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-2, by_epoch=False, begin=0, end=50),

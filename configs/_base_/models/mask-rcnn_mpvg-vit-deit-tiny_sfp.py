@@ -17,6 +17,9 @@ model = dict(
         img_size=224,  # the grid pos_0 is stored at; resampled to every input
         pad_to_patch=True,
         drop_path_rate=0.1,
+        # ViTDet: 14x14 window attention, global attention in blocks 2, 5, 8, 11
+        window_size=14,
+        window_block_indexes=[0, 1, 3, 4, 6, 7, 9, 10],
         # no init_cfg here: thin configs add dict(type='Pretrained', checkpoint=...,
         # prefix='backbone.'), which mmengine cannot merge into a None
         with_cp=False),  # True saves memory on 1333x800 inputs

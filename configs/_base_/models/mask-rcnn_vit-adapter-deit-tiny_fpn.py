@@ -20,6 +20,10 @@ model = dict(
         pe_mode='mpvg',
         img_size=224,  # the grid pos_0 is stored at; resampled to every input
         drop_path_rate=0.1,
+        # ViT-Adapter's COCO setting: 14x14 window attention in every block but the last
+        # of each group (2, 5, 8, 11 attend globally)
+        window_size=14,
+        window_block_indexes=[0, 1, 3, 4, 6, 7, 9, 10],
         # ViT-Adapter-Ti: 4 interactions around blocks 0-2, 3-5, 6-8, 9-11
         interaction_indexes=[[0, 2], [3, 5], [6, 8], [9, 11]],
         spatial_prior_channels=64,

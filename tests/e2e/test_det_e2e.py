@@ -1,0 +1,219 @@
+"""Detection end to end: Mask R-CNN on the generated COCO scenes with the real tools.
+
+* ``tools/train.py`` then ``tools/test.py`` on the demo config (a few iterations);
+  CocoMetric reports bbox and segm AP;
+* a classification checkpoint of the demo backbone loads into the detector's backbone
+  with every key (``init_cfg=Pretrained, prefix='backbone.'``);
+* mmdet's own ``tools/train.py`` (or, if the install lacks it, the same two calls:
+  ``Config.fromfile`` + ``Runner.from_cfg``) runs the config without anyone importing
+  ``mpvg_mm`` by hand: ``custom_imports`` does it;
+* the weight-decay / lr rules of the COCO schedules.
+"""
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import DefaultScope, init_default_scope
+
+ROOT = __file__.rsplit('/tests/', 1)[0]
+DEMO_DET = f'{ROOT}/configs/demo/mask-rcnn_mpvg-vit-demo-sfp_mpvg_1xb8_demo-coco.py'
+DEMO_CLS = f'{ROOT}/configs/demo/mpvg-vit-demo_mpvg_1xb64_demo-cls.py'
+ADAPTER_3X = f'{ROOT}/configs/mask_rcnn/mask-rcnn_vit-adapter-deit-tiny_mpvg_3x-ms_coco.py'
+SFP_3X = f'{ROOT}/configs/mask_rcnn/mask-rcnn_mpvg-vit-deit-tiny-sfp_mpvg_3x-ms_coco.py'
+NUM_TRAIN, NUM_VAL = 8, 4
+
+
+def _cls_checkpoint(path):
+    """A checkpoint of the demo classifier (mmpretrain ImageClassifier). Every tensor is
+    moved off its initial value (LayerNorms start at 1/0 in any model), so that equal
+    tensors in the detector can only come from loading it."""
+    import mmpretrain.registry
+    DefaultScope._instance_dict.clear()
+    init_default_scope('mmpretrain')
+    torch.manual_seed(0)
+    model = mmpretrain.registry.MODELS.build(Config.fromfile(DEMO_CLS).model)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.add_(0.01 * torch.randn_like(param))
+    torch.save({'meta': {}, 'state_dict': model.state_dict()}, path)
+    return model.state_dict()
+
+
+@pytest.fixture(scope='module')
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp('det')
+    subprocess.run([sys.executable, f'{ROOT}/tools/make_demo_data.py', str(out), '--formats',
+                    'coco', '--num-train', str(NUM_TRAIN), '--num-val', str(NUM_VAL)],
+                   check=True, capture_output=True)
+    root = f'{out}/coco/'
+    ckpt = str(out / 'cls.pth')
+    cls_state = _cls_checkpoint(ckpt)
+    config = out / 'demo_det.py'
+    # 2 epochs of 2 iterations; score_thr=0 so that an untrained model still returns
+    # detections (CocoMetric reports nothing for an empty result set)
+    config.write_text(
+        f"_base_ = ['{DEMO_DET}']\n"
+        f"data_root = '{root}'\n"
+        f"model = dict(backbone=dict(init_cfg=dict(checkpoint='{ckpt}')),\n"
+        "             test_cfg=dict(rcnn=dict(score_thr=0.0)))\n"
+        "train_dataloader = dict(batch_size=4, dataset=dict(data_root=data_root))\n"
+        "val_dataloader = dict(batch_size=4, dataset=dict(data_root=data_root))\n"
+        "test_dataloader = val_dataloader\n"
+        "val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')\n"
+        "test_evaluator = val_evaluator\n"
+        "max_epochs = 2\n"
+        "param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0,\n"
+        "                        end=4)]\n"
+        "train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)\n"
+        "default_hooks = dict(logger=dict(interval=1),\n"
+        "                     checkpoint=dict(interval=max_epochs))\n")
+    return dict(config=str(config), ckpt=ckpt, cls_state=cls_state)
+
+
+def _run(args, cwd=ROOT):
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=ROOT)
+    proc = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    return out
+
+
+def _assert_coco_metrics(out):
+    for key in ('coco/bbox_mAP', 'coco/segm_mAP', 'bbox_mAP_copypaste', 'segm_mAP_copypaste'):
+        assert key in out, f'{key} not reported:\n{out[-3000:]}'
+
+
+@pytest.mark.slow
+def test_train_then_test(demo, tmp_path):
+    wd = tmp_path / 'wd'
+    out = _run([f'{ROOT}/tools/train.py', demo['config'], '--work-dir', str(wd)])
+    assert f"load backbone. in model from: {demo['ckpt']}" in out
+    assert 'Epoch(train) [2][2/2]' in out
+    _assert_coco_metrics(out)  # the validation after the last epoch
+    ckpt = wd / 'epoch_2.pth'
+    assert ckpt.is_file()
+    out = _run([f'{ROOT}/tools/test.py', demo['config'], str(ckpt), '--work-dir',
+                str(tmp_path / 'test')])
+    _assert_coco_metrics(out)
+    assert f'Epoch(test) [{NUM_VAL // 4}/{NUM_VAL // 4}]' in out
+
+
+def test_cls_checkpoint_loads_into_detector_backbone(demo):
+    """Every backbone tensor of the detector comes from the classifier's checkpoint."""
+    import mmdet.registry
+    cfg = Config.fromfile(demo['config'])
+    DefaultScope._instance_dict.clear()
+    init_default_scope('mmdet')
+    detector = mmdet.registry.MODELS.build(cfg.model)
+    detector.init_weights()
+    expected = {k[len('backbone.'):]: v for k, v in demo['cls_state'].items()
+                if k.startswith('backbone.')}
+    got = detector.backbone.state_dict()
+    assert set(got) == set(expected)  # nothing missing, nothing left over
+    for name, value in expected.items():
+        torch.testing.assert_close(got[name], value, msg=name)
+
+
+_UPSTREAM_STEPS = """
+import sys
+from mmengine.config import Config
+from mmengine.runner import Runner
+assert 'mpvg_mm' not in sys.modules
+cfg = Config.fromfile(sys.argv[1])  # imports custom_imports, i.e. mpvg_mm
+assert 'mpvg_mm' in sys.modules
+cfg.work_dir = sys.argv[2]
+cfg.merge_from_dict(dict(train_cfg=dict(max_epochs=1), val_cfg=None, val_dataloader=None,
+                         val_evaluator=None))
+runner = Runner.from_cfg(cfg)
+assert type(runner.model.backbone).__name__ == 'MPVGViT'
+runner.train()
+print('upstream steps done')
+"""
+
+
+@pytest.mark.slow
+def test_upstream_mmdet_train_runs_the_config(demo, tmp_path):
+    """mmdet's own tools/train.py (shipped in the package's .mim folder) trains the
+    config; where the install lacks it, its two calls are run the same way."""
+    import mmdet
+    upstream = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools', 'train.py')
+    wd = str(tmp_path / 'upstream')
+    if osp.isfile(upstream):
+        out = _run([upstream, demo['config'], '--work-dir', wd, '--cfg-options',
+                    'train_cfg.max_epochs=1', 'train_cfg.val_interval=10'], cwd=str(tmp_path))
+    else:
+        out = _run(['-c', _UPSTREAM_STEPS, demo['config'], wd], cwd=str(tmp_path))
+        assert 'upstream steps done' in out
+    assert 'Epoch(train) [1][2/2]' in out
+    assert osp.isfile(osp.join(wd, 'epoch_1.pth'))
+
+
+@pytest.mark.slow
+def test_upstream_runner_from_cfg_needs_no_manual_import(demo, tmp_path):
+    """Config.fromfile + Runner.from_cfg (what every OpenMMLab train script does) in a
+    fresh interpreter: custom_imports registers mpvg_mm's modules into mmdet."""
+    script = ("import sys\n"
+              "from mmengine.config import Config\n"
+              "from mmengine.runner import Runner\n"
+              "assert 'mpvg_mm' not in sys.modules\n"
+              "cfg = Config.fromfile(sys.argv[1])\n"
+              "cfg.work_dir = sys.argv[2]\n"
+              "runner = Runner.from_cfg(cfg)\n"
+              "print(type(runner.model).__name__, type(runner.model.backbone).__name__,\n"
+              "      type(runner.model.neck).__name__)\n")
+    out = _run(['-c', script, demo['config'], str(tmp_path / 'wd')], cwd=str(tmp_path))
+    assert 'MaskRCNN MPVGViT SimpleFeaturePyramid' in out
+
+
+def _groups(config):
+    cfg = Config.fromfile(config)
+    DefaultScope._instance_dict.clear()
+    init_default_scope('mmdet')
+    import mmdet.registry
+    with torch.device('meta'):
+        model = mmdet.registry.MODELS.build(cfg.model)
+    model = model.to_empty(device='cpu')
+    optim = build_optim_wrapper(model, cfg.optim_wrapper)
+    return {g['param_name']: g for g in optim.optimizer.param_groups}, cfg
+
+
+def test_adapter_schedule_no_decay_rules():
+    groups, cfg = _groups(ADAPTER_3X)
+    lr = cfg.optim_wrapper.optimizer.lr
+    wd = cfg.optim_wrapper.optimizer.weight_decay
+    assert (lr, wd) == (1e-4, 0.05)
+    no_decay = ['backbone.pos_embed', 'backbone.level_embed', 'backbone.pe.layer_norms.1.weight',
+                'backbone.pe.last_norm.bias', 'backbone.norm.weight',
+                'backbone.blocks.4.attn.qkv.bias', 'backbone.output_norms.0.weight',
+                'backbone.spatial_prior.stem.0.1.weight',
+                'backbone.interactions.0.injector.gamma', 'neck.lateral_convs.0.conv.bias']
+    decay = ['backbone.blocks.4.attn.qkv.weight', 'backbone.patch_embed.proj.weight',
+             'backbone.interactions.3.extra_extractors.0.ffn.fc1.weight',
+             'neck.fpn_convs.0.conv.weight', 'roi_head.bbox_head.shared_fcs.0.weight']
+    for name in no_decay:
+        assert groups[name]['weight_decay'] == 0.0, name
+    for name in decay:
+        assert groups[name]['weight_decay'] == pytest.approx(wd), name
+    assert all(g['lr'] == pytest.approx(lr) for g in groups.values())  # no layer decay
+
+
+def test_plain_vit_schedule_layer_decay():
+    groups, cfg = _groups(SFP_3X)
+    lr = cfg.optim_wrapper.optimizer.lr
+    # 12 blocks -> 14 depths: lr * 0.9 ** (13 - depth)
+    assert groups['backbone.patch_embed.proj.weight']['lr'] == pytest.approx(lr * 0.9**13)
+    assert groups['backbone.pos_embed']['lr'] == pytest.approx(lr * 0.9**13)
+    assert groups['backbone.blocks.0.mlp.fc1.weight']['lr'] == pytest.approx(lr * 0.9**12)
+    assert groups['backbone.pe.layer_norms.11.weight']['lr'] == pytest.approx(lr * 0.9)
+    for name in ('backbone.norm.weight', 'backbone.pe.last_norm.weight',
+                 'neck.output_convs.0.0.weight', 'rpn_head.rpn_conv.weight'):
+        assert groups[name]['lr'] == pytest.approx(lr), name
+    assert groups['backbone.pos_embed']['weight_decay'] == 0.0
+    assert groups['neck.lateral_convs.0.1.weight']['weight_decay'] == 0.0  # LN2d
+    assert groups['neck.lateral_convs.0.0.weight']['weight_decay'] == pytest.approx(0.05)

@@ -1,0 +1,123 @@
+"""Segmentation end to end with the real tools: UperNet on the demo ViT, fine-tuned from a
+classification checkpoint, trained with tools/train.py, evaluated with tools/test.py in
+whole-image and sliding-window mode on images whose side is not a multiple of the patch."""
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import DefaultScope, init_default_scope
+
+ROOT = __file__.rsplit('/tests/', 1)[0]
+SEG_CONFIG = f'{ROOT}/configs/demo/upernet_mpvg-vit-demo_mpvg_1xb8_demo-ade.py'
+CLS_CONFIG = f'{ROOT}/configs/demo/mpvg-vit-demo_mpvg_1xb64_demo-cls.py'
+IMG_SIZE = 100  # not a multiple of the 8x8 patches: pad_to_patch at work
+pytestmark = pytest.mark.slow
+
+
+def _build(cfg_model, scope):
+    DefaultScope._instance_dict.clear()
+    init_default_scope(scope)
+    registry = __import__(f'{scope}.registry', fromlist=['MODELS'])
+    return registry.MODELS.build(cfg_model)
+
+
+@pytest.fixture(scope='module')
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp('demo_seg')
+    subprocess.run([sys.executable, f'{ROOT}/tools/make_demo_data.py', str(out), '--formats',
+                    'ade20k', '--num-train', '8', '--num-val', '3', '--img-size',
+                    str(IMG_SIZE)], check=True, capture_output=True)
+    # a (randomly initialised) demo classifier, saved as mmengine saves checkpoints
+    torch.manual_seed(0)
+    classifier = _build(Config.fromfile(CLS_CONFIG).model, 'mmpretrain')
+    cls_ckpt = out / 'cls.pth'
+    torch.save({'meta': {}, 'state_dict': classifier.state_dict()}, cls_ckpt)
+    root = f'{out}/ade20k'
+    config = out / 'demo_seg.py'
+    config.write_text(
+        f"_base_ = ['{SEG_CONFIG}']\n"
+        "default_hooks = dict(logger=dict(interval=1))\n"
+        "train_cfg = dict(max_iters=4, val_interval=4)\n"
+        "param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]\n"
+        f"train_dataloader = dict(batch_size=4, dataset=dict(data_root='{root}'))\n"
+        f"val_dataloader = dict(dataset=dict(data_root='{root}'))\n"
+        f"test_dataloader = dict(dataset=dict(data_root='{root}'))\n")
+    return dict(config=str(config), cls_ckpt=str(cls_ckpt), out=out)
+
+
+def _run(script, args):
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=ROOT)
+    proc = subprocess.run([sys.executable, f'{ROOT}/tools/{script}', *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def _pretrained(ckpt):
+    return [f'model.backbone.init_cfg.{k}={v}' for k, v in
+            dict(type='Pretrained', checkpoint=ckpt, prefix='backbone.').items()]
+
+
+def _test_metrics(work_dir):
+    """The metrics tools/test.py logged to ``work_dir/<timestamp>/<timestamp>.json``."""
+    logs = sorted(glob.glob(f'{work_dir}/*/*.json'))
+    assert logs, f'no json log under {work_dir}'
+    with open(logs[-1]) as f:
+        return json.loads(f.read().strip().splitlines()[-1])
+
+
+def test_demo_config_matches_the_classifier_and_the_generator():
+    from mpvg_mm.datasets.demo_scenes import SHAPE_PALETTE, SHAPES
+    seg, cls = Config.fromfile(SEG_CONFIG), Config.fromfile(CLS_CONFIG)
+    assert seg.model.backbone.arch == cls.model.backbone.arch
+    assert seg.model.backbone.pe_mode == cls.model.backbone.pe_mode
+    assert 'init_cfg' not in seg.model.backbone  # builds without the classifier's file
+    for split in ('train', 'val', 'test'):
+        meta = seg[f'{split}_dataloader'].dataset.metainfo
+        assert tuple(meta.classes) == SHAPES
+        assert [tuple(c) for c in meta.palette] == [tuple(c) for c in SHAPE_PALETTE]
+    assert seg.model.decode_head.num_classes == len(SHAPES)
+
+
+def test_classification_checkpoint_fills_the_whole_backbone(demo):
+    cfg = Config.fromfile(demo['config'])
+    cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=demo['cls_ckpt'],
+                                       prefix='backbone.')
+    segmentor = _build(cfg.model, 'mmseg')
+    segmentor.init_weights()
+    ckpt = torch.load(demo['cls_ckpt'], weights_only=True)['state_dict']
+    ckpt = {k[len('backbone.'):]: v for k, v in ckpt.items() if k.startswith('backbone.')}
+    backbone = segmentor.backbone.state_dict()
+    assert set(backbone) == set(ckpt), (set(backbone) ^ set(ckpt))  # none missing or unused
+    for name, value in backbone.items():
+        torch.testing.assert_close(value, ckpt[name], msg=name)
+
+
+def test_train_then_test_whole_and_slide(demo, tmp_path):
+    config, wd = demo['config'], tmp_path / 'train'
+    out = _run('train.py', [config, '--work-dir', str(wd), '--cfg-options',
+                            *_pretrained(demo['cls_ckpt'])])
+    assert f"load backbone. in model from: {demo['cls_ckpt']}" in out
+    assert 'missing keys' not in out and 'unexpected key' not in out, out[-3000:]
+    assert re.search(r'Iter\(train\) \[4/4\].*decode\.loss_ce', out)
+    assert re.search(r'Iter\(val\) \[3/3\].*mIoU', out)
+    ckpt = f'{wd}/iter_4.pth'
+
+    whole = _run('test.py', [config, ckpt, '--work-dir', str(tmp_path / 'whole')])
+    assert re.search(r'Iter\(test\) \[3/3\].*mIoU', whole)
+    metrics = _test_metrics(tmp_path / 'whole')
+    assert 0.0 <= metrics['mIoU'] <= 100.0 and 'aAcc' in metrics
+
+    # 60x60 windows (not a multiple of 8 either), stride 40, on the 100x100 images
+    slide = _run('test.py', [config, ckpt, '--work-dir', str(tmp_path / 'slide'),
+                             '--cfg-options', 'model.test_cfg.mode=slide',
+                             'model.test_cfg.crop_size=(60,60)',
+                             'model.test_cfg.stride=(40,40)'])
+    assert re.search(r'Iter\(test\) \[3/3\].*mIoU', slide)
+    assert 0.0 <= _test_metrics(tmp_path / 'slide')['mIoU'] <= 100.0
