@@ -18,3 +18,14 @@ def tiny_arch():
     """A 4-block, 64-channel ViT on 32x32 images with 8x8 patches (a 4x4 PE grid)."""
     return dict(embed_dims=64, num_layers=4, num_heads=2, mlp_ratio=2.0, patch_size=8,
                 img_size=32)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_default_scope():
+    """Tests that enter an mmdet/mmseg/mmpretrain scope do not leak it to the next one."""
+    from mmengine.registry import DefaultScope
+    saved = dict(DefaultScope._instance_dict)
+    DefaultScope._instance_dict.clear()
+    yield
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(saved)
