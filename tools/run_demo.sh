@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 PY=${VENV:-.venv}/bin/python
 DATA=data/demo
 STAGES=${DEMO_STAGES:-"cls det seg diag"}
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}  # 1 on a machine shared with other jobs
 summary=()
 say() { printf '\n==== %s\n' "$*"; }
 # the metric lines of a tools/test.py run, without the timing fields

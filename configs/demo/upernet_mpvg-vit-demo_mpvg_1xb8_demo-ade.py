@@ -45,7 +45,8 @@ model = dict(
         num_classes=4,
         norm_cfg=norm_cfg,
         align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0,
+                         avg_non_ignore=True)),
     auxiliary_head=dict(
         type='FCNHead',
         in_channels=64,
@@ -57,12 +58,13 @@ model = dict(
         num_classes=4,
         norm_cfg=norm_cfg,
         align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)),
+        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4,
+                         avg_non_ignore=True)),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'),
 )
 # AdamW with a short warm-up and poly decay; the pretrained ViT gets a layer-wise decayed lr
-max_iters = 600
+max_iters = 500
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.01),
