@@ -102,7 +102,7 @@ def test_main(argv=None) -> dict:
         if dir_key:
             hook[dir_key] = args.show_dir
         else:  # mmseg's hook writes through the visualizer's save_dir
-            cfg.visualizer.save_dir = args.show_dir
+            cfg.visualizer.save_dir = osp.join(cfg.work_dir, args.show_dir)
             hook['interval'] = 1
     if args.out:
         if not args.out.endswith(('.pkl', '.pickle')):

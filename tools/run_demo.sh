@@ -14,7 +14,7 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}  # 1 on a machine shared with other
 summary=()
 say() { printf '\n==== %s\n' "$*"; }
 # the metric lines of a tools/test.py run, without the timing fields
-metrics() { grep -E "Epoch\(test\)" "$1" | tail -n1 | sed -E 's/.*Epoch\(test\) *\[[0-9]+\/[0-9]+\] *//; s/ *data_time:.*//'; }
+metrics() { grep -E "(Epoch|Iter)\(test\)" "$1" | tail -n1 | sed -E 's/.*(Epoch|Iter)\(test\) *\[[0-9]+\/[0-9]+\] *//; s/ *data_time:.*//'; }
 
 say "1/4 demo data -> $DATA"
 $PY tools/make_demo_data.py $DATA --formats imagenet --num-train 300 --num-val 25

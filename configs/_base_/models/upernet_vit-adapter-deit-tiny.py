@@ -55,7 +55,11 @@ model = dict(
         align_corners=False,
         loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)),
     train_cfg=dict(),
-    # sliding 512x512 windows (stride 341, ViT-Adapter's test setting); mode='whole'
-    # also works: the backbone takes any input size
+    # sliding 512x512 windows, stride 341 (ViT-Adapter's test setting; on ADE20K's
+    # short-side-512 images nearly every window is 512x512). mode='whole' works too: the
+    # backbone zero-pads sides that are not multiples of 16 inside (as mmseg's ViT) and the
+    # logits are resized to the image; for exact pixel alignment let the data preprocessor
+    # pad instead (it crops the padding off the logits): data_preprocessor.test_cfg=
+    # dict(size_divisor=16).
     test_cfg=dict(mode='slide', crop_size=(512, 512), stride=(341, 341)),
 )
