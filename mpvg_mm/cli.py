@@ -52,6 +52,15 @@ def _build_runner(cfg: Config) -> Runner:
     return Runner.from_cfg(cfg)
 
 
+def _close_distributed() -> None:
+    """Shut the process group down before exit: with gloo, a rank that exits while its
+    peers' communication threads are still alive can abort ('terminate called ...')."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def train_main(argv=None) -> None:
     parser = argparse.ArgumentParser(description='Train a model (mmpretrain/mmdet/mmseg)')
     parser.add_argument('config', help='config file')
@@ -82,6 +91,7 @@ def train_main(argv=None) -> None:
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     _build_runner(cfg).train()
+    _close_distributed()
 
 
 def test_main(argv=None) -> dict:
@@ -110,4 +120,6 @@ def test_main(argv=None) -> dict:
         evaluator = cfg.test_evaluator
         evaluators = list(evaluator) if isinstance(evaluator, (list, tuple)) else [evaluator]
         cfg.test_evaluator = evaluators + [dict(type='DumpResults', out_file_path=args.out)]
-    return _build_runner(cfg).test()
+    metrics = _build_runner(cfg).test()
+    _close_distributed()
+    return metrics

@@ -93,7 +93,7 @@ def build_models(arch: Union[str, dict], img_size: int, num_classes: int = 1000,
     """The benchmarked classifiers for one arch, keyed by model name (module docstring)."""
     from mpvg_mm.models import MPVGViT
     settings = resolve_arch(arch)
-    D, patch = settings['embed_dims'], settings['patch_size']
+    D = settings['embed_dims']
     ours = dict(arch={k: settings[k] for k in ('embed_dims', 'num_layers', 'num_heads',
                                                 'mlp_ratio', 'patch_size')},
                 img_size=img_size)

@@ -1,5 +1,4 @@
 """Classification end to end with the real tools: train, test, resume, 2-process DDP."""
-import glob
 import json
 import os
 import pickle
