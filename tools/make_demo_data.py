@@ -6,10 +6,12 @@ Usage (from the repository root)::
     python tools/make_demo_data.py data/demo --seed 1 --formats coco --num-train 50 \\
         --img-size 96
     python tools/make_demo_data.py data/demo --img-size imagenet=48,coco=160
+    python tools/make_demo_data.py data/demo_flat --flat   # silhouette-only classes
 
 ``--num-train`` / ``--num-val`` count images per class for ``imagenet`` and images per
 split for ``coco`` / ``ade20k``; unset, each format takes its own default. The same
-seed always gives byte-identical annotation files and identical images.
+seed always gives byte-identical annotation files and identical images. Objects are
+filled with their class's pattern unless ``--flat`` (same scenes, one colour each).
 """
 import argparse
 import os.path as osp
@@ -61,6 +63,9 @@ def parse_args(argv=None):
                         help='val images (per class for imagenet, per split otherwise)')
     parser.add_argument('--img-size', type=parse_img_size, default={},
                         help='square image side: N for all formats, or fmt=N,...')
+    parser.add_argument('--flat', action='store_true',
+                        help='draw every object in one flat colour instead of its class '
+                        'pattern: the silhouette is the only class cue (a harder task)')
     return parser.parse_args(argv)
 
 
@@ -69,7 +74,8 @@ def main(argv=None) -> None:
     for fmt in args.formats:
         start = time.time()
         summary = write_dataset(fmt, args.out, seed=args.seed, num_train=args.num_train,
-                                num_val=args.num_val, img_size=args.img_size.get(fmt))
+                                num_val=args.num_val, img_size=args.img_size.get(fmt),
+                                textured=not args.flat)
         root = summary.pop('root')
         counts = ', '.join(f'{k}={v}' for k, v in summary.items())
         print(f'{fmt}: wrote {root} ({counts}) in {time.time() - start:.1f}s')

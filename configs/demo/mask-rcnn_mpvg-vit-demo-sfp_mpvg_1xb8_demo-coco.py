@@ -59,7 +59,7 @@ model = dict(
 # Schedule: AdamW (the no-decay rules of coco_adamw_3x.py), lr 1e-3 at batch 8, 50
 # warm-up iterations, cosine to 0 over 14 epochs (25 iterations each on 200 images,
 # 350 in all): 3-4.5 minutes on 2 shared CPU cores (0.5-0.9 s per iteration). Measured
-# on the 50 val scenes: bbox mAP 0.023-0.030, segm mAP 0.011-0.018 (two runs). Low, but
+# on the 50 val scenes: bbox mAP 0.021-0.030, segm mAP 0.011-0.018 (three runs). Low, but
 # it is this backbone: a ResNet-18 from scratch with the same heads reaches bbox 0.21
 # after 10 epochs of this schedule, while the plain patch-8 ViT + SFP learns slowly (its
 # RoI heads' losses barely move in 350 iterations, with or without the checkpoint).

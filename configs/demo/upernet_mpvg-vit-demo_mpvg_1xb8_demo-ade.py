@@ -10,11 +10,11 @@
 #       model.backbone.init_cfg.type=Pretrained \
 #       model.backbone.init_cfg.checkpoint=work_dirs/demo_cls_mpvg/epoch_30.pth \
 #       model.backbone.init_cfg.prefix=backbone.
-# 500 iterations of 8 images: about 2 minutes on 2 idle CPU cores; mIoU (4 shapes, background
-# ignored) about 20% on the 50 val scenes, where guessing by class frequency gives about 15%
-# and predicting the commonest shape 10%. This small 8x8-patch ViT learns shapes slowly
-# (the demo classifier itself reaches about 35% top-1 on 8 classes); longer training
-# mostly memorises the 200 training scenes.
+# 500 iterations of 8 images: about 2 minutes on 2 idle CPU cores, from the classifier's
+# checkpoint; mIoU (4 shapes, background ignored) 98.0 on the 50 val scenes, where
+# guessing by class frequency gives about 15. The classes' fill patterns carry most of
+# it: on flat-coloured scenes (make_demo_data.py --flat) the same run reaches about 20,
+# as a 4-block 8x8-patch ViT learns silhouettes slowly.
 _base_ = ['../_base_/datasets/demo_ade.py', '../_base_/default_runtime_seg.py']
 norm_cfg = dict(type='BN', requires_grad=True)  # one CPU process
 model = dict(

@@ -3,6 +3,13 @@
 One scene source feeds three real dataset layouts, so that every toolbox trains on
 data it reads with its own, unchanged dataset class:
 
+Each shape class is filled with its own pattern (:data:`SHAPE_FILLS`: solid circles,
+striped squares, checkered triangles, dotted crosses) in a random colour, as real
+categories have their own texture. A small ViT trained for minutes on CPU learns such
+local appearance quickly and silhouettes slowly, so the pattern is what lets the demo
+models get far above chance in a CPU budget. ``textured=False`` (``make_demo_data.py
+--flat``) draws every object in one flat colour: the silhouette is then the only cue.
+
 * ``imagenet`` (mmpretrain ``ImageNet`` / ``CustomDataset``): one object per image,
   label = shape x side of the image its centre lies in (``circle_left``, ...). The
   side makes the task position-dependent, so position embedding matters.
@@ -38,6 +45,13 @@ SIDES: Tuple[str, ...] = ('left', 'right')
 #: A fixed display palette of the shape classes (RGB), e.g. for mmseg's ``metainfo``.
 SHAPE_PALETTE: Tuple[Tuple[int, int, int], ...] = ((220, 20, 60), (0, 130, 200),
                                                    (255, 200, 0), (60, 180, 75))
+#: Fill patterns of objects, and the one of each shape class (index = shape index).
+FILLS: Tuple[str, ...] = ('solid', 'stripes', 'checker', 'dots')
+SHAPE_FILLS: Tuple[str, ...] = FILLS
+#: Fill patterns repeat every FILL_PERIOD pixels (axis-aligned, at any image size); their
+#: second colour is the object's colour times FILL_SHADE.
+FILL_PERIOD = 4
+FILL_SHADE = 0.4
 #: Background texture kinds.
 BACKGROUND_KINDS: Tuple[str, ...] = ('noise', 'stripes', 'gradient')
 #: The dataset formats :func:`write_dataset` knows, in the order they are written.
@@ -95,7 +109,7 @@ def side_of(center_x: float) -> int:
 # ---------------------------------------------------------------------- scene types
 @dataclass(frozen=True)
 class SceneObject:
-    """One flat-coloured shape.
+    """One shape, in one colour or a two-tone fill pattern.
 
     Attributes:
         shape: index into :data:`SHAPES`.
@@ -104,12 +118,15 @@ class SceneObject:
             of a circle, the arm half-length of a cross).
         angle: rotation of the silhouette in radians.
         color: RGB, each 0..255.
+        fill: one of :data:`FILLS`; ``'solid'`` is ``color`` alone, the others
+            alternate ``color`` and ``FILL_SHADE * color`` (see :func:`fill_pattern`).
     """
     shape: int
     center: Tuple[float, float]
     size: float
     angle: float
     color: Tuple[int, int, int]
+    fill: str = 'solid'
 
 
 @dataclass(frozen=True)
@@ -225,11 +242,14 @@ def sample_object(rng: np.random.Generator, background: Background,
                   x_range: Tuple[float, float] = (0.0, 1.0),
                   y_range: Tuple[float, float] = (0.0, 1.0),
                   size_range: Tuple[float, float] = (0.1, 0.2),
-                  avoid_colors: Sequence[Tuple[int, int, int]] = ()) -> SceneObject:
+                  avoid_colors: Sequence[Tuple[int, int, int]] = (),
+                  textured: bool = True) -> SceneObject:
     """A random object whose centre lies in ``x_range`` x ``y_range`` (fractions).
 
     The ranges are shrunk so that the whole silhouette stays inside the image
-    (assuming a square image).
+    (assuming a square image). ``textured``: fill it with its class's pattern
+    (:data:`SHAPE_FILLS`), else solid. The fill draws no random numbers, so a scene's
+    geometry and colours do not depend on it.
     """
     if shape is None:
         shape = int(rng.integers(len(SHAPES)))
@@ -243,12 +263,13 @@ def sample_object(rng: np.random.Generator, background: Background,
     center = (float(rng.uniform(lo_x, hi_x)), float(rng.uniform(lo_y, hi_y)))
     angle = float(rng.uniform(0, 2 * np.pi))
     color = sample_object_color(rng, background, avoid_colors)
-    return SceneObject(shape, center, size, angle, color)
+    fill = SHAPE_FILLS[shape] if textured else 'solid'
+    return SceneObject(shape, center, size, angle, color, fill)
 
 
 def sample_classification_scene(rng: np.random.Generator, shape: int, side: int,
                                 size_range: Tuple[float, float] = (0.14, 0.22),
-                                gap: float = 0.06) -> Scene:
+                                gap: float = 0.06, textured: bool = True) -> Scene:
     """One object of ``shape`` whose centre is in the ``side`` half of the image.
 
     The centre stays ``gap`` (fraction of the width) away from the midline.
@@ -256,14 +277,14 @@ def sample_classification_scene(rng: np.random.Generator, shape: int, side: int,
     background = sample_background(rng)
     x_range = (0.0, 0.5 - gap) if side == 0 else (0.5 + gap, 1.0)
     obj = sample_object(rng, background, shape=shape, x_range=x_range,
-                        size_range=size_range)
+                        size_range=size_range, textured=textured)
     return Scene(background, (obj, ))
 
 
 def sample_instance_scene(rng: np.random.Generator, min_objects: int = 1,
                           max_objects: int = 3,
                           size_range: Tuple[float, float] = (0.08, 0.2),
-                          tries: int = 20) -> Scene:
+                          tries: int = 20, textured: bool = True) -> Scene:
     """A scene of ``min_objects..max_objects`` random objects that overlap only partly.
 
     Two objects' centres are at least ``1.2 * larger + 0.3 * smaller`` size apart, so
@@ -276,7 +297,8 @@ def sample_instance_scene(rng: np.random.Generator, min_objects: int = 1,
     for _ in range(num):
         for _ in range(tries):
             cand = sample_object(rng, background, size_range=size_range,
-                                 avoid_colors=[o.color for o in objects])
+                                 avoid_colors=[o.color for o in objects],
+                                 textured=textured)
             if all(_far_enough(cand, o) for o in objects):
                 objects.append(cand)
                 break
@@ -356,6 +378,26 @@ def object_mask(obj: SceneObject, height: int, width: int) -> np.ndarray:
     raise ValueError(f'unknown shape {name!r}')
 
 
+def fill_pattern(fill: str, height: int, width: int) -> np.ndarray:
+    """Where a ``fill`` is shaded: bool (H, W), periodic with :data:`FILL_PERIOD` px.
+
+    ``solid``: nowhere; ``stripes``: horizontal bands of half a period; ``checker``:
+    squares of half a period; ``dots``: one half-period square per period cell.
+    """
+    rows, cols = np.mgrid[0:height, 0:width]
+    half = FILL_PERIOD // 2
+    band_y, band_x = (rows // half) % 2 == 1, (cols // half) % 2 == 1
+    if fill == 'solid':
+        return np.zeros((height, width), dtype=bool)
+    if fill == 'stripes':
+        return band_y
+    if fill == 'checker':
+        return band_y ^ band_x
+    if fill == 'dots':
+        return ~band_y & ~band_x
+    raise ValueError(f'unknown fill {fill!r}; choose from {FILLS}')
+
+
 def visible_masks(scene: Scene, height: int, width: int) -> np.ndarray:
     """Per-object visible masks, bool (N, H, W): later objects hide earlier ones."""
     masks = np.zeros((len(scene.objects), height, width), dtype=bool)
@@ -379,7 +421,9 @@ def render_scene(scene: Scene, size: Size) -> Tuple[np.ndarray, np.ndarray]:
     image = render_background(scene.background, height, width)
     masks = visible_masks(scene, height, width)
     for obj, mask in zip(scene.objects, masks):
-        image[mask] = obj.color
+        color = np.asarray(obj.color, dtype=np.float64)
+        image[mask] = color
+        image[mask & fill_pattern(obj.fill, height, width)] = FILL_SHADE * color
     bg = scene.background
     if bg.noise_sigma > 0:
         noise = np.random.default_rng(bg.noise_seed).normal(size=image.shape)
@@ -415,15 +459,16 @@ def drop_hidden_objects(scene: Scene, size: Size, min_visible_fraction: float = 
 
 
 # ------------------------------------------------------------- per-sample sources
-def imagenet_scene(seed: int, split: str, label: int, k: int) -> Scene:
+def imagenet_scene(seed: int, split: str, label: int, k: int,
+                   textured: bool = True) -> Scene:
     """The ``k``-th classification scene of class ``label`` in ``split``."""
     shape, side = divmod(label, len(SIDES))
     return sample_classification_scene(sample_rng(seed, 'imagenet', split, label, k),
-                                       shape, side)
+                                       shape, side, textured=textured)
 
 
 def instance_scene(seed: int, fmt: str, split: str, index: int, size: Size,
-                   max_objects: int = 3) -> Scene:
+                   max_objects: int = 3, textured: bool = True) -> Scene:
     """The ``index``-th multi-object scene of ``fmt`` ('coco' / 'ade20k') in ``split``.
 
     Hidden or tiny objects (at ``size``) are already dropped; at least one object
@@ -432,7 +477,7 @@ def instance_scene(seed: int, fmt: str, split: str, index: int, size: Size,
     rng = sample_rng(seed, fmt, split, index)
     for _ in range(100):
         scene = drop_hidden_objects(
-            sample_instance_scene(rng, max_objects=max_objects), size)
+            sample_instance_scene(rng, max_objects=max_objects, textured=textured), size)
         if scene.objects:
             return scene
     raise ValueError(f'no visible object at size {size}: the image is too small')
@@ -519,7 +564,7 @@ def _write_text(path: str, lines: Sequence[str]) -> None:
 
 
 def write_imagenet(root: str, seed: int = 0, num_train: int = 100, num_val: int = 20,
-                   img_size: Size = 32) -> Dict[str, object]:
+                   img_size: Size = 32, textured: bool = True) -> Dict[str, object]:
     """Write the classification set under ``root`` in mmpretrain's ImageNet layout.
 
     ``root/{train,val}/<class>/<class>_<k>.JPEG``, ``root/meta/{train,val}.txt``
@@ -539,7 +584,8 @@ def write_imagenet(root: str, seed: int = 0, num_train: int = 100, num_val: int 
         for label, name in enumerate(classes):
             os.makedirs(osp.join(split_dir, name), exist_ok=True)
             for k in range(per_class):
-                image, _ = render_scene(imagenet_scene(seed, split, label, k), img_size)
+                scene = imagenet_scene(seed, split, label, k, textured)
+                image, _ = render_scene(scene, img_size)
                 rel = f'{name}/{name}_{k:05d}.JPEG'
                 path = osp.join(split_dir, rel)
                 _write_image(path, image)
@@ -558,7 +604,8 @@ def coco_categories() -> List[Dict[str, object]]:
 
 
 def write_coco(root: str, seed: int = 0, num_train: int = 200, num_val: int = 50,
-               img_size: Size = 128, max_objects: int = 3) -> Dict[str, object]:
+               img_size: Size = 128, max_objects: int = 3,
+               textured: bool = True) -> Dict[str, object]:
     """Write the instance-segmentation set under ``root`` in COCO layout.
 
     ``root/{train2017,val2017}/<index>.jpg`` and
@@ -578,7 +625,7 @@ def write_coco(root: str, seed: int = 0, num_train: int = 200, num_val: int = 50
         images, annotations, written = [], [], set()
         for index in range(num):
             scene = instance_scene(seed, 'coco', split, index, (height, width),
-                                   max_objects)
+                                   max_objects, textured)
             image, masks = render_scene(scene, (height, width))
             file_name = f'{index:06d}.jpg'
             path = osp.join(split_dir, file_name)
@@ -614,7 +661,8 @@ def write_coco(root: str, seed: int = 0, num_train: int = 200, num_val: int = 50
 
 
 def write_ade20k(root: str, seed: int = 0, num_train: int = 200, num_val: int = 50,
-                 img_size: Size = 128, max_objects: int = 3) -> Dict[str, object]:
+                 img_size: Size = 128, max_objects: int = 3,
+                 textured: bool = True) -> Dict[str, object]:
     """Write the semantic-segmentation set under ``root`` in mmseg's ADE20K layout.
 
     ``root/images/{training,validation}/<index>.jpg`` and
@@ -633,7 +681,8 @@ def write_ade20k(root: str, seed: int = 0, num_train: int = 200, num_val: int = 
         os.makedirs(ann_dir, exist_ok=True)
         written = set()
         for index in range(num):
-            scene = instance_scene(seed, 'ade20k', split, index, img_size, max_objects)
+            scene = instance_scene(seed, 'ade20k', split, index, img_size, max_objects,
+                                   textured)
             image, masks = render_scene(scene, img_size)
             stem = f'{index:06d}'
             img_path = osp.join(img_dir, f'{stem}.jpg')
@@ -652,13 +701,16 @@ WRITERS = {'imagenet': write_imagenet, 'coco': write_coco, 'ade20k': write_ade20
 
 def write_dataset(fmt: str, out_dir: str, seed: int = 0, num_train: Optional[int] = None,
                   num_val: Optional[int] = None,
-                  img_size: Optional[Size] = None) -> Dict[str, object]:
+                  img_size: Optional[Size] = None,
+                  textured: bool = True) -> Dict[str, object]:
     """Write format ``fmt`` into ``out_dir/<fmt>``; ``None`` arguments take the
-    per-format defaults (:data:`DEFAULT_NUM_TRAIN`, ...)."""
+    per-format defaults (:data:`DEFAULT_NUM_TRAIN`, ...). ``textured=False``: flat
+    objects (see the module docstring)."""
     if fmt not in WRITERS:
         raise ValueError(f'unknown format {fmt!r}; choose from {FORMATS}')
     return WRITERS[fmt](
         osp.join(out_dir, fmt), seed=seed,
         num_train=DEFAULT_NUM_TRAIN[fmt] if num_train is None else num_train,
         num_val=DEFAULT_NUM_VAL[fmt] if num_val is None else num_val,
-        img_size=DEFAULT_IMG_SIZE[fmt] if img_size is None else img_size)
+        img_size=DEFAULT_IMG_SIZE[fmt] if img_size is None else img_size,
+        textured=textured)

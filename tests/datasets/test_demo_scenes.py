@@ -4,6 +4,7 @@ import importlib.util
 import json
 import os
 import os.path as osp
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -103,6 +104,51 @@ def test_render_occlusion_order():
     assert set(np.unique(seg)) == {0, 1, 2}
 
 
+@pytest.mark.parametrize('fill, shaded_fraction', [
+    ('solid', 0.0), ('stripes', 0.5), ('checker', 0.5), ('dots', 0.25)])
+def test_fill_patterns(fill, shaded_fraction):
+    """Each fill shades its share of every period cell, the same way at any offset."""
+    p = ds.FILL_PERIOD
+    pattern = ds.fill_pattern(fill, 3 * p, 5 * p)
+    assert pattern.shape == (3 * p, 5 * p) and pattern.dtype == bool
+    assert pattern.mean() == shaded_fraction
+    cell = pattern[:p, :p]
+    assert np.array_equal(pattern, np.tile(cell, (3, 5)))
+    if fill == 'stripes':  # horizontal bands: constant along each row
+        assert np.all(cell == cell[:, :1]) and not np.all(cell == cell[:1])
+    if fill == 'checker':
+        assert np.array_equal(cell, ~np.rot90(cell))
+    with pytest.raises(ValueError, match='unknown fill'):
+        ds.fill_pattern('zebra', 4, 4)
+
+
+def test_textured_objects_show_their_class_pattern():
+    """The object's pixels are its colour and FILL_SHADE x its colour, where the pattern
+    says; the fill changes neither the silhouette nor anything else in the scene."""
+    bg = ds.Background('gradient', ((0, 0, 0), (40, 40, 40)))
+    color = np.array([200, 100, 50])
+    for shape, fill in enumerate(ds.SHAPE_FILLS):
+        obj = ds.SceneObject(shape, (0.5, 0.5), 0.35, 0.3, tuple(color), fill)
+        image, (mask, ) = ds.render_scene(ds.Scene(bg, (obj, )), 48)
+        shaded = mask & ds.fill_pattern(fill, 48, 48)
+        assert np.array_equal(mask, ds.object_mask(obj, 48, 48))
+        assert np.all(image[mask & ~shaded] == color)
+        assert np.all(image[shaded] == np.rint(ds.FILL_SHADE * color))
+        assert (shaded.sum() > 0.2 * mask.sum()) == (fill != 'solid')
+    for label in range(len(ds.imagenet_classes())):
+        textured = ds.imagenet_scene(0, 'val', label, 1)
+        flat = ds.imagenet_scene(0, 'val', label, 1, textured=False)
+        assert textured.objects[0].fill == ds.SHAPE_FILLS[label // 2]
+        assert flat.objects[0].fill == 'solid'
+        assert textured == replace(flat, objects=(
+            replace(flat.objects[0], fill=textured.objects[0].fill), ))
+    textured = ds.instance_scene(0, 'ade20k', 'train', 2, 64)
+    flat = ds.instance_scene(0, 'ade20k', 'train', 2, 64, textured=False)
+    assert [o.fill for o in textured.objects] == [ds.SHAPE_FILLS[o.shape]
+                                                  for o in textured.objects]
+    assert [replace(o, fill='solid') for o in textured.objects] == list(flat.objects)
+
+
 def test_scenes_are_deterministic_and_seed_dependent():
     a = ds.render_scene(ds.instance_scene(0, 'coco', 'train', 5, 64), 64)
     b = ds.render_scene(ds.instance_scene(0, 'coco', 'train', 5, 64), 64)
@@ -190,6 +236,15 @@ def test_cli_is_deterministic(tmp_path):
     assert cv2.imread(str(tmp_path / 'a/coco/val2017/000000.jpg')).shape == (48, 48, 3)
     assert cv2.imread(str(tmp_path / 'a/ade20k/annotations/validation/000000.png'),
                       cv2.IMREAD_UNCHANGED).shape == (40, 40)
+    # --flat: the same scenes in flat colours; the annotations do not change
+    cli.main([str(tmp_path / 'flat'), '--flat'] + args)
+    for rel in files:
+        a, flat = tmp_path / 'a' / rel, tmp_path / 'flat' / rel
+        if rel.endswith(('.json', '.txt', '.png')):
+            assert a.read_bytes() == flat.read_bytes(), rel
+    image = 'ade20k/images/training/000000.jpg'
+    assert not np.array_equal(cv2.imread(str(tmp_path / 'a' / image)),
+                              cv2.imread(str(tmp_path / 'flat' / image)))
 
 
 def test_rewrite_removes_stale_files(tmp_path):
