@@ -30,7 +30,7 @@ if [[ " $STAGES " == *" cls "* ]]; then
   summary+=("classification (demo val): $(metrics $CLS_DIR/test.log)")
 fi
 
-DET_CFG=configs/demo/mask-rcnn_mpvg-vit-demo-sfp_mpvg_1xb8_demo-coco.py
+DET_CFG=configs/demo/mask-rcnn_mpvg-vit-demo-mln_mpvg_1xb8_demo-coco.py
 DET_DIR=work_dirs/demo_det_mpvg
 if [[ " $STAGES " == *" det "* && -f $DET_CFG ]]; then
   say "3/4 detection: Mask R-CNN from the classification checkpoint"

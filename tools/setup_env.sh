@@ -97,7 +97,7 @@ else
     # progress: the compiler's [n/N] lines; the whole log stays in $build_log
     if ! (cd "$src" && MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
           "${PIP[@]}" wheel -v --no-build-isolation --no-deps . -w "$CACHE_ROOT/$tag" 2>&1 \
-          | tee "$build_log" | grep --line-buffered -E '^\[[0-9]+/[0-9]+\]'); then
+          | tee "$build_log" | grep --line-buffered -E '^ *\[[0-9]+/[0-9]+\]'); then
       :  # grep's status is not the build's; the wheel's presence is checked below
     fi
     whl=$(ls "$CACHE_ROOT/$tag"/mmcv-"$MMCV_VERSION"-*.whl 2>/dev/null | head -n1 || true)

@@ -21,7 +21,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope, init_default_scope
 
 ROOT = __file__.rsplit('/tests/', 1)[0]
-DEMO_DET = f'{ROOT}/configs/demo/mask-rcnn_mpvg-vit-demo-sfp_mpvg_1xb8_demo-coco.py'
+DEMO_DET = f'{ROOT}/configs/demo/mask-rcnn_mpvg-vit-demo-mln_mpvg_1xb8_demo-coco.py'
 DEMO_CLS = f'{ROOT}/configs/demo/mpvg-vit-demo_mpvg_1xb64_demo-cls.py'
 ADAPTER_3X = f'{ROOT}/configs/mask_rcnn/mask-rcnn_vit-adapter-deit-tiny_mpvg_3x-ms_coco.py'
 SFP_3X = f'{ROOT}/configs/mask_rcnn/mask-rcnn_mpvg-vit-deit-tiny-sfp_mpvg_3x-ms_coco.py'
@@ -168,7 +168,7 @@ def test_upstream_runner_from_cfg_needs_no_manual_import(demo, tmp_path):
               "print(type(runner.model).__name__, type(runner.model.backbone).__name__,\n"
               "      type(runner.model.neck).__name__)\n")
     out = _run(['-c', script, demo['config'], str(tmp_path / 'wd')], cwd=str(tmp_path))
-    assert 'MaskRCNN MPVGViT SimpleFeaturePyramid' in out
+    assert 'MaskRCNN MPVGViT MultiLevelNeck' in out
 
 
 def _groups(config):
