@@ -12,7 +12,7 @@
 # torch/torchvision: kept when the venv (or, through --system-site-packages, the base
 # interpreter) already imports a working pair, e.g. a cluster's CUDA build.
 # mmcv 2.1.0 with compiled ops, first match wins: $MMCV_WHEEL_DIR, ../shared/wheels/<tag>/,
-# ~/.cache/mpvg_mm/wheels/<tag>/, else a build from the sdist (about 25 min on 2 cores)
+# ~/.cache/mpvg_mm/wheels/<tag>/, else a build from the sdist (25-35 min on 2 cores)
 # whose wheel is cached under ~/.cache/mpvg_mm/wheels/<tag>/ for the next time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -82,7 +82,7 @@ else
   done
   if [ $installed = 0 ]; then
     log "no matching mmcv wheel: building mmcv $MMCV_VERSION with ops from the sdist"
-    log "this takes about 25 minutes on 2 cores; the wheel is cached in $CACHE_ROOT/$tag"
+    log "this takes 25-35 minutes on 2 cores; the wheel is cached in $CACHE_ROOT/$tag"
     "${PIP[@]}" install -q ninja psutil
     build=$(mktemp -d)
     "${PIP[@]}" download -q --no-deps --no-build-isolation --no-binary :all: "mmcv==$MMCV_VERSION" -d "$build"
