@@ -3,13 +3,6 @@
 One scene source feeds three real dataset layouts, so that every toolbox trains on
 data it reads with its own, unchanged dataset class:
 
-Each shape class is filled with its own pattern (:data:`SHAPE_FILLS`: solid circles,
-striped squares, checkered triangles, dotted crosses) in a random colour, as real
-categories have their own texture. A small ViT trained for minutes on CPU learns such
-local appearance quickly and silhouettes slowly, so the pattern is what lets the demo
-models get far above chance in a CPU budget. ``textured=False`` (``make_demo_data.py
---flat``) draws every object in one flat colour: the silhouette is then the only cue.
-
 * ``imagenet`` (mmpretrain ``ImageNet`` / ``CustomDataset``): one object per image,
   label = shape x side of the image its centre lies in (``circle_left``, ...). The
   side makes the task position-dependent, so position embedding matters.
@@ -17,6 +10,13 @@ models get far above chance in a CPU budget. ``textured=False`` (``make_demo_dat
   instance masks that follow the occlusion order of the render.
 * ``ade20k`` (mmseg ``ADE20KDataset(reduce_zero_label=True)``): semantic maps with
   0 = background and shape ``c`` stored as ``c + 1``.
+
+Each shape class is filled with its own pattern (:data:`SHAPE_FILLS`: solid circles,
+striped squares, checkered triangles, dotted crosses) in a random colour, as real
+categories have their own texture. A small ViT trained for minutes on CPU learns such
+local appearance quickly and silhouettes slowly, so the pattern is what lets the demo
+models get far above chance in a CPU budget. ``textured=False`` (``make_demo_data.py
+--flat``) draws every object in one flat colour: the silhouette is then the only cue.
 
 Everything is deterministic: each image has its own generator, seeded from
 ``(seed, format, split, index)``, so one sample can be regenerated without the rest
