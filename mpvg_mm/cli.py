@@ -30,7 +30,6 @@ def _common_args(parser: argparse.ArgumentParser) -> None:
 
 def _load_cfg(args) -> Config:
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    import mpvg_mm  # noqa: F401  (registers our modules in every scope)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)

@@ -14,7 +14,9 @@
 2. Distributed training on CPU-only machines (gloo) with a CUDA build of torch: mmengine
    binds a CUDA device in ``init_dist`` and passes ``device_ids`` to DDP; when no GPU is
    visible both are skipped (NCCL there gets a clear error instead).
-Nothing in installed packages is edited.
+Nothing in installed packages is edited, and nothing is patched on import:
+:func:`install` does it, once (``import mpvg_mm`` calls it through
+:func:`mpvg_mm.registry.register_all_modules` when OpenMMLab is installed).
 """
 import os.path as osp
 import pickle
@@ -94,7 +96,15 @@ def _patch_cpu_distributed() -> None:
     MMDistributedDataParallel.__init__ = ddp_init_cpu_aware
 
 
+_installed = False
+
+
 def install() -> None:
+    """Install both shims (idempotent); needs mmengine."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
     _patch_cpu_distributed()
     if not _TORCH_HAS_SAFE_GLOBALS:
         return  # torch < 2.4: torch.load's old default (no weights-only check) applies
@@ -105,6 +115,3 @@ def install() -> None:
     copyreg.pickle(HistoryBuffer, _reduce_history_buffer)
     from mmengine.runner.checkpoint import CheckpointLoader
     CheckpointLoader.register_scheme(prefixes='', loader=load_checkpoint_file, force=True)
-
-
-install()

@@ -1,31 +1,108 @@
-"""The one place that registers mpvg_mm's modules into mmpretrain, mmdet and mmseg.
+"""Registration of mpvg_mm's modules into mmpretrain, mmdet and mmseg, in one place.
 
-``import mpvg_mm`` (or ``custom_imports=dict(imports=['mpvg_mm'])`` in a config) makes
-``type='MPVGViT'`` resolve under each of the three ``default_scope``s, so the upstream
-``tools/train.py`` / ``tools/test.py`` of every toolbox run our configs unchanged.
+:func:`register_all_modules` (called once by ``import mpvg_mm``, so that a config's
+``custom_imports=dict(imports=['mpvg_mm'])`` is all the toolboxes' own ``tools/train.py``
+and ``tools/test.py`` need) makes ``type='MPVGViT'`` and the other modules of
+:data:`SHARED_MODULES` resolve under each installed toolbox's ``default_scope``.
+:func:`build_model` builds a config's model in its toolbox's scope.
 """
-from .engine import LayerDecayOptimWrapperConstructor
-from .models import MPVGViT, MPVGViTAdapter, SimpleFeaturePyramid
+import importlib
+from typing import List, Optional, Sequence
 
-#: (registry attribute in ``<scope>.registry``, module) pairs registered in every scope.
-SHARED_MODULES = [
-    ('MODELS', MPVGViT),
-    ('MODELS', MPVGViTAdapter),
-    ('MODELS', SimpleFeaturePyramid),
-    ('OPTIM_WRAPPER_CONSTRUCTORS', LayerDecayOptimWrapperConstructor),
-]
+#: The toolboxes (``default_scope`` names) our modules are registered into.
 SCOPES = ('mmpretrain', 'mmdet', 'mmseg')
+#: ``(registry name in <scope>.registry, module path, class name)`` registered in every
+#: scope. Imported on registration only: ``mpvg_mm.models.pos_embed`` needs torch alone.
+SHARED_MODULES = (
+    ('MODELS', 'mpvg_mm.models.backbones.mpvg_vit', 'MPVGViT'),
+    ('MODELS', 'mpvg_mm.models.backbones.vit_adapter', 'MPVGViTAdapter'),
+    ('MODELS', 'mpvg_mm.models.necks.simple_fpn', 'SimpleFeaturePyramid'),
+    ('OPTIM_WRAPPER_CONSTRUCTORS', 'mpvg_mm.engine.optim_constructors',
+     'LayerDecayOptimWrapperConstructor'),
+)
 
 
-def register_all_modules() -> None:
-    """Register :data:`SHARED_MODULES` into each OpenMMLab scope (idempotent)."""
-    import importlib
-    for scope in SCOPES:
+def installed_scopes(scopes: Sequence[str] = SCOPES) -> List[str]:
+    """The toolboxes of ``scopes`` that can be imported here."""
+    found = []
+    for scope in scopes:
+        try:
+            importlib.import_module(f'{scope}.registry')
+        except ImportError:
+            continue
+        found.append(scope)
+    return found
+
+
+def register_all_modules(scopes: Optional[Sequence[str]] = None,
+                         install_shims: bool = True) -> List[str]:
+    """Register :data:`SHARED_MODULES` into each installed toolbox (idempotent).
+
+    Args:
+        scopes: the toolboxes to register into; None: every installed one of
+            :data:`SCOPES`, silently skipping those that are not installed.
+        install_shims: also install the modern-stack shims (:func:`mpvg_mm.compat.install`)
+            that OpenMMLab 2.x needs on torch >= 2.6.
+
+    Returns:
+        the scopes registered into (empty when no toolbox is installed, e.g. with torch
+        and timm alone).
+
+    Raises:
+        ImportError: a toolbox named in ``scopes`` is not installed.
+    """
+    if scopes is None:
+        scopes = installed_scopes()
+    else:
+        missing = [s for s in scopes if s not in installed_scopes(scopes)]
+        if missing:
+            raise ImportError(f'cannot register into {missing}: not installed '
+                              '(pip install -r requirements.txt).')
+    if not scopes:
+        return []
+    if install_shims:
+        from . import compat
+        compat.install()
+    modules = []
+    for registry_name, path, name in SHARED_MODULES:
+        try:
+            modules.append((registry_name, getattr(importlib.import_module(path), name)))
+        except ModuleNotFoundError as err:
+            if err.name not in SCOPES:  # e.g. the layer-decay constructor without mmpretrain
+                raise
+    for scope in scopes:
         registry_module = importlib.import_module(f'{scope}.registry')
-        for registry_name, module in SHARED_MODULES:
+        for registry_name, module in modules:
             registry = getattr(registry_module, registry_name)
             if registry.get(module.__name__) is not module:
                 registry.register_module(module=module, force=True)
+    return list(scopes)
 
 
-register_all_modules()
+def build_model(cfg):
+    """Build ``cfg.model`` in the registry of its toolbox (``cfg.default_scope``).
+
+    As mmengine's ``Runner`` does, a top-level ``cfg.data_preprocessor`` is merged into
+    the model config when the model sets none.
+
+    Args:
+        cfg: an mmengine ``Config`` of mmpretrain, mmdet or mmseg.
+
+    Returns:
+        the model (an ``mmengine.model.BaseModel``), with its construction-time weights
+        (call ``init_weights()`` or load a checkpoint next).
+
+    Raises:
+        ValueError: the config's ``default_scope`` is not one of :data:`SCOPES`.
+    """
+    from mmengine.registry import init_default_scope
+    scope = cfg.get('default_scope')
+    if scope not in SCOPES:
+        raise ValueError(f'the config sets default_scope={scope!r}; mpvg_mm builds models '
+                         f'of {list(SCOPES)}.')
+    register_all_modules([scope])
+    init_default_scope(scope)
+    model_cfg = cfg.model.copy()
+    if cfg.get('data_preprocessor') is not None:
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+    return importlib.import_module(f'{scope}.registry').MODELS.build(model_cfg)

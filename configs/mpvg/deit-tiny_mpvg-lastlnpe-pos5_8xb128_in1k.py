@@ -1,3 +1,3 @@
 # Which PE goes into the Last LN: LN''(pos_5) (paper: 73.39)
 _base_ = ['./deit-tiny_mpvg_8xb128_in1k.py']
-model = dict(backbone=dict(pe_cfg=dict(last_ln_pe=5)))
+model = dict(backbone=dict(pe_cfg=dict(last_ln_pos=5)))

@@ -3,7 +3,7 @@
 Models compared per architecture (each one a full classifier ``(B, 3, S, S) -> (B, C)``):
 
 * ``default``, ``lape``, ``pvg``, ``mpvg``: :class:`MPVGViT` presets + a linear head;
-* ``mpvg-folded``: MPVG after inference folding (``pe_cfg=dict(last_ln_pe=None)``, the
+* ``mpvg-folded``: MPVG after inference folding (``pe_cfg=dict(last_ln_pos=None)``, the
   Last-LN PE folded into the head bias; structurally PVG);
 * ``mmpretrain-vit``: mmpretrain's ``VisionTransformer`` (class token) + a linear head;
   it calls ``F.scaled_dot_product_attention`` on torch >= 2 (its fastest path);
@@ -65,12 +65,9 @@ ARCH_ALIASES = {'deit-t': 'deit-tiny', 'deit-ti': 'deit-tiny', 'deit-s': 'deit-s
 
 # --------------------------------------------------------------------------- models
 def resolve_arch(arch: Union[str, dict]) -> dict:
-    """Our arch settings (``embed_dims, num_layers, num_heads, mlp_ratio, patch_size,
-    img_size``) for a name (``deit-tiny``, ``deit-t``, ...) or a dict."""
-    from mpvg_mm.models.backbones.mpvg_vit import MPVGViT
-    if isinstance(arch, str):
-        arch = ARCH_ALIASES.get(arch.lower(), arch.lower())
-    return MPVGViT._resolve_arch(arch)
+    """Our arch settings for a name or a dict (:func:`mpvg_mm.models.resolve_arch`)."""
+    from mpvg_mm.models import resolve_arch as resolve
+    return resolve(arch)
 
 
 class ClassifierNet(nn.Module):
@@ -100,7 +97,7 @@ def build_models(arch: Union[str, dict], img_size: int, num_classes: int = 1000,
     models: Dict[str, nn.Module] = {}
     for name in ('default', 'lape', 'pvg', 'mpvg'):
         models[name] = ClassifierNet(MPVGViT(pe_mode=name, **ours), D, num_classes)
-    folded = MPVGViT(pe_mode='mpvg', pe_cfg=dict(last_ln_pe=None), **ours)
+    folded = MPVGViT(pe_mode='mpvg', pe_cfg=dict(last_ln_pos=None), **ours)
     models['mpvg-folded'] = ClassifierNet(folded, D, num_classes)
     models['mmpretrain-vit'] = ClassifierNet(
         _mmpretrain_vit(arch, settings, img_size), D, num_classes)

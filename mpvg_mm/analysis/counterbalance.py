@@ -264,7 +264,7 @@ def summarize(stats: dict, backbone: nn.Module) -> dict:
         pe_mode=backbone.pe_mode,
         structure=dict(input_pe=structure.input_pe, layerwise_from=structure.layerwise_from,
                        hierarchical=structure.hierarchical,
-                       last_ln_pe=structure.last_ln_pe),
+                       last_ln_pos=structure.last_ln_pos),
         with_cls_token=bool(backbone.with_cls_token),
         num_layers=int(backbone.num_layers),
         num_tokens=int(stats['token_mean'].shape[1]),

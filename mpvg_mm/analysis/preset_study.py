@@ -39,7 +39,7 @@ PRESETS: Dict[str, dict] = {
     'mpvg': dict(pe_mode='mpvg'),
     'default-gap': dict(pe_mode='default', with_cls_token=False),
     'default-gap-lastlnpe': dict(pe_mode='default', with_cls_token=False,
-                                 pe_cfg=dict(last_ln_pe=0)),
+                                 pe_cfg=dict(last_ln_pos=0)),
 }
 #: the diagnostics kept per run (keys of counterbalance.summarize)
 RUN_DIAGNOSTICS = ('correlation', 'pe_source', 'correlation_vs_pos0', 'cosine')

@@ -60,7 +60,7 @@ def infer_model_cfg(sd: Dict[str, torch.Tensor]) -> dict:
     if layerwise_from != preset_from:
         pe_cfg['layerwise_from'] = layerwise_from
     if has_last and pe_mode != 'mpvg':
-        pe_cfg['last_ln_pe'] = 0
+        pe_cfg['last_ln_pos'] = 0
     patch = sd['patch_embed.proj.weight'].shape[-1]
     arch = next((name for name, a in ARCH_SETTINGS.items()
                  if (a['embed_dims'], a['num_layers'], a['patch_size']) == (dims, depth, patch)),

@@ -21,12 +21,12 @@ def fold_last_ln_pe(classifier: nn.Module) -> Tuple[dict, dict]:
     Returns:
         ``(state_dict, backbone_update)``: the folded classifier's state dict and the
         backbone config change that builds the matching model
-        (``pe_cfg.last_ln_pe=None``).
+        (``pe_cfg.last_ln_pos=None``).
     """
     backbone = getattr(classifier, 'backbone', None)
     if not isinstance(backbone, MPVGViT) or backbone.pe.last_norm is None:
         raise ValueError('folding needs an ImageClassifier whose backbone is an MPVGViT with '
-                         "the PE in the Last LN (pe_mode='mpvg' or last_ln_pe set).")
+                         "the PE in the Last LN (pe_mode='mpvg' or last_ln_pos set).")
     if backbone.out_type != 'avg_featmap' or getattr(classifier, 'neck', None) is not None:
         raise ValueError('folding needs out_type=avg_featmap and no neck: the Last-LN PE is a '
                          'constant only after global average pooling.')
@@ -42,5 +42,5 @@ def fold_last_ln_pe(classifier: nn.Module) -> Tuple[dict, dict]:
              if not k.startswith('backbone.pe.last_norm.')}
     state['head.fc.bias'] = folded_bias
     pe_cfg = dataclasses.asdict(backbone.pe.structure)
-    pe_cfg['last_ln_pe'] = None
+    pe_cfg['last_ln_pos'] = None
     return state, dict(pe_cfg=pe_cfg)

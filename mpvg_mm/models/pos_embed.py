@@ -1,7 +1,14 @@
 """The position-embedding (PE) structures of MPVG and its baselines: the paper in one file.
 
-Notation (``shared/paper/method.md``): ``L`` blocks indexed ``0..L-1``, ``pos_0`` the
-learnable PE of shape ``(1, N[+1], D)`` (one extra row when a class token is used).
+Source: W. Lee, B. Ham, S. Kim, "Maximizing the Position Embedding for Vision Transformers
+with Global Average Pooling", AAAI 2025 (arXiv 2502.02919), and its predecessor LaPE
+(R. Yu et al., "LaPE: Layer-adaptive Position Embedding for Vision Transformers with
+Independent Layer Normalization", ICCV 2023). Notation: ``L`` blocks indexed
+``0..L-1``, ``pos_0`` the learnable PE of shape ``(1, N[+1], D)`` (one extra row when a
+class token is used).
+
+This module needs torch alone (no OpenMMLab package), so that any ViT code base, timm's
+included, can use the structures.
 
 Every structure the paper studies is one :class:`PEStructure`, a set of orthogonal
 switches:
@@ -12,7 +19,7 @@ switch              default     lape               pvg           mpvg
 ``input_pe``        True        False              True          True
 ``layerwise_from``  None        0                  1             1
 ``hierarchical``    (unused)    True               True          True
-``last_ln_pe``      None        None               None          0
+``last_ln_pos``     None        None               None          0
 class token         yes         yes                no (GAP)      no (GAP)
 ==================  ==========  =================  ============  ============
 
@@ -21,15 +28,19 @@ class token         yes         yes                no (GAP)      no (GAP)
   ``x = x + Attn(LN1(x) + pos_l)``; ``None`` turns layer-wise PE off.
 * ``hierarchical``: ``pos_l = LN'_l(pos_{l-1})`` (the chain starts from ``pos_0``) or,
   when False, ``pos_l = LN'_l(pos_0)``.
-* ``last_ln_pe=k``: MPVG's "PE in the Last LN", ``y = LN(x_L) + LN''(pos_k)``;
-  ``k=0`` is the raw (resampled) parameter, ``k>=1`` the PE that block ``k`` receives.
+* ``last_ln_pos=k``: MPVG's "PE in the Last LN", ``y = LN(x_L) + LN''(pos_k)``: the
+  index ``k`` of the PE that goes into the Last LN, ``0`` the raw (resampled) parameter,
+  ``k>=1`` the PE that block ``k`` receives; ``None``: no PE in the Last LN. (The old
+  name ``last_ln_pe`` is still accepted in ``pe_cfg`` with a deprecation warning.)
 
 The paper's ablations are overrides of a preset, e.g. Table 6's "PE to layer 0 too" is
 ``mpvg`` with ``layerwise_from=0``; Fig. 5's "GAP + Last-LN PE" is ``default`` without a
-class token and with ``last_ln_pe=0``.
+class token and with ``last_ln_pos=0``; the "which PE in the Last LN" ablation sets
+``last_ln_pos`` to 5, 8 or 11.
 """
 import dataclasses
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
@@ -47,7 +58,7 @@ class PEStructure:
     input_pe: bool = True
     layerwise_from: Optional[int] = None
     hierarchical: bool = True
-    last_ln_pe: Optional[int] = None
+    last_ln_pos: Optional[int] = None
 
     def layerwise_blocks(self, num_layers: int) -> List[int]:
         """Indices of the blocks that take a layer-wise PE (and own an ``LN'``)."""
@@ -62,19 +73,19 @@ class PEStructure:
             raise ValueError(
                 f'layerwise_from={start} is outside the blocks 0..{num_layers - 1}; '
                 'use 0 (every block), 1 (all but block 0) or None (no layer-wise PE).')
-        k = self.last_ln_pe
+        k = self.last_ln_pos
         if k is not None:
             if not 0 <= k < num_layers:
                 raise ValueError(
-                    f'last_ln_pe={k} must be 0 (pos_0) or a block index < {num_layers}.')
+                    f'last_ln_pos={k} must be 0 (pos_0) or a block index < {num_layers}.')
             if k > 0 and k not in self.layerwise_blocks(num_layers):
                 raise ValueError(
-                    f'last_ln_pe={k} asks for pos_{k}, but block {k} takes no layer-wise PE '
-                    f'(layerwise_from={start}); use last_ln_pe=0 or a block >= '
+                    f'last_ln_pos={k} asks for pos_{k}, but block {k} takes no layer-wise PE '
+                    f'(layerwise_from={start}); use last_ln_pos=0 or a block >= '
                     'layerwise_from.')
         if not self.input_pe and start is None and k is None:
             raise ValueError('this PE structure uses the position embedding nowhere: set '
-                             'input_pe=True, layerwise_from or last_ln_pe.')
+                             'input_pe=True, layerwise_from or last_ln_pos.')
 
 
 #: The four structures of the paper, with the class-token choice each one is used with.
@@ -82,17 +93,39 @@ PE_PRESETS: Dict[str, Tuple[PEStructure, bool]] = {
     'default': (PEStructure(input_pe=True), True),
     'lape': (PEStructure(input_pe=False, layerwise_from=0), True),
     'pvg': (PEStructure(input_pe=True, layerwise_from=1), False),
-    'mpvg': (PEStructure(input_pe=True, layerwise_from=1, last_ln_pe=0), False),
+    'mpvg': (PEStructure(input_pe=True, layerwise_from=1, last_ln_pos=0), False),
 }
+#: Renamed switches: old ``pe_cfg`` key -> new key.
+DEPRECATED_SWITCHES = {'last_ln_pe': 'last_ln_pos'}
 
 
 def build_pe_structure(pe_mode: str, overrides: Optional[dict] = None) -> Tuple[PEStructure, bool]:
-    """Return ``(structure, preset_uses_cls_token)`` for a preset plus switch overrides."""
+    """A preset of :data:`PE_PRESETS` with some of its switches overridden.
+
+    Args:
+        pe_mode: ``'default'``, ``'lape'``, ``'pvg'`` or ``'mpvg'``.
+        overrides: switch -> value (the fields of :class:`PEStructure`); the deprecated
+            names of :data:`DEPRECATED_SWITCHES` are renamed with a warning.
+
+    Returns:
+        ``(structure, preset_uses_cls_token)``.
+
+    Raises:
+        ValueError: an unknown preset or switch, or an old and a new name given together.
+    """
     if pe_mode not in PE_PRESETS:
         raise ValueError(f'unknown pe_mode {pe_mode!r}; choose one of {sorted(PE_PRESETS)} '
                          'and refine it with pe_cfg=dict(...) if needed.')
     structure, with_cls_token = PE_PRESETS[pe_mode]
     overrides = dict(overrides or {})
+    for old, new in DEPRECATED_SWITCHES.items():
+        if old in overrides:
+            if new in overrides:
+                raise ValueError(f'pe_cfg sets both {old!r} and {new!r}; keep {new!r} only.')
+            warnings.warn(f'pe_cfg key {old!r} is deprecated, use {new!r} (same values: the '
+                          'index k of the pos_k that goes into the Last LN, None for none).',
+                          DeprecationWarning, stacklevel=3)
+            overrides[new] = overrides.pop(old)
     known = {f.name for f in dataclasses.fields(PEStructure)}
     unknown = sorted(set(overrides) - known)
     if unknown:
@@ -136,7 +169,7 @@ class LayerwisePositionEmbedding(nn.Module):
             for i in structure.layerwise_blocks(num_layers)
         })
         self.last_norm = (nn.LayerNorm(embed_dims, eps=PE_NORM_EPS)
-                          if structure.last_ln_pe is not None else None)
+                          if structure.last_ln_pos is not None else None)
 
     def forward(self, pos_0: torch.Tensor) -> PEPlan:
         """Turn ``pos_0`` of shape ``(1, N, D)`` into the terms of a :class:`PEPlan`."""
@@ -148,7 +181,7 @@ class LayerwisePositionEmbedding(nn.Module):
             prev = blocks[i]
         last = None
         if self.last_norm is not None:
-            k = s.last_ln_pe
+            k = s.last_ln_pos
             last = self.last_norm(pos_0 if k == 0 else blocks[k])
         return PEPlan(pos_0 if s.input_pe else None, blocks, last)
 

@@ -20,7 +20,7 @@ STRUCTURES = {
     'pvg': dict(pe_mode='pvg'),
     'mpvg': dict(pe_mode='mpvg'),
     'default-gap-lastlnpe': dict(pe_mode='default', with_cls_token=False,
-                                 pe_cfg=dict(last_ln_pe=0)),
+                                 pe_cfg=dict(last_ln_pos=0)),
 }
 EXPECTED_SOURCES = {
     'default': ['input'] * 4,

@@ -53,7 +53,7 @@ def test_model_settings_follow_the_config():
     cfg = ps.load_config(ps.DEFAULT_CONFIG, None)
     model = ps.build_classifier(cfg, ps.PRESETS['default-gap-lastlnpe'])
     bb = model.backbone
-    assert not bb.with_cls_token and bb.pe.structure.last_ln_pe == 0
+    assert not bb.with_cls_token and bb.pe.structure.last_ln_pos == 0
     assert bb.pe.structure.layerwise_from is None and bb.embed_dims == 128
     # the Runner's data_preprocessor (mean/std of the config), not the default one
     assert model.data_preprocessor.mean.flatten().tolist() == pytest.approx(

@@ -20,7 +20,7 @@ def _classifier(**backbone):
         head=dict(type='LinearClsHead', num_classes=5, in_channels=64)))
 
 
-@pytest.mark.parametrize('pe_cfg', [None, dict(last_ln_pe=2, hierarchical=False)])
+@pytest.mark.parametrize('pe_cfg', [None, dict(last_ln_pos=2, hierarchical=False)])
 def test_folded_logits_equal_and_cost_is_pvg(pe_cfg):
     torch.manual_seed(0)
     mpvg = _classifier(pe_mode='mpvg', pe_cfg=pe_cfg).eval()
@@ -36,7 +36,7 @@ def test_folded_logits_equal_and_cost_is_pvg(pe_cfg):
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
     assert not torch.allclose(state['head.fc.bias'], mpvg.head.fc.bias)
     pvg = _classifier(pe_mode='pvg', pe_cfg={k: v for k, v in (pe_cfg or {}).items()
-                                             if k != 'last_ln_pe'})
+                                             if k != 'last_ln_pos'})
     assert folded.backbone.pe.last_norm is None
     assert folded.backbone.pe.structure == pvg.backbone.pe.structure
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
@@ -57,6 +57,6 @@ def test_fold_tool(tmp_path):
     out = subprocess.run([sys.executable, f'{ROOT}/tools/model_converters/fold_mpvg.py', cfg,
                           str(src), str(dst)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "'last_ln_pe': None" in out.stdout
+    assert "'last_ln_pos': None" in out.stdout
     folded = torch.load(dst, weights_only=True)['state_dict']
     assert not any('last_norm' in k for k in folded)

@@ -73,7 +73,7 @@ CASES = {
                 dict(input_pe=True, lw_from=None, hier=True, last_k=None, cls=True)),
     'default_gap': (dict(pe_mode='default', with_cls_token=False),
                     dict(input_pe=True, lw_from=None, hier=True, last_k=None, cls=False)),
-    'gap_last_ln_pe': (dict(pe_mode='default', with_cls_token=False, pe_cfg=dict(last_ln_pe=0)),
+    'gap_last_ln_pe': (dict(pe_mode='default', with_cls_token=False, pe_cfg=dict(last_ln_pos=0)),
                        dict(input_pe=True, lw_from=None, hier=True, last_k=0, cls=False)),
     'lape': (dict(pe_mode='lape'),
              dict(input_pe=False, lw_from=0, hier=True, last_k=None, cls=True)),
@@ -87,7 +87,7 @@ CASES = {
                       dict(input_pe=True, lw_from=1, hier=False, last_k=0, cls=False)),
     'mpvg_no_input_pe': (dict(pe_mode='mpvg', pe_cfg=dict(input_pe=False)),
                          dict(input_pe=False, lw_from=1, hier=True, last_k=0, cls=False)),
-    'mpvg_last_from_pos3': (dict(pe_mode='mpvg', pe_cfg=dict(last_ln_pe=3)),
+    'mpvg_last_from_pos3': (dict(pe_mode='mpvg', pe_cfg=dict(last_ln_pos=3)),
                             dict(input_pe=True, lw_from=1, hier=True, last_k=3, cls=False)),
 }
 
@@ -229,7 +229,7 @@ def test_clear_errors(tiny_arch):
         MPVGViT(arch=tiny_arch, pe_mode='pvg', pe_cfg=dict(hierarchichal=False))
     with pytest.raises(ValueError, match='block 2 takes no layer-wise PE'):
         MPVGViT(arch=tiny_arch, pe_mode='default', with_cls_token=False,
-                pe_cfg=dict(last_ln_pe=2))
+                pe_cfg=dict(last_ln_pos=2))
     with pytest.raises(ValueError, match='uses the position embedding nowhere'):
         MPVGViT(arch=tiny_arch, pe_mode='default', pe_cfg=dict(input_pe=False))
     with pytest.raises(ValueError, match='unknown arch'):

@@ -2,8 +2,8 @@
 
     python tools/model_converters/fold_mpvg.py CONFIG CHECKPOINT DST
 
-DST loads into the same config with ``model.backbone.pe_cfg.last_ln_pe=None`` (printed),
-e.g. ``tools/test.py CONFIG DST --cfg-options model.backbone.pe_cfg.last_ln_pe=None``.
+DST loads into the same config with ``model.backbone.pe_cfg.last_ln_pos=None`` (printed),
+e.g. ``tools/test.py CONFIG DST --cfg-options model.backbone.pe_cfg.last_ln_pos=None``.
 Valid at the config's ``img_size`` (see mpvg_mm/models/folding.py).
 """
 import argparse

@@ -22,18 +22,63 @@ from ..pos_embed import (LayerwisePositionEmbedding, build_pe_structure, infer_s
 
 LN_EPS = 1e-6
 
+#: The named architectures (canonical names; see :data:`ARCH_ALIASES` for the others).
 ARCH_SETTINGS: Dict[str, dict] = {
+    # DeiT (Touvron et al., 2021), Table 1 of the DeiT paper
     'deit-tiny': dict(embed_dims=192, num_layers=12, num_heads=3, mlp_ratio=4.0,
                       patch_size=16, img_size=224),
     'deit-small': dict(embed_dims=384, num_layers=12, num_heads=6, mlp_ratio=4.0,
                        patch_size=16, img_size=224),
     'deit-base': dict(embed_dims=768, num_layers=12, num_heads=12, mlp_ratio=4.0,
                       patch_size=16, img_size=224),
-    # ViT-Lite-7/4 (Hassani et al.) on 32x32 CIFAR images
+    # ViT-Lite-7/4 (Hassani et al., "Escaping the Big Data Paradigm with Compact
+    # Transformers") on 32x32 CIFAR images
     'vit-lite': dict(embed_dims=256, num_layers=7, num_heads=4, mlp_ratio=2.0,
                      patch_size=4, img_size=32),
 }
-ARCH_SETTINGS['vit-lite-7/4'] = ARCH_SETTINGS['vit-lite']
+#: Other spellings of the names in :data:`ARCH_SETTINGS` (the papers' and mmpretrain's).
+ARCH_ALIASES: Dict[str, str] = {
+    'deit-t': 'deit-tiny', 'deit-ti': 'deit-tiny',
+    'deit-s': 'deit-small',
+    'deit-b': 'deit-base',
+    'vit-lite-7/4': 'vit-lite', 'vit-lite-7': 'vit-lite',
+}
+ARCH_KEYS = ('embed_dims', 'num_layers', 'num_heads')
+ARCH_OPTIONAL = dict(mlp_ratio=4.0, patch_size=16, img_size=224)
+
+
+def resolve_arch(arch: Union[str, dict]) -> dict:
+    """The full settings of an architecture given by name or as a dict.
+
+    Args:
+        arch: a name of :data:`ARCH_SETTINGS` or :data:`ARCH_ALIASES` (any case), or a
+            dict with ``embed_dims``, ``num_layers``, ``num_heads`` and optionally
+            ``mlp_ratio`` (4.0), ``patch_size`` (16), ``img_size`` (224).
+
+    Returns:
+        a new dict with all six keys.
+
+    Raises:
+        ValueError: an unknown name, or a dict with missing or unknown keys.
+    """
+    if isinstance(arch, str):
+        key = ARCH_ALIASES.get(arch.lower(), arch.lower())
+        if key not in ARCH_SETTINGS:
+            raise ValueError(f'unknown arch {arch!r}; choose one of {sorted(ARCH_SETTINGS)} '
+                             f'(aliases {sorted(ARCH_ALIASES)}) or pass a dict with '
+                             f'{list(ARCH_KEYS)}.')
+        return dict(ARCH_SETTINGS[key])
+    missing = set(ARCH_KEYS) - set(arch)
+    if missing:
+        raise ValueError(f'arch dict lacks {sorted(missing)}; it needs {list(ARCH_KEYS)} '
+                         f'and may set {sorted(ARCH_OPTIONAL)}.')
+    unknown = set(arch) - set(ARCH_KEYS) - set(ARCH_OPTIONAL)
+    if unknown:
+        raise ValueError(f'arch dict has unknown keys {sorted(unknown)}; it takes '
+                         f'{list(ARCH_KEYS) + sorted(ARCH_OPTIONAL)}.')
+    return dict(ARCH_OPTIONAL, **arch)
+
+
 OUT_TYPES = ('cls_token', 'avg_featmap', 'featmap')
 
 
@@ -237,7 +282,7 @@ class MPVGViT(BaseModule):
                  frozen_stages: int = -1,
                  init_cfg: Optional[Union[dict, list]] = None):
         super().__init__(init_cfg=init_cfg)
-        arch_cfg = self._resolve_arch(arch)
+        arch_cfg = resolve_arch(arch)
         self.embed_dims = arch_cfg['embed_dims']
         self.num_layers = arch_cfg['num_layers']
         self.patch_size = int(patch_size or arch_cfg['patch_size'])
@@ -251,7 +296,7 @@ class MPVGViT(BaseModule):
         structure, preset_cls = build_pe_structure(pe_mode, pe_cfg)
         self.pe_mode = pe_mode
         self.with_cls_token = preset_cls if with_cls_token is None else bool(with_cls_token)
-        if self.with_cls_token and structure.last_ln_pe is not None:
+        if self.with_cls_token and structure.last_ln_pos is not None:
             raise ValueError(
                 f"pe_mode={pe_mode!r} puts the PE in the Last LN, which is incompatible with "
                 "a class token (the paper, Sec. 4): use with_cls_token=False (GAP) or "
@@ -292,24 +337,6 @@ class MPVGViT(BaseModule):
         self._freeze_stages()
 
     # ------------------------------------------------------------------ construction
-    @staticmethod
-    def _resolve_arch(arch: Union[str, dict]) -> dict:
-        if isinstance(arch, str):
-            key = arch.lower()
-            if key not in ARCH_SETTINGS:
-                raise ValueError(f'unknown arch {arch!r}; choose one of '
-                                 f'{sorted(ARCH_SETTINGS)} or pass a dict.')
-            return dict(ARCH_SETTINGS[key])
-        needed = {'embed_dims', 'num_layers', 'num_heads'}
-        missing = needed - set(arch)
-        if missing:
-            raise ValueError(f'arch dict lacks {sorted(missing)}; it needs {sorted(needed)} '
-                             'and may set mlp_ratio, patch_size, img_size.')
-        unknown = set(arch) - needed - {'mlp_ratio', 'patch_size', 'img_size'}
-        if unknown:
-            raise ValueError(f'arch dict has unknown keys {sorted(unknown)}.')
-        return dict(dict(mlp_ratio=4.0, patch_size=16, img_size=224), **arch)
-
     def _resolve_out_indices(self, out_indices) -> Tuple[int, ...]:
         indices = [out_indices] if isinstance(out_indices, int) else list(out_indices)
         resolved = []
@@ -409,7 +436,7 @@ class MPVGViT(BaseModule):
         ``tokens`` is ``(B, [1 +] h*w, D)`` (class token first, input PE added when the
         structure says so), ``grid = (h, w)``, ``plan`` the :class:`PEPlan` of this pass,
         computed once on the batch-free ``pos_0``. Wrappers (ViT-Adapter) drive the blocks
-        themselves with :meth:`forward_block` and :meth:`last_norm`.
+        themselves with :meth:`forward_block` and :meth:`forward_last_ln`.
         """
         tokens, grid = self.patch_embed(x)
         plan = self.pe(self.resampled_pos_embed(grid))
@@ -430,7 +457,7 @@ class MPVGViT(BaseModule):
             return cp.checkpoint(block, tokens, pos, grid, use_reentrant=False)
         return block(tokens, pos, grid)
 
-    def last_norm(self, tokens: torch.Tensor, plan) -> torch.Tensor:
+    def forward_last_ln(self, tokens: torch.Tensor, plan) -> torch.Tensor:
         """The Last LN, plus MPVG's ``LN''(pos_k)`` when the structure has it."""
         tokens = self.norm(tokens)
         return tokens if plan.last is None else tokens + plan.last
@@ -442,7 +469,7 @@ class MPVGViT(BaseModule):
         for i in range(self.num_layers):
             tokens = self.forward_block(i, tokens, plan, grid)
             if i == self.num_layers - 1:
-                tokens = self.last_norm(tokens, plan)
+                tokens = self.forward_last_ln(tokens, plan)
             if i in self.out_indices:
                 outs.append(self._format_output(tokens, grid))
         return tuple(outs)

@@ -19,7 +19,7 @@ The paper evaluates dense prediction with each pretrained DeiT-Ti inside ViT-Ada
 The ViT part is the classifier's own code path: :meth:`MPVGViT.prepare_tokens` (patch
 embedding, ``pos_0`` resampled to the input's patch grid, the ``LN'`` chain run once on
 it), :meth:`MPVGViT.forward_block` for every block with its layer-wise PE, and
-:meth:`MPVGViT.last_norm` for the Last LN (+ MPVG's ``LN''(pos_0)``).
+:meth:`MPVGViT.forward_last_ln` for the Last LN (+ MPVG's ``LN''(pos_0)``).
 """
 from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -320,14 +320,14 @@ class MPVGViTAdapter(MPVGViT):
     unused; we apply it so that the PE term enters exactly as in the classifier), as a
     stride-16 map that is resized to strides 4, 8, 32. Then:
 
-    * ``'stride16'`` (default, the natural port of ``shared/paper/method.md``): the
-      stride-16 output uses ``MPVGViT.last_norm``, i.e. ``LN_last(x_L) + LN''(pos_0)``
+    * ``'stride16'`` (default, the natural port: the ViT's own output is its stride-16
+      level): the stride-16 output uses ``MPVGViT.forward_last_ln``, i.e. ``LN_last(x_L) + LN''(pos_0)``
       (with ``pos_0`` resampled to the input's patch grid); the other strides get
       ``LN_last(x_L)`` only.
     * ``'all_levels'``: ``LN_last(x_L) + LN''(pos_0)`` is resized to every stride.
     * ``'none'``: no Last-LN PE; the inner ViT is built without ``LN''`` (so no unused
       parameter under DDP; a checkpoint's ``pe.last_norm.*`` is ignored). This is the
-      same network as the structure without ``last_ln_pe`` (MPVG -> PVG).
+      same network as the structure without ``last_ln_pos`` (MPVG -> PVG).
 
     Presets without a Last-LN PE (default, lape, pvg) are unaffected by the flag.
 
@@ -395,7 +395,7 @@ class MPVGViTAdapter(MPVGViT):
             raise ValueError(f'unknown last_ln_pe_port {last_ln_pe_port!r}; choose one of '
                              f'{LAST_LN_PE_PORTS}.')
         if last_ln_pe_port == 'none':
-            pe_cfg = dict(pe_cfg or {}, last_ln_pe=None)
+            pe_cfg = dict(pe_cfg or {}, last_ln_pos=None)
         super().__init__(
             arch=arch, pe_mode=pe_mode, pe_cfg=pe_cfg, with_cls_token=False,
             out_type='featmap', img_size=img_size, patch_size=patch_size,
@@ -403,6 +403,8 @@ class MPVGViTAdapter(MPVGViT):
             drop_path_rate=drop_path_rate, window_size=window_size,
             window_block_indexes=window_block_indexes, with_cp=with_cp,
             frozen_stages=frozen_stages, init_cfg=init_cfg)
+        # the outputs are always the four levels: MPVGViT's output selection does not apply
+        del self.out_indices, self.out_type
         if self.patch_size != 16:
             raise ValueError(f'MPVGViTAdapter needs 16x16 patches (the ViT tokens are its '
                              f'stride-16 level), got patch_size={self.patch_size}.')
@@ -493,7 +495,7 @@ class MPVGViTAdapter(MPVGViT):
     def _vit_maps(self, tokens: torch.Tensor, grid: Shape, plan) -> Tuple[torch.Tensor, ...]:
         """The ViT's contribution per output stride, ``(B, D, h16, w16)`` each, in the
         order 4/8/16/32 (the Last-LN PE placed per ``last_ln_pe_port``)."""
-        with_pe = tokens_to_map(self.last_norm(tokens, plan), grid)
+        with_pe = tokens_to_map(self.forward_last_ln(tokens, plan), grid)
         if plan.last is None or self.last_ln_pe_port == 'all_levels':
             return with_pe, with_pe, with_pe, with_pe
         plain = tokens_to_map(self.norm(tokens), grid)  # 'stride16'
