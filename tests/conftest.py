@@ -20,6 +20,16 @@ def tiny_arch():
                 img_size=32)
 
 
+@pytest.fixture(scope='module')
+def single_thread():
+    """One torch thread for a module (``pytestmark = pytest.mark.usefixtures(
+    'single_thread')``): two threads on two shared cores thrash, tens of times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_default_scope():
     """Tests that enter an mmdet/mmseg/mmpretrain scope do not leak it to the next one."""

@@ -30,32 +30,31 @@ if [[ " $STAGES " == *" cls "* ]]; then
   summary+=("classification (demo val): $(metrics $CLS_DIR/test.log)")
 fi
 
-DET_CFG=configs/demo/mask-rcnn_mpvg-vit-demo-mln_mpvg_1xb8_demo-coco.py
-DET_DIR=work_dirs/demo_det_mpvg
-if [[ " $STAGES " == *" det "* && -f $DET_CFG ]]; then
-  say "3/4 detection: Mask R-CNN from the classification checkpoint"
-  $PY tools/train.py $DET_CFG --work-dir $DET_DIR --cfg-options \
+# fine-tune NAME CONFIG WORK_DIR: train from the classifier's checkpoint, then test
+finetune() {
+  local name=$1 cfg=$2 dir=$3 ckpt
+  $PY tools/train.py "$cfg" --work-dir "$dir" --cfg-options \
     model.backbone.init_cfg.type=Pretrained model.backbone.init_cfg.checkpoint=$CLS_CKPT \
     model.backbone.init_cfg.prefix=backbone.
-  det_ckpt=$(ls -t $DET_DIR/*.pth | head -n1)
-  $PY tools/test.py $DET_CFG "$det_ckpt" --work-dir $DET_DIR/test 2>&1 | tee $DET_DIR/test.log
-  summary+=("detection (demo val): $(metrics $DET_DIR/test.log)")
+  ckpt=$(ls -t "$dir"/*.pth | head -n1)
+  $PY tools/test.py "$cfg" "$ckpt" --work-dir "$dir/test" 2>&1 | tee "$dir/test.log"
+  summary+=("$name (demo val): $(metrics "$dir/test.log")")
+}
+
+if [[ " $STAGES " == *" det "* ]]; then
+  say "3/4 detection: Mask R-CNN from the classification checkpoint"
+  finetune detection configs/demo/mask-rcnn_mpvg-vit-demo-mln_mpvg_1xb8_demo-coco.py \
+    work_dirs/demo_det_mpvg
 fi
 
-SEG_CFG=configs/demo/upernet_mpvg-vit-demo_mpvg_1xb8_demo-ade.py
-SEG_DIR=work_dirs/demo_seg_mpvg
-if [[ " $STAGES " == *" seg "* && -f $SEG_CFG ]]; then
+if [[ " $STAGES " == *" seg "* ]]; then
   say "3/4 segmentation: UperNet from the classification checkpoint"
-  $PY tools/train.py $SEG_CFG --work-dir $SEG_DIR --cfg-options \
-    model.backbone.init_cfg.type=Pretrained model.backbone.init_cfg.checkpoint=$CLS_CKPT \
-    model.backbone.init_cfg.prefix=backbone.
-  seg_ckpt=$(ls -t $SEG_DIR/*.pth | head -n1)
-  $PY tools/test.py $SEG_CFG "$seg_ckpt" --work-dir $SEG_DIR/test 2>&1 | tee $SEG_DIR/test.log
-  summary+=("segmentation (demo val): $(metrics $SEG_DIR/test.log)")
+  finetune segmentation configs/demo/upernet_mpvg-vit-demo_mpvg_1xb8_demo-ade.py \
+    work_dirs/demo_seg_mpvg
 fi
 
 DIAG_DIR=work_dirs/demo_diagnostics
-if [[ " $STAGES " == *" diag "* && -f tools/analysis_tools/pe_counterbalance.py ]]; then
+if [[ " $STAGES " == *" diag "* ]]; then
   say "4/4 diagnostics of the classifier -> $DIAG_DIR"
   $PY tools/analysis_tools/pe_counterbalance.py $CLS_CFG $CLS_CKPT --out-dir $DIAG_DIR
   summary+=("diagnostics: figures and diagnostics.json in $DIAG_DIR")

@@ -12,6 +12,7 @@ from typing import Dict, Optional, Tuple
 import torch
 
 from .backbones.mpvg_vit import ARCH_SETTINGS
+from .pos_embed import PE_PRESETS
 
 _BLOCK_PARTS = ('norm1', 'attn.qkv', 'attn.proj', 'norm2', 'mlp.fc1', 'mlp.fc2')
 _BLOCK_KEY = re.compile(r'^blocks\.(\d+)\.(' + '|'.join(map(re.escape, _BLOCK_PARTS)) +
@@ -31,6 +32,19 @@ def unwrap_state_dict(ckpt: dict) -> Dict[str, torch.Tensor]:
     return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in ckpt.items()}
 
 
+def _closest_preset(observed: dict, with_cls: bool) -> str:
+    """The preset of :data:`PE_PRESETS` that needs the fewest overrides to match what a
+    checkpoint's keys show (which blocks own an ``LN'``; whether ``LN''`` exists; the
+    class token), the ``LN'`` blocks weighing most. ``input_pe``, ``hierarchical`` and
+    the ``k`` of ``LN''(pos_k)`` leave no trace in the keys: they are the preset's."""
+    def score(item):
+        structure, preset_cls = item[1]
+        return (2 * (structure.layerwise_from == observed['layerwise_from']) +
+                ((structure.last_ln_pos is None) == (observed['last_ln_pos'] is None)) +
+                0.5 * (preset_cls == with_cls))
+    return max(PE_PRESETS.items(), key=score)[0]
+
+
 def infer_model_cfg(sd: Dict[str, torch.Tensor]) -> dict:
     """Guess ``MPVGViT`` kwargs from timm-layout keys; raises on what it cannot map."""
     if 'dist_token' in sd:
@@ -48,19 +62,11 @@ def infer_model_cfg(sd: Dict[str, torch.Tensor]) -> dict:
     if pe_blocks and pe_blocks != list(range(pe_blocks[0], depth)):
         raise ValueError(f'layer-wise PE norms on blocks {pe_blocks}: not a contiguous run '
                          'to the last block, which no PE structure here produces.')
-    layerwise_from = pe_blocks[0] if pe_blocks else None
-    if layerwise_from is None:
-        pe_mode = 'default'
-    elif layerwise_from == 0:
-        pe_mode = 'lape'
-    else:
-        pe_mode = 'mpvg' if has_last else 'pvg'
-    pe_cfg = {}
-    preset_from = {'default': None, 'lape': 0, 'pvg': 1, 'mpvg': 1}[pe_mode]
-    if layerwise_from != preset_from:
-        pe_cfg['layerwise_from'] = layerwise_from
-    if has_last and pe_mode != 'mpvg':
-        pe_cfg['last_ln_pos'] = 0
+    observed = dict(layerwise_from=pe_blocks[0] if pe_blocks else None,
+                    last_ln_pos=0 if has_last else None)
+    pe_mode = _closest_preset(observed, with_cls)
+    preset = PE_PRESETS[pe_mode][0]
+    pe_cfg = {k: v for k, v in observed.items() if getattr(preset, k) != v}
     patch = sd['patch_embed.proj.weight'].shape[-1]
     arch = next((name for name, a in ARCH_SETTINGS.items()
                  if (a['embed_dims'], a['num_layers'], a['patch_size']) == (dims, depth, patch)),

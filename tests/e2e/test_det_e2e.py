@@ -120,36 +120,15 @@ def test_cls_checkpoint_loads_into_detector_backbone(demo):
         torch.testing.assert_close(got[name], value, msg=name)
 
 
-_UPSTREAM_STEPS = """
-import sys
-from mmengine.config import Config
-from mmengine.runner import Runner
-assert 'mpvg_mm' not in sys.modules
-cfg = Config.fromfile(sys.argv[1])  # imports custom_imports, i.e. mpvg_mm
-assert 'mpvg_mm' in sys.modules
-cfg.work_dir = sys.argv[2]
-cfg.merge_from_dict(dict(train_cfg=dict(max_epochs=1), val_cfg=None, val_dataloader=None,
-                         val_evaluator=None))
-runner = Runner.from_cfg(cfg)
-assert type(runner.model.backbone).__name__ == 'MPVGViT'
-runner.train()
-print('upstream steps done')
-"""
-
-
 @pytest.mark.slow
 def test_upstream_mmdet_train_runs_the_config(demo, tmp_path):
     """mmdet's own tools/train.py (shipped in the package's .mim folder) trains the
-    config; where the install lacks it, its two calls are run the same way."""
+    config."""
     import mmdet
     upstream = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools', 'train.py')
     wd = str(tmp_path / 'upstream')
-    if osp.isfile(upstream):
-        out = _run([upstream, demo['config'], '--work-dir', wd, '--cfg-options',
-                    'train_cfg.max_epochs=1', 'train_cfg.val_interval=10'], cwd=str(tmp_path))
-    else:
-        out = _run(['-c', _UPSTREAM_STEPS, demo['config'], wd], cwd=str(tmp_path))
-        assert 'upstream steps done' in out
+    out = _run([upstream, demo['config'], '--work-dir', wd, '--cfg-options',
+                'train_cfg.max_epochs=1', 'train_cfg.val_interval=10'], cwd=str(tmp_path))
     assert 'Epoch(train) [1][2/2]' in out
     assert osp.isfile(osp.join(wd, 'epoch_1.pth'))
 

@@ -4,6 +4,7 @@ whole-image and sliding-window mode on images whose side is not a multiple of th
 import glob
 import json
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -106,21 +107,35 @@ def test_train_then_test_whole_and_slide(demo, tmp_path):
     assert f"load backbone. in model from: {demo['cls_ckpt']}" in out
     assert 'missing keys' not in out and 'unexpected key' not in out, out[-3000:]
     assert re.search(r'Iter\(train\) \[4/4\].*decode\.loss_ce', out)
-    assert re.search(r'Iter\(val\) \[3/3\].*mIoU', out)
+    val_miou = float(re.findall(r'Iter\(val\) \[3/3\].*mIoU: ([0-9.]+)', out)[-1])
     ckpt = f'{wd}/iter_4.pth'
 
+    # the saved checkpoint, re-read by tools/test.py, scores what validation scored
     whole = _run('test.py', [config, ckpt, '--work-dir', str(tmp_path / 'whole')])
     assert re.search(r'Iter\(test\) \[3/3\].*mIoU', whole)
-    metrics = _test_metrics(tmp_path / 'whole')
-    assert 0.0 <= metrics['mIoU'] <= 100.0 and 'aAcc' in metrics
+    assert _test_metrics(tmp_path / 'whole')['mIoU'] == pytest.approx(val_miou, abs=0.01)
 
-    # 60x60 windows (not a multiple of 8 either), stride 40, on the 100x100 images
+    # 60x60 windows (not a multiple of 8 either), stride 40, on the 100x100 images: full
+    # size label maps, and the logged mIoU is the one of the dumped predictions
+    dump = tmp_path / 'slide.pkl'
     slide = _run('test.py', [config, ckpt, '--work-dir', str(tmp_path / 'slide'),
-                             '--cfg-options', 'model.test_cfg.mode=slide',
+                             '--out', str(dump), '--cfg-options', 'model.test_cfg.mode=slide',
                              'model.test_cfg.crop_size=(60,60)',
                              'model.test_cfg.stride=(40,40)'])
     assert re.search(r'Iter\(test\) \[3/3\].*mIoU', slide)
-    assert 0.0 <= _test_metrics(tmp_path / 'slide')['mIoU'] <= 100.0
+    samples = pickle.loads(dump.read_bytes())
+    assert len(samples) == 3
+    preds = [s['pred_sem_seg']['data'][0] for s in samples]
+    gts = [s['gt_sem_seg']['data'][0] for s in samples]
+    assert all(p.shape == (IMG_SIZE, IMG_SIZE) for p in preds)
+    ious = []
+    for c in range(4):
+        inter = sum(int(((p == c) & (g == c)).sum()) for p, g in zip(preds, gts))
+        union = sum(int((((p == c) | (g == c)) & (g != 255)).sum()) for p, g in zip(preds, gts))
+        if union:
+            ious.append(inter / union)
+    expected = 100 * sum(ious) / len(ious)
+    assert _test_metrics(tmp_path / 'slide')['mIoU'] == pytest.approx(expected, abs=0.01)
 
 
 def test_demo_config_learns_far_above_chance(tmp_path):

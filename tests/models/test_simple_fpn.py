@@ -9,12 +9,7 @@ from mpvg_mm.models import MPVGViT, SimpleFeaturePyramid
 from mpvg_mm.models.necks import LayerNorm2d
 
 
-@pytest.fixture(autouse=True, scope='module')
-def single_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures('single_thread')
 
 
 @pytest.mark.parametrize('grid, want', [

@@ -15,13 +15,7 @@ ADAPTER_ONLY = ('spatial_prior.', 'level_embed', 'interactions.', 'stride4_up.',
                 'output_norms.')
 
 
-@pytest.fixture(autouse=True, scope='module')
-def single_thread():
-    """Two threads on two shared cores thrash (tens of times slower here): use one."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures('single_thread')
 
 
 def tiny_adapter(**kwargs):

@@ -74,3 +74,22 @@ def test_default_matches_timm_vision_transformer(tmp_path):
     img = torch.randn(2, 3, 224, 224)
     with torch.no_grad():
         torch.testing.assert_close(model(img, mode='tensor'), ref(img), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize('backbone, pe_mode, pe_cfg', [
+    # Fig. 5: GAP + Last-LN PE without layer-wise PE = Default with one override
+    (dict(pe_mode='default', with_cls_token=False, pe_cfg=dict(last_ln_pos=0)), 'default',
+     dict(last_ln_pos=0)),
+    # LaPE + a Last-LN PE
+    (dict(pe_mode='lape', with_cls_token=False, pe_cfg=dict(last_ln_pos=0)), 'lape',
+     dict(last_ln_pos=0)),
+    # PVG whose layer-wise PE starts at block 2
+    (dict(pe_mode='pvg', pe_cfg=dict(layerwise_from=2)), 'pvg', dict(layerwise_from=2)),
+    (dict(pe_mode='mpvg', pe_cfg=dict(layerwise_from=3)), 'mpvg', dict(layerwise_from=3)),
+])
+def test_ablation_checkpoints_map_to_the_nearest_preset(backbone, pe_mode, pe_cfg):
+    src = _classifier(dict(arch='vit-lite', **backbone))
+    converted, cfg = convert_timm_checkpoint({'model': _timm_layout(src)})
+    assert (cfg['pe_mode'], cfg.get('pe_cfg')) == (pe_mode, pe_cfg)
+    assert cfg['with_cls_token'] == src.backbone.with_cls_token
+    _classifier(cfg).load_state_dict(converted['state_dict'], strict=True)
