@@ -4,6 +4,7 @@
 ``type='MPVGViT'`` resolve under each of the three ``default_scope``s, so the upstream
 ``tools/train.py`` / ``tools/test.py`` of every toolbox run our configs unchanged.
 """
+from .demo.datasets import DemoCocoDataset, DemoCustomDataset, DemoSegDataset
 from .engine import LayerDecayOptimWrapperConstructor
 from .models import MPVGViT, MPVGViTAdapter, SimpleFeaturePyramid
 
@@ -15,17 +16,23 @@ SHARED_MODULES = [
     ('OPTIM_WRAPPER_CONSTRUCTORS', LayerDecayOptimWrapperConstructor),
 ]
 SCOPES = ('mmpretrain', 'mmdet', 'mmseg')
+#: (scope, registry attribute, module) triples: the demo data's readers, one per scope.
+SCOPE_MODULES = [
+    ('mmpretrain', 'DATASETS', DemoCustomDataset),
+    ('mmdet', 'DATASETS', DemoCocoDataset),
+    ('mmseg', 'DATASETS', DemoSegDataset),
+]
 
 
 def register_all_modules() -> None:
-    """Register :data:`SHARED_MODULES` into each OpenMMLab scope (idempotent)."""
+    """Register :data:`SHARED_MODULES` into each OpenMMLab scope and
+    :data:`SCOPE_MODULES` into theirs (idempotent)."""
     import importlib
-    for scope in SCOPES:
-        registry_module = importlib.import_module(f'{scope}.registry')
-        for registry_name, module in SHARED_MODULES:
-            registry = getattr(registry_module, registry_name)
-            if registry.get(module.__name__) is not module:
-                registry.register_module(module=module, force=True)
+    entries = [(scope, name, module) for scope in SCOPES for name, module in SHARED_MODULES]
+    for scope, registry_name, module in entries + SCOPE_MODULES:
+        registry = getattr(importlib.import_module(f'{scope}.registry'), registry_name)
+        if registry.get(module.__name__) is not module:
+            registry.register_module(module=module, force=True)
 
 
 register_all_modules()
