@@ -60,6 +60,14 @@ _MAX_EXTENT = max(1.0, _SQUARE_HALF_SIDE * np.sqrt(2), _TRIANGLE_CIRCUMRADIUS,
 Size = Union[int, Tuple[int, int]]
 
 
+def height_width(size: Size) -> Tuple[int, int]:
+    """``(height, width)`` from an int (square) or a ``(height, width)`` pair."""
+    if isinstance(size, (int, np.integer)):
+        return int(size), int(size)
+    height, width = size
+    return int(height), int(width)
+
+
 # --------------------------------------------------------------------------- classes
 def imagenet_classes() -> Tuple[str, ...]:
     """Class names of the classification task: ``f'{shape}_{side}'``.
@@ -78,14 +86,6 @@ def imagenet_label(shape: int, side: int) -> int:
 def side_of(center_x: float) -> int:
     """Side index (0 = left, 1 = right) of a normalised x coordinate."""
     return int(center_x >= 0.5)
-
-
-def height_width(size: Size) -> Tuple[int, int]:
-    """``(height, width)`` from an int (square) or a ``(height, width)`` pair."""
-    if isinstance(size, (int, np.integer)):
-        return int(size), int(size)
-    height, width = size
-    return int(height), int(width)
 
 
 # ---------------------------------------------------------------------- scene types

@@ -14,9 +14,9 @@ in ``configs/_base_/datasets/demo_*.py``):
   same kind of scenes with 0 = background and shape ``c`` stored as ``c + 1``.
 
 Each format also writes its class names, one a line in label order, to
-:data:`CLASSES_FILE` under its root; the demo configs read them from there. The same
-seed gives byte-identical annotation and class files and identical images. Only numpy
-and cv2 (image encoding) are used.
+:data:`CLASSES_FILE` under its root; the demo configs read them from there
+(:mod:`mpvg_mm.demo.datasets`). The same seed gives byte-identical annotation and class
+files and identical images. Only numpy and cv2 (image encoding) are used.
 """
 import json
 import os
