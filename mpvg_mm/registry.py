@@ -20,6 +20,13 @@ SHARED_MODULES = (
     ('OPTIM_WRAPPER_CONSTRUCTORS', 'mpvg_mm.engine.optim_constructors',
      'LayerDecayOptimWrapperConstructor'),
 )
+#: ``(scope, registry name, module path, class name)`` registered in one scope only: the
+#: demo data's readers, one per toolbox.
+SCOPE_MODULES = (
+    ('mmpretrain', 'DATASETS', 'mpvg_mm.demo.datasets', 'DemoCustomDataset'),
+    ('mmdet', 'DATASETS', 'mpvg_mm.demo.datasets', 'DemoCocoDataset'),
+    ('mmseg', 'DATASETS', 'mpvg_mm.demo.datasets', 'DemoSegDataset'),
+)
 
 
 def installed_scopes(scopes: Sequence[str] = SCOPES) -> List[str]:
@@ -36,7 +43,8 @@ def installed_scopes(scopes: Sequence[str] = SCOPES) -> List[str]:
 
 def register_all_modules(scopes: Optional[Sequence[str]] = None,
                          install_shims: bool = True) -> List[str]:
-    """Register :data:`SHARED_MODULES` into each installed toolbox (idempotent).
+    """Register :data:`SHARED_MODULES` into each installed toolbox and
+    :data:`SCOPE_MODULES` into theirs (idempotent).
 
     Args:
         scopes: the toolboxes to register into; None: every installed one of
@@ -63,19 +71,18 @@ def register_all_modules(scopes: Optional[Sequence[str]] = None,
     if install_shims:
         from . import compat
         compat.install()
-    modules = []
-    for registry_name, path, name in SHARED_MODULES:
+    entries = [(scope, *entry) for scope in scopes for entry in SHARED_MODULES]
+    entries += [entry for entry in SCOPE_MODULES if entry[0] in scopes]
+    for scope, registry_name, path, name in entries:
         try:
-            modules.append((registry_name, getattr(importlib.import_module(path), name)))
+            module = getattr(importlib.import_module(path), name)
         except ModuleNotFoundError as err:
-            if err.name not in SCOPES:  # e.g. the layer-decay constructor without mmpretrain
+            if (err.name or '').split('.')[0] not in SCOPES:  # needs a missing toolbox
                 raise
-    for scope in scopes:
-        registry_module = importlib.import_module(f'{scope}.registry')
-        for registry_name, module in modules:
-            registry = getattr(registry_module, registry_name)
-            if registry.get(module.__name__) is not module:
-                registry.register_module(module=module, force=True)
+            continue
+        registry = getattr(importlib.import_module(f'{scope}.registry'), registry_name)
+        if registry.get(name) is not module:
+            registry.register_module(module=module, force=True)
     return list(scopes)
 
 

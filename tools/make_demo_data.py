@@ -10,8 +10,11 @@ Usage (from the repository root)::
 
 ``--num-train`` / ``--num-val`` count images per class for ``imagenet`` and images per
 split for ``coco`` / ``ade20k``; unset, each format takes its own default. The same
-seed always gives byte-identical annotation files and identical images. Objects are
-filled with their class's pattern unless ``--flat`` (same scenes, one colour each).
+seed always gives byte-identical annotation and class-name files and identical images.
+Objects are filled with their class's pattern unless ``--flat`` (same scenes, one colour
+each). Each format's class names go to ``OUT/<format>/classes.txt``
+(``imagenet/meta/classes.txt``), where the demo dataset configs read them. The scenes
+and layouts are described in ``mpvg_mm/demo/scenes.py`` and ``mpvg_mm/demo/writers.py``.
 """
 import argparse
 import os.path as osp
@@ -20,8 +23,8 @@ import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mpvg_mm.datasets.demo_scenes import (DEFAULT_IMG_SIZE, DEFAULT_NUM_TRAIN,  # noqa: E402
-                                          DEFAULT_NUM_VAL, FORMATS, write_dataset)
+from mpvg_mm.demo.writers import (DEFAULT_IMG_SIZE, DEFAULT_NUM_TRAIN,  # noqa: E402
+                                  DEFAULT_NUM_VAL, FORMATS, write_dataset)
 
 
 def parse_formats(text: str) -> list:

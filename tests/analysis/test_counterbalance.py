@@ -8,9 +8,9 @@ import pytest
 import torch
 import torch.nn as nn
 
+from mpvg_mm import demo
 from mpvg_mm.analysis.counterbalance import (analyze_model, collect_layer_stats, main,
                                              pearson, summarize)
-from mpvg_mm.datasets import demo_scenes
 from mpvg_mm.models import MPVGViT
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -202,7 +202,7 @@ def test_vit_adapter_backbone():
 @pytest.fixture(scope='module')
 def demo_imagenet(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('demo') / 'imagenet')
-    demo_scenes.write_imagenet(root, seed=0, num_train=1, num_val=2)  # 16 val images
+    demo.write_imagenet(root, seed=0, num_train=1, num_val=2)  # 16 val images
     return root
 
 

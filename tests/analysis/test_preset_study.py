@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
+from mpvg_mm import demo
 from mpvg_mm.analysis import preset_study as ps
-from mpvg_mm.datasets import demo_scenes
 
 
 @pytest.fixture(autouse=True, scope='module')
@@ -20,7 +20,7 @@ def single_thread():
 @pytest.fixture(scope='module')
 def demo_imagenet(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('demo') / 'imagenet')
-    demo_scenes.write_imagenet(root, seed=0, num_train=2, num_val=1)  # 16 train, 8 val
+    demo.write_imagenet(root, seed=0, num_train=2, num_val=1)  # 16 train, 8 val
     return root
 
 

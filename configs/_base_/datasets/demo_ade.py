@@ -3,12 +3,12 @@
 # and shape c stored as c + 1. mmseg's ADE20KDataset only accepts ADE's own 150 class
 # names, so the generic BaseSegDataset reads the same files; reduce_zero_label=True
 # ignores the background (255) and maps the shapes to 0..3. Light augmentation only.
-dataset_type = 'BaseSegDataset'
+# DemoSegDataset is that BaseSegDataset reading the class names (the 4 shapes, labels
+# 0..3) from the file the generator wrote, relative to data_root; building it without
+# that file fails with an error naming it (mpvg_mm/demo/datasets.py).
+dataset_type = 'DemoSegDataset'
 data_root = 'data/demo/ade20k'
-# mpvg_mm.datasets.demo_scenes.SHAPES / SHAPE_PALETTE (configs are plain text: copied here)
-classes = ('circle', 'square', 'triangle', 'cross')
-palette = [[220, 20, 60], [0, 130, 200], [255, 200, 0], [60, 180, 75]]
-metainfo = dict(classes=classes, palette=palette)
+metainfo = dict(classes='classes.txt')
 crop_size = (128, 128)
 train_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -1,12 +1,14 @@
 # The generated position-dependent classification set (tools/make_demo_data.py): one
 # shape per 32x32 image, label = shape x (left/right half). No flips: a flip would swap
 # the label.
-dataset_type = 'CustomDataset'
+# DemoCustomDataset is mmpretrain's CustomDataset reading the class names (the 8 shape x
+# side names, in label order) from the file the generator wrote, relative to data_root;
+# building it without that file fails with an error naming it (mpvg_mm/demo/datasets.py).
+dataset_type = 'DemoCustomDataset'
 data_root = 'data/demo/imagenet'
-classes = ('circle_left', 'circle_right', 'square_left', 'square_right', 'triangle_left',
-           'triangle_right', 'cross_left', 'cross_right')
+classes = 'meta/classes.txt'
 data_preprocessor = dict(
-    num_classes=len(classes),
+    num_classes=8,  # the lines of meta/classes.txt
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],
     to_rgb=True,

@@ -1,11 +1,12 @@
 # The generated COCO-layout demo set (tools/make_demo_data.py OUT --formats coco):
 # 128x128 scenes of 1..3 shapes with boxes and polygon masks, 200 train / 50 val images
 # by default, read by mmdet's own CocoDataset. One scale (128), flips only.
-dataset_type = 'CocoDataset'
+# DemoCocoDataset is that CocoDataset reading the class names (the 4 shapes, in category
+# id order) from the file the generator wrote, relative to data_root; building it
+# without that file fails with an error naming it (mpvg_mm/demo/datasets.py).
+dataset_type = 'DemoCocoDataset'
 data_root = 'data/demo/coco/'
-metainfo = dict(
-    classes=('circle', 'square', 'triangle', 'cross'),  # mpvg_mm.datasets.SHAPES
-    palette=[(220, 20, 60), (0, 130, 200), (255, 200, 0), (60, 180, 75)])
+metainfo = dict(classes='classes.txt')
 img_scale = (128, 128)
 backend_args = None
 

@@ -1,40 +1,37 @@
-"""Procedural demo scenes and the three on-disk datasets drawn from them.
+"""The demo scenes: what they contain, how each is sampled and how it is drawn.
 
-One scene source feeds three real dataset layouts, so that every toolbox trains on
-data it reads with its own, unchanged dataset class:
+A :class:`Scene` is a textured :class:`Background` and a few :class:`SceneObject`
+shapes (:data:`SHAPES`: circles, squares, triangles, crosses) of random colours, sizes
+and rotations. :func:`render_scene` draws it into an RGB image and one visible mask per
+object (later objects hide earlier ones); :func:`semantic_map` turns the masks into a
+class map. Two kinds of scene feed the demo datasets (:mod:`mpvg_mm.demo.writers`):
 
-* ``imagenet`` (mmpretrain ``ImageNet`` / ``CustomDataset``): one object per image,
-  label = shape x side of the image its centre lies in (``circle_left``, ...). The
-  side makes the task position-dependent, so position embedding matters.
-* ``coco`` (mmdet ``CocoDataset``, pycocotools): 1..3 objects, boxes, polygon (or RLE)
-  instance masks that follow the occlusion order of the render.
-* ``ade20k`` (mmseg ``ADE20KDataset(reduce_zero_label=True)``): semantic maps with
-  0 = background and shape ``c`` stored as ``c + 1``.
+* :func:`imagenet_scene`: one object whose centre lies in the left or right half of
+  the image, for the position-dependent classification task whose label is
+  shape x side (:func:`imagenet_classes`).
+* :func:`instance_scene`: 1..3 objects that overlap only partly, for instance and
+  semantic segmentation.
 
-Each shape class is filled with its own pattern (:data:`SHAPE_FILLS`: solid circles,
-striped squares, checkered triangles, dotted crosses) in a random colour, as real
-categories have their own texture. A small ViT trained for minutes on CPU learns such
-local appearance quickly and silhouettes slowly, so the pattern is what lets the demo
-models get far above chance in a CPU budget. ``textured=False`` (``make_demo_data.py
---flat``) draws every object in one flat colour: the silhouette is then the only cue.
+Each shape class is filled with its own pattern (:data:`FILLS`, indexed by shape: solid
+circles, striped squares, checkered triangles, dotted crosses) in a random colour, as
+real categories have their own texture. A small ViT trained for minutes on CPU learns
+such local appearance quickly and silhouettes slowly, so the pattern is what lets the
+demo models get far above chance in a CPU budget. ``textured=False``
+(``make_demo_data.py --flat``) draws every object in one flat colour: the silhouette is
+then the only cue.
 
 Everything is deterministic: each image has its own generator, seeded from
-``(seed, format, split, index)``, so one sample can be regenerated without the rest
-(:func:`imagenet_scene`, :func:`instance_scene`). Only numpy and cv2 are used (cv2
-for contour extraction and image encoding).
+``(seed, format, split, index)``, so one sample can be regenerated without the rest.
+Only numpy is used.
 
 Coordinates: a :class:`Scene` is resolution-free; object centres are fractions of
 the image width / height (x to the right, y downwards) and object sizes fractions of
 the shorter image side. Pixel ``(row i, col j)`` has its centre at ``(j + .5, i + .5)``.
 """
-import json
-import os
-import os.path as osp
 import zlib
 from dataclasses import dataclass, replace
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
-import cv2
 import numpy as np
 
 #: The shape classes, in label order (COCO category id = index + 1, ADE20K value =
@@ -42,33 +39,15 @@ import numpy as np
 SHAPES: Tuple[str, ...] = ('circle', 'square', 'triangle', 'cross')
 #: The image halves of the position-dependent classification task, in label order.
 SIDES: Tuple[str, ...] = ('left', 'right')
-#: A fixed display palette of the shape classes (RGB), e.g. for mmseg's ``metainfo``.
-SHAPE_PALETTE: Tuple[Tuple[int, int, int], ...] = ((220, 20, 60), (0, 130, 200),
-                                                   (255, 200, 0), (60, 180, 75))
-#: Fill patterns of objects, and the one of each shape class (index = shape index).
+#: Fill patterns of objects; a textured object of shape ``s`` has fill ``FILLS[s]``.
 FILLS: Tuple[str, ...] = ('solid', 'stripes', 'checker', 'dots')
-SHAPE_FILLS: Tuple[str, ...] = FILLS
 #: Fill patterns repeat every FILL_PERIOD pixels (axis-aligned, at any image size); their
 #: second colour is the object's colour times FILL_SHADE.
 FILL_PERIOD = 4
 FILL_SHADE = 0.4
 #: Background texture kinds.
 BACKGROUND_KINDS: Tuple[str, ...] = ('noise', 'stripes', 'gradient')
-#: The dataset formats :func:`write_dataset` knows, in the order they are written.
-FORMATS: Tuple[str, ...] = ('imagenet', 'coco', 'ade20k')
-#: Split names of each on-disk layout, keyed by the generic split ('train' / 'val').
-SPLIT_DIRS: Dict[str, Dict[str, str]] = {
-    'imagenet': {'train': 'train', 'val': 'val'},
-    'coco': {'train': 'train2017', 'val': 'val2017'},
-    'ade20k': {'train': 'training', 'val': 'validation'},
-}
-#: Default image size (pixels, square) of each format.
-DEFAULT_IMG_SIZE: Dict[str, int] = {'imagenet': 32, 'coco': 128, 'ade20k': 128}
-#: Default image counts: ImageNet per class, COCO / ADE20K per split.
-DEFAULT_NUM_TRAIN: Dict[str, int] = {'imagenet': 100, 'coco': 200, 'ade20k': 200}
-DEFAULT_NUM_VAL: Dict[str, int] = {'imagenet': 20, 'coco': 50, 'ade20k': 50}
 
-JPEG_QUALITY = 95
 _SPLIT_CODES = {'train': 0, 'val': 1}
 # Shape geometry, as multiples of an object's ``size`` (its nominal half extent).
 _SQUARE_HALF_SIDE = 0.85
@@ -81,12 +60,15 @@ _MAX_EXTENT = max(1.0, _SQUARE_HALF_SIDE * np.sqrt(2), _TRIANGLE_CIRCUMRADIUS,
 Size = Union[int, Tuple[int, int]]
 
 
+def height_width(size: Size) -> Tuple[int, int]:
+    """``(height, width)`` from an int (square) or a ``(height, width)`` pair."""
+    if isinstance(size, (int, np.integer)):
+        return int(size), int(size)
+    height, width = size
+    return int(height), int(width)
+
+
 # --------------------------------------------------------------------------- classes
-def shape_classes() -> Tuple[str, ...]:
-    """Class names of the COCO and ADE20K datasets (``SHAPES``)."""
-    return SHAPES
-
-
 def imagenet_classes() -> Tuple[str, ...]:
     """Class names of the classification task: ``f'{shape}_{side}'``.
 
@@ -162,14 +144,6 @@ class Scene:
 
 
 # -------------------------------------------------------------------------- seeding
-def _hw(size: Size) -> Tuple[int, int]:
-    """``(height, width)`` from an int (square) or a ``(height, width)`` pair."""
-    if isinstance(size, (int, np.integer)):
-        return int(size), int(size)
-    height, width = size
-    return int(height), int(width)
-
-
 def sample_rng(seed: int, fmt: str, split: str, *keys: int) -> np.random.Generator:
     """The generator of one sample: independent per ``(seed, fmt, split, *keys)``.
 
@@ -248,7 +222,7 @@ def sample_object(rng: np.random.Generator, background: Background,
 
     The ranges are shrunk so that the whole silhouette stays inside the image
     (assuming a square image). ``textured``: fill it with its class's pattern
-    (:data:`SHAPE_FILLS`), else solid. The fill draws no random numbers, so a scene's
+    (``FILLS[shape]``), else solid. The fill draws no random numbers, so a scene's
     geometry and colours do not depend on it.
     """
     if shape is None:
@@ -263,7 +237,7 @@ def sample_object(rng: np.random.Generator, background: Background,
     center = (float(rng.uniform(lo_x, hi_x)), float(rng.uniform(lo_y, hi_y)))
     angle = float(rng.uniform(0, 2 * np.pi))
     color = sample_object_color(rng, background, avoid_colors)
-    fill = SHAPE_FILLS[shape] if textured else 'solid'
+    fill = FILLS[shape] if textured else 'solid'
     return SceneObject(shape, center, size, angle, color, fill)
 
 
@@ -417,7 +391,7 @@ def render_scene(scene: Scene, size: Size) -> Tuple[np.ndarray, np.ndarray]:
         masks: bool visible instance masks, shape (N, H, W), in ``scene.objects``
             order (pairwise disjoint).
     """
-    height, width = _hw(size)
+    height, width = height_width(size)
     image = render_background(scene.background, height, width)
     masks = visible_masks(scene, height, width)
     for obj, mask in zip(scene.objects, masks):
@@ -447,7 +421,7 @@ def drop_hidden_objects(scene: Scene, size: Size, min_visible_fraction: float = 
     ``min_visible_fraction`` of its full silhouette. Removing an object never hides
     another (only later objects occlude), so one pass suffices.
     """
-    height, width = _hw(size)
+    height, width = height_width(size)
     masks = visible_masks(scene, height, width)
     keep = []
     for obj, mask in zip(scene.objects, masks):
@@ -481,236 +455,3 @@ def instance_scene(seed: int, fmt: str, split: str, index: int, size: Size,
         if scene.objects:
             return scene
     raise ValueError(f'no visible object at size {size}: the image is too small')
-
-
-# ------------------------------------------------------------ mask -> annotation
-def mask_to_bbox(mask: np.ndarray) -> List[float]:
-    """COCO box ``[x, y, w, h]`` (pixel edges) of a non-empty bool (H, W) mask."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    x0, y0 = int(cols[0]), int(rows[0])
-    return [float(x0), float(y0), float(cols[-1] + 1 - x0), float(rows[-1] + 1 - y0)]
-
-
-def mask_to_polygons(mask: np.ndarray, upsample: int = 4) -> Optional[List[List[float]]]:
-    """COCO polygons ``[[x1, y1, x2, y2, ...], ...]`` of a bool (H, W) mask, or None.
-
-    Contours are traced on the mask upsampled ``upsample`` times, so they run just
-    inside the pixel edges (not through boundary pixel centres, which would lose half
-    a pixel all around); pycocotools rasterises them back to the same pixels. Returns
-    None when the mask has holes or a contour is degenerate (< 3 points), where
-    polygons cannot represent it: use :func:`mask_to_rle` then.
-    """
-    up = np.repeat(np.repeat(mask.astype(np.uint8), upsample, 0), upsample, 1)
-    contours, hierarchy = cv2.findContours(up, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-    if not contours:
-        return None
-    if hierarchy is not None and np.any(hierarchy.reshape(-1, 4)[:, 3] >= 0):
-        return None  # a contour with a parent is a hole
-    polygons = []
-    for contour in contours:
-        pts = contour.reshape(-1, 2).astype(np.float64)
-        if len(pts) < 3:
-            return None
-        polygons.append(((pts + 0.5) / upsample).ravel().tolist())
-    return polygons
-
-
-def mask_to_rle(mask: np.ndarray) -> Dict[str, list]:
-    """Uncompressed COCO RLE of a bool (H, W) mask: column-major runs, zeros first."""
-    flat = np.asarray(mask, dtype=bool).ravel(order='F')
-    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
-    bounds = np.concatenate([[0], change, [flat.size]])
-    counts = np.diff(bounds).tolist()
-    if flat.size and flat[0]:
-        counts = [0] + counts
-    return {'counts': [int(c) for c in counts], 'size': [int(s) for s in mask.shape]}
-
-
-def mask_to_segmentation(mask: np.ndarray) -> Union[List[List[float]], Dict[str, list]]:
-    """Polygons when they represent ``mask`` exactly, otherwise uncompressed RLE."""
-    polygons = mask_to_polygons(mask)
-    return polygons if polygons is not None else mask_to_rle(mask)
-
-
-# -------------------------------------------------------------------------- writers
-def _write_image(path: str, image: np.ndarray) -> None:
-    """Write an RGB uint8 (H, W, 3) image; JPEG (quality 95) or PNG by suffix."""
-    params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if path.lower().endswith(
-        ('.jpg', '.jpeg')) else []
-    if not cv2.imwrite(path, np.ascontiguousarray(image[..., ::-1]), params):
-        raise OSError(f'cv2.imwrite failed for {path}')
-
-
-def _write_png_gray(path: str, array: np.ndarray) -> None:
-    """Write a single-channel uint8 (H, W) PNG."""
-    if not cv2.imwrite(path, np.ascontiguousarray(array)):
-        raise OSError(f'cv2.imwrite failed for {path}')
-
-
-def _remove_stale(folder: str, suffix: str, written: set) -> None:
-    """Delete files ending in ``suffix`` under ``folder`` (recursively) that this run
-    did not write, so a rerun with fewer samples leaves no orphans behind."""
-    for dirpath, _, files in os.walk(folder):
-        for name in files:
-            path = osp.join(dirpath, name)
-            if name.endswith(suffix) and path not in written:
-                os.remove(path)
-
-
-def _write_text(path: str, lines: Sequence[str]) -> None:
-    with open(path, 'w', newline='\n') as f:
-        f.write(''.join(f'{line}\n' for line in lines))
-
-
-def write_imagenet(root: str, seed: int = 0, num_train: int = 100, num_val: int = 20,
-                   img_size: Size = 32, textured: bool = True) -> Dict[str, object]:
-    """Write the classification set under ``root`` in mmpretrain's ImageNet layout.
-
-    ``root/{train,val}/<class>/<class>_<k>.JPEG``, ``root/meta/{train,val}.txt``
-    (``<class>/<file> <label>``, relative to the split folder) and
-    ``root/meta/classes.txt``. ``num_train`` / ``num_val`` are images per class.
-
-    Returns:
-        ``{'root', 'classes', 'train', 'val'}`` (image counts per split).
-    """
-    classes = imagenet_classes()
-    os.makedirs(osp.join(root, 'meta'), exist_ok=True)
-    _write_text(osp.join(root, 'meta', 'classes.txt'), classes)
-    summary: Dict[str, object] = {'root': root, 'classes': len(classes)}
-    for split, per_class in (('train', num_train), ('val', num_val)):
-        split_dir = osp.join(root, SPLIT_DIRS['imagenet'][split])
-        lines, written = [], set()
-        for label, name in enumerate(classes):
-            os.makedirs(osp.join(split_dir, name), exist_ok=True)
-            for k in range(per_class):
-                scene = imagenet_scene(seed, split, label, k, textured)
-                image, _ = render_scene(scene, img_size)
-                rel = f'{name}/{name}_{k:05d}.JPEG'
-                path = osp.join(split_dir, rel)
-                _write_image(path, image)
-                written.add(path)
-                lines.append(f'{rel} {label}')
-        _remove_stale(split_dir, '.JPEG', written)
-        _write_text(osp.join(root, 'meta', f'{split}.txt'), lines)
-        summary[split] = len(lines)
-    return summary
-
-
-def coco_categories() -> List[Dict[str, object]]:
-    """COCO ``categories``: the shapes, ids from 1."""
-    return [{'id': i + 1, 'name': name, 'supercategory': 'shape'}
-            for i, name in enumerate(SHAPES)]
-
-
-def write_coco(root: str, seed: int = 0, num_train: int = 200, num_val: int = 50,
-               img_size: Size = 128, max_objects: int = 3,
-               textured: bool = True) -> Dict[str, object]:
-    """Write the instance-segmentation set under ``root`` in COCO layout.
-
-    ``root/{train2017,val2017}/<index>.jpg`` and
-    ``root/annotations/instances_{train,val}2017.json``; image ids are ``index + 1``,
-    annotation ids run from 1 over the split.
-
-    Returns:
-        ``{'root', 'train', 'val', 'train_objects', 'val_objects'}``.
-    """
-    height, width = _hw(img_size)
-    os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
-    summary: Dict[str, object] = {'root': root}
-    for split, num in (('train', num_train), ('val', num_val)):
-        split_name = SPLIT_DIRS['coco'][split]
-        split_dir = osp.join(root, split_name)
-        os.makedirs(split_dir, exist_ok=True)
-        images, annotations, written = [], [], set()
-        for index in range(num):
-            scene = instance_scene(seed, 'coco', split, index, (height, width),
-                                   max_objects, textured)
-            image, masks = render_scene(scene, (height, width))
-            file_name = f'{index:06d}.jpg'
-            path = osp.join(split_dir, file_name)
-            _write_image(path, image)
-            written.add(path)
-            images.append({'id': index + 1, 'file_name': file_name, 'height': height,
-                           'width': width})
-            for obj, mask in zip(scene.objects, masks):
-                annotations.append({
-                    'id': len(annotations) + 1,
-                    'image_id': index + 1,
-                    'category_id': obj.shape + 1,
-                    'bbox': mask_to_bbox(mask),
-                    'area': float(mask.sum()),
-                    'segmentation': mask_to_segmentation(mask),
-                    'iscrowd': 0,
-                })
-        _remove_stale(split_dir, '.jpg', written)
-        dataset = {
-            'info': {'description': 'mpvg_mm procedural demo shapes', 'version': '1.0',
-                     'year': 2025, 'seed': int(seed)},
-            'licenses': [],
-            'images': images,
-            'annotations': annotations,
-            'categories': coco_categories(),
-        }
-        ann_path = osp.join(root, 'annotations', f'instances_{split_name}.json')
-        with open(ann_path, 'w', newline='\n') as f:
-            json.dump(dataset, f, separators=(',', ':'))
-        summary[split] = len(images)
-        summary[f'{split}_objects'] = len(annotations)
-    return summary
-
-
-def write_ade20k(root: str, seed: int = 0, num_train: int = 200, num_val: int = 50,
-                 img_size: Size = 128, max_objects: int = 3,
-                 textured: bool = True) -> Dict[str, object]:
-    """Write the semantic-segmentation set under ``root`` in mmseg's ADE20K layout.
-
-    ``root/images/{training,validation}/<index>.jpg`` and
-    ``root/annotations/{training,validation}/<index>.png`` (uint8, 0 = background,
-    shape ``c`` as ``c + 1``; read with ``reduce_zero_label=True``).
-
-    Returns:
-        ``{'root', 'train', 'val'}`` (image counts).
-    """
-    summary: Dict[str, object] = {'root': root}
-    for split, num in (('train', num_train), ('val', num_val)):
-        split_name = SPLIT_DIRS['ade20k'][split]
-        img_dir = osp.join(root, 'images', split_name)
-        ann_dir = osp.join(root, 'annotations', split_name)
-        os.makedirs(img_dir, exist_ok=True)
-        os.makedirs(ann_dir, exist_ok=True)
-        written = set()
-        for index in range(num):
-            scene = instance_scene(seed, 'ade20k', split, index, img_size, max_objects,
-                                   textured)
-            image, masks = render_scene(scene, img_size)
-            stem = f'{index:06d}'
-            img_path = osp.join(img_dir, f'{stem}.jpg')
-            ann_path = osp.join(ann_dir, f'{stem}.png')
-            _write_image(img_path, image)
-            _write_png_gray(ann_path, semantic_map(scene, masks))
-            written.update((img_path, ann_path))
-        _remove_stale(img_dir, '.jpg', written)
-        _remove_stale(ann_dir, '.png', written)
-        summary[split] = num
-    return summary
-
-
-WRITERS = {'imagenet': write_imagenet, 'coco': write_coco, 'ade20k': write_ade20k}
-
-
-def write_dataset(fmt: str, out_dir: str, seed: int = 0, num_train: Optional[int] = None,
-                  num_val: Optional[int] = None,
-                  img_size: Optional[Size] = None,
-                  textured: bool = True) -> Dict[str, object]:
-    """Write format ``fmt`` into ``out_dir/<fmt>``; ``None`` arguments take the
-    per-format defaults (:data:`DEFAULT_NUM_TRAIN`, ...). ``textured=False``: flat
-    objects (see the module docstring)."""
-    if fmt not in WRITERS:
-        raise ValueError(f'unknown format {fmt!r}; choose from {FORMATS}')
-    return WRITERS[fmt](
-        osp.join(out_dir, fmt), seed=seed,
-        num_train=DEFAULT_NUM_TRAIN[fmt] if num_train is None else num_train,
-        num_val=DEFAULT_NUM_VAL[fmt] if num_val is None else num_val,
-        img_size=DEFAULT_IMG_SIZE[fmt] if img_size is None else img_size,
-        textured=textured)

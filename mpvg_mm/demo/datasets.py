@@ -1,0 +1,55 @@
+"""The readers of the demo data: each toolbox's own dataset class, taking the class names
+from the file the generator wrote next to the data instead of from the config.
+
+``metainfo=dict(classes='classes.txt')`` names that file relative to ``data_root`` (an
+absolute path is used as is), so a config that moves ``data_root`` moves the class
+names with it. Without the file (data not generated yet, or by an older generator)
+building the dataset fails with an error that names the file and the generator; the
+upstream classes would instead take the path itself as the class names. Everything
+else is the upstream reader, unchanged.
+"""
+import os.path as osp
+from typing import Mapping, Optional
+
+from mmdet.datasets import CocoDataset
+from mmpretrain.datasets import CustomDataset
+from mmseg.datasets import BaseSegDataset
+
+
+def load_classes_file(metainfo: Optional[Mapping], data_root: Optional[str]
+                      ) -> Optional[Mapping]:
+    """``metainfo`` with ``classes``, when it is a file name, replaced by that file's
+    lines (a tuple); any other ``metainfo`` is returned unchanged."""
+    if metainfo is None or not isinstance(metainfo.get('classes'), str):
+        return metainfo
+    path = osp.join(data_root or '', osp.expanduser(metainfo['classes']))
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'{path} not found: the demo class names are written with the demo data. '
+            'Generate it with `python tools/make_demo_data.py data/demo` (or point '
+            'data_root at a folder that tool wrote).')
+    with open(path, encoding='utf-8') as f:
+        classes = tuple(f.read().splitlines())
+    return {**metainfo, 'classes': classes}
+
+
+class _ClassesFromFile:
+    """Reads ``metainfo['classes']`` with :func:`load_classes_file` before the upstream
+    ``__init__`` runs."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs['metainfo'] = load_classes_file(kwargs.get('metainfo'),
+                                               kwargs.get('data_root'))
+        super().__init__(*args, **kwargs)
+
+
+class DemoCustomDataset(_ClassesFromFile, CustomDataset):
+    """mmpretrain's ``CustomDataset`` with the class names from a file under data_root."""
+
+
+class DemoCocoDataset(_ClassesFromFile, CocoDataset):
+    """mmdet's ``CocoDataset`` with the class names from a file under data_root."""
+
+
+class DemoSegDataset(_ClassesFromFile, BaseSegDataset):
+    """mmseg's ``BaseSegDataset`` with the class names from a file under data_root."""
