@@ -24,7 +24,7 @@ def single_thread():
 
 @pytest.fixture(scope='module')
 def results():
-    return bm.run_benchmark(archs=[ARCH], batch_size=BATCH, img_size=32, iters=2, warmup=1,
+    return bm.run_benchmark(archs=[ARCH], batch_size=BATCH, img_size=32, iters=3, warmup=1,
                             device='cpu', num_classes=NUM_CLASSES, matmul_size=64,
                             log=lambda s: None)
 
@@ -59,7 +59,7 @@ def test_structure(results):
     res = _models(results)
     assert list(res['models']) == expected
     for m in res['models'].values():
-        assert len(m['fwd_times_s']) == len(m['fwd_bwd_times_s']) == 2
+        assert len(m['fwd_times_s']) == len(m['fwd_bwd_times_s']) == 3
     assert set(res['ratios']) == {k for k, base in bm.RATIO_BASES.items()
                                   if base in res['models']}
     json.dumps(results, allow_nan=False)
