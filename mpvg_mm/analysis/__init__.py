@@ -1,8 +1,14 @@
-"""Diagnostics and benchmarks: PE counterbalancing (the paper's Fig. 2, 4, 6-7), speed /
-memory / FLOPs against mmpretrain's and timm's ViT, and a multi-seed preset study.
+"""The paper's diagnostics and the measurements behind the README's tables.
 
-The submodules import matplotlib, timm and the toolboxes lazily; import them directly:
-``mpvg_mm.analysis.counterbalance``, ``.benchmark``, ``.preset_study``.
+* :mod:`.counterbalance`: the counterbalancing diagnostics (the paper's Fig. 2, 4, 6-7):
+  forward hooks on an MPVGViT and the numbers compared.
+* :mod:`.benchmark`: speed, memory, parameters and FLOPs of the PE presets against
+  mmpretrain's and timm's ViT.
+* :mod:`.preset_study`: every preset trained with several seeds on a config's data.
+
+They compute and return numbers; plots, files and the command lines are the scripts of
+``tools/analysis_tools/``. ``.benchmark`` and ``.preset_study`` import timm and the
+toolboxes lazily; import them directly.
 """
 from .counterbalance import analyze_model, collect_layer_stats, pearson, summarize
 

@@ -34,21 +34,23 @@ Measurement protocol (:func:`run_benchmark`):
   MACs. Achieved FLOP/s = ``2 * flops * images/s`` (forward) and ``6 * flops * images/s``
   (forward+backward, the usual 3x estimate), compared with the machine's measured peak:
   the best of a few large square matmuls (fp32; with ``--amp`` also the AMP dtype).
+
+This module measures and returns numbers; the command line, the Markdown table and the
+JSON file are ``tools/analysis_tools/benchmark.py``.
 """
-import argparse
 import ctypes
 import gc
-import json
-import os
 import platform
 import statistics
 import time
 from contextlib import nullcontext
-from typing import Callable, Dict, List, Optional, Sequence, Union
+from typing import Callable, Dict, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from ..models import ARCH_ALIASES, MPVGViT, resolve_arch
 
 OUR_PRESETS = ('default', 'lape', 'pvg', 'mpvg', 'mpvg-folded')
 BASELINES = ('mmpretrain-vit', 'timm-vit')
@@ -57,19 +59,9 @@ RATIO_BASES = {'vs_default': 'default', 'vs_mmpretrain': 'mmpretrain-vit',
                'vs_timm': 'timm-vit'}
 RATIO_METRICS = ('fwd_img_s', 'fwd_bwd_img_s', 'peak_mem_fwd_mb', 'peak_mem_fwd_bwd_mb',
                  'params', 'flops')
-MMPRETRAIN_ARCH_NAMES = {'deit-tiny': 'deit-tiny', 'deit-small': 'deit-small',
-                         'deit-base': 'deit-base'}
-ARCH_ALIASES = {'deit-t': 'deit-tiny', 'deit-ti': 'deit-tiny', 'deit-s': 'deit-small',
-                'deit-b': 'deit-base'}
 
 
 # --------------------------------------------------------------------------- models
-def resolve_arch(arch: Union[str, dict]) -> dict:
-    """Our arch settings for a name or a dict (:func:`mpvg_mm.models.resolve_arch`)."""
-    from mpvg_mm.models import resolve_arch as resolve
-    return resolve(arch)
-
-
 class ClassifierNet(nn.Module):
     """``backbone -> (B, D) feature -> Linear -> (B, num_classes)``."""
 
@@ -88,7 +80,6 @@ class ClassifierNet(nn.Module):
 def build_models(arch: Union[str, dict], img_size: int, num_classes: int = 1000,
                  include_timm: bool = True) -> Dict[str, nn.Module]:
     """The benchmarked classifiers for one arch, keyed by model name (module docstring)."""
-    from mpvg_mm.models import MPVGViT
     settings = resolve_arch(arch)
     D = settings['embed_dims']
     ours = dict(arch={k: settings[k] for k in ('embed_dims', 'num_layers', 'num_heads',
@@ -100,7 +91,7 @@ def build_models(arch: Union[str, dict], img_size: int, num_classes: int = 1000,
     folded = MPVGViT(pe_mode='mpvg', pe_cfg=dict(last_ln_pos=None), **ours)
     models['mpvg-folded'] = ClassifierNet(folded, D, num_classes)
     models['mmpretrain-vit'] = ClassifierNet(
-        _mmpretrain_vit(arch, settings, img_size), D, num_classes)
+        _mmpretrain_vit(settings, img_size), D, num_classes)
     if include_timm:
         timm_vit = _timm_vit(settings, img_size, num_classes)
         if timm_vit is not None:
@@ -108,14 +99,14 @@ def build_models(arch: Union[str, dict], img_size: int, num_classes: int = 1000,
     return models
 
 
-def _mmpretrain_vit(arch, settings: dict, img_size: int) -> nn.Module:
+def _mmpretrain_vit(settings: dict, img_size: int) -> nn.Module:
+    """mmpretrain's ViT with our arch's widths (for DeiT-Ti/S/B: its own ``deit-*``
+    arch-zoo entries, which hold exactly these four numbers)."""
     from mmpretrain.models import VisionTransformer
-    name = MMPRETRAIN_ARCH_NAMES.get(ARCH_ALIASES.get(str(arch).lower(), str(arch).lower()))
-    if name is None or settings['patch_size'] != 16:
-        name = dict(embed_dims=settings['embed_dims'], num_layers=settings['num_layers'],
-                    num_heads=settings['num_heads'],
-                    feedforward_channels=int(settings['embed_dims'] * settings['mlp_ratio']))
-    return VisionTransformer(arch=name, img_size=img_size, patch_size=settings['patch_size'],
+    arch = dict(embed_dims=settings['embed_dims'], num_layers=settings['num_layers'],
+                num_heads=settings['num_heads'],
+                feedforward_channels=int(settings['embed_dims'] * settings['mlp_ratio']))
+    return VisionTransformer(arch=arch, img_size=img_size, patch_size=settings['patch_size'],
                              out_type='cls_token', with_cls_token=True, final_norm=True)
 
 
@@ -232,14 +223,6 @@ class MatmulPeak:
                 self.best[key] = max(self.best[key], 2.0 * self.size**3 / seconds)
 
 
-def matmul_peak_flops(device: torch.device, dtype: torch.dtype = torch.float32,
-                      size: Optional[int] = None, repeats: int = 5) -> float:
-    """Best FLOP/s of ``repeats`` square ``size x size`` matmuls (after a warm-up)."""
-    peak = MatmulPeak(torch.device(device), dict(x=dtype), size)
-    peak.probe(repeats)
-    return peak.best['x']
-
-
 # --------------------------------------------------------------------------- memory
 _STATUS = '/proc/self/status'
 
@@ -293,6 +276,8 @@ def peak_memory_mb(fn: Callable[[], None], device: torch.device) -> Optional[flo
 
 # --------------------------------------------------------------------------- run
 def _arch_key(arch: Union[str, dict]) -> str:
+    """The results key of an arch: its canonical name (aliases of
+    :data:`mpvg_mm.models.ARCH_ALIASES` resolved), or ``custom-...`` for a dict."""
     if isinstance(arch, str):
         return ARCH_ALIASES.get(arch.lower(), arch.lower())
     return 'custom-' + '-'.join(f'{k}{arch[k]}' for k in sorted(arch))
@@ -397,81 +382,3 @@ def run_benchmark(archs: Sequence[Union[str, dict]] = ('deit-tiny', ), batch_siz
                 r[f'{mode}_frac_of_peak'] = r[f'{mode}_achieved_flop_s'] / peak.best[peak_key]
     out['matmul_peak_flop_s'] = dict(peak.best)
     return out
-
-
-# --------------------------------------------------------------------------- report
-def _fmt(v, spec: str) -> str:
-    return '-' if v is None else format(v, spec)
-
-
-def format_markdown(results: dict) -> str:
-    """One Markdown table per arch; ratio columns read ``vs default / vs mmpretrain /
-    vs timm``."""
-    s = results['settings']
-    peaks = results['matmul_peak_flop_s']
-    lines = [f"Benchmark: batch {s['batch_size']}, {s['img_size']}px, {s['device']}, "
-             f"amp={s['amp']}, threads={s['threads']}, median of {s['iters']} iterations "
-             f"after {s['warmup']} warm-up; matmul peak "
-             + ', '.join(f'{k} {v / 1e9:.1f} GFLOP/s' for k, v in peaks.items())
-             + f"; memory: {s['memory_method']}."]
-    for arch, res in results['archs'].items():
-        bases = [k for k in RATIO_BASES if k in res['ratios']]
-        ratio_head = ' / '.join(RATIO_BASES[k] for k in bases)
-        lines += ['', f'### {arch}', '',
-                  '| model | params (M) | GFLOPs (MACs) | fwd img/s | fwd+bwd img/s | '
-                  'mem fwd (MiB) | mem fwd+bwd (MiB) | fwd % peak | fwd+bwd % peak | '
-                  f'fwd x ({ratio_head}) | fwd+bwd x ({ratio_head}) |',
-                  '|' + '---|' * 11]
-        for name, m in res['models'].items():
-            fwd_r = ' / '.join(_fmt(res['ratios'][k][name]['fwd_img_s'], '.3f') for k in bases)
-            bwd_r = ' / '.join(_fmt(res['ratios'][k][name]['fwd_bwd_img_s'], '.3f')
-                               for k in bases)
-            lines.append(
-                f"| {name} | {m['params'] / 1e6:.3f} | {m['flops'] / 1e9:.3f} | "
-                f"{m['fwd_img_s']:.1f} | {m['fwd_bwd_img_s']:.1f} | "
-                f"{_fmt(m['peak_mem_fwd_mb'], '.1f')} | {_fmt(m['peak_mem_fwd_bwd_mb'], '.1f')} | "
-                f"{100 * m['fwd_frac_of_peak']:.1f} | {100 * m['fwd_bwd_frac_of_peak']:.1f} | "
-                f'{fwd_r} | {bwd_r} |')
-    return '\n'.join(lines) + '\n'
-
-
-def _parse_archs(text: str) -> List[str]:
-    return [a.strip() for a in text.split(',') if a.strip()]
-
-
-def main(argv: Optional[Sequence[str]] = None) -> dict:
-    parser = argparse.ArgumentParser(
-        description='Throughput, memory, params and FLOPs of the PE presets vs mmpretrain/'
-        'timm ViTs')
-    parser.add_argument('--archs', default='deit-tiny,deit-small,deit-base',
-                        help='comma-separated: deit-tiny|deit-small|deit-base|vit-lite')
-    parser.add_argument('--batch-size', type=int, default=64)
-    parser.add_argument('--img-size', type=int, default=224)
-    parser.add_argument('--iters', type=int, default=10, help='timed rounds')
-    parser.add_argument('--warmup', type=int, default=3, help='untimed rounds')
-    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
-                        choices=['cpu', 'cuda'])
-    parser.add_argument('--amp', action='store_true',
-                        help='autocast (fp16 on CUDA, bf16 on CPU)')
-    parser.add_argument('--threads', type=int, default=None, help='torch.set_num_threads')
-    parser.add_argument('--num-classes', type=int, default=1000)
-    parser.add_argument('--matmul-size', type=int, default=None,
-                        help='side of the peak-FLOP/s matmul (8192 CUDA, 1024 CPU)')
-    parser.add_argument('--no-timm', action='store_true')
-    parser.add_argument('--json', help='write the results here')
-    parser.add_argument('--markdown', help='write the table here')
-    args = parser.parse_args(argv)
-    results = run_benchmark(_parse_archs(args.archs), args.batch_size, args.img_size,
-                            args.iters, args.warmup, args.device, args.amp, args.threads,
-                            args.num_classes, not args.no_timm, args.matmul_size)
-    table = format_markdown(results)
-    print(table)
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, 'w') as f:
-            json.dump(results, f, indent=1)
-    if args.markdown:
-        os.makedirs(os.path.dirname(os.path.abspath(args.markdown)), exist_ok=True)
-        with open(args.markdown, 'w') as f:
-            f.write(table)
-    return results

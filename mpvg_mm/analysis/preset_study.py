@@ -1,7 +1,7 @@
 """Multi-seed study of the PE structures on the demo's position-dependent task.
 
-Each preset is the demo config's ``ImageClassifier`` (``configs/demo/...``) with backbone
-overrides (:data:`PRESETS`), trained from scratch in-process for a fixed number of epochs
+Each preset is a classification config's ``ImageClassifier`` (the tool's default: the
+demo's MPVG config) with backbone overrides (:data:`PRESETS`), trained from scratch in-process for a fixed number of epochs
 per seed, with the config's optimizer (``build_optim_wrapper(cfg.optim_wrapper)``: AdamW,
 lr, weight decay and its decay multipliers) and its ``param_scheduler`` (built like the
 Runner does: iter-based warm-up + cosine, ``end`` defaulting to the run's epochs), the
@@ -11,26 +11,27 @@ tensors; the loss is cross-entropy on the head's logits (the config's
 ``CrossEntropyLoss``). After training: top-1 accuracy (%) on the whole val split, and the
 counterbalancing diagnostics (:mod:`mpvg_mm.analysis.counterbalance`) on up to
 ``diag_images`` val images.
+
+The config is an argument (a path or an mmengine ``Config``): the package has no
+``configs/`` of its own. The command line, its default config and the summary table are
+``tools/analysis_tools/preset_study.py``.
 """
-import argparse
 import contextlib
 import copy
-import json
 import logging
 import os
-import os.path as osp
 import random
 import statistics
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..registry import build_model
 from .counterbalance import collect_layer_stats, summarize
 
-DEFAULT_CONFIG = 'configs/demo/mpvg-vit-demo_mpvg_1xb64_demo-cls.py'
 #: preset name -> backbone overrides of the demo config
 PRESETS: Dict[str, dict] = {
     'default': dict(pe_mode='default'),
@@ -45,17 +46,14 @@ PRESETS: Dict[str, dict] = {
 RUN_DIAGNOSTICS = ('correlation', 'pe_source', 'correlation_vs_pos0', 'cosine')
 
 
-def _repo_path(path: str) -> str:
-    if osp.exists(path):
-        return path
-    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-    return osp.join(root, path)
-
-
-def load_config(config: str, data_root: Optional[str]):
-    """The demo config with ``data_root`` pointed at the given directory."""
+def load_config(config, data_root: Optional[str] = None):
+    """The config (a path, or a ``Config``, which is copied) with the train and val
+    datasets' ``data_root`` pointed at ``data_root`` when given."""
     from mmengine.config import Config
-    cfg = Config.fromfile(_repo_path(config))
+    if isinstance(config, (str, os.PathLike)):
+        cfg = Config.fromfile(config)
+    else:
+        cfg = copy.deepcopy(config)
     if data_root is not None:
         for key in ('train_dataloader', 'val_dataloader'):
             cfg[key].dataset.data_root = data_root
@@ -63,18 +61,15 @@ def load_config(config: str, data_root: Optional[str]):
 
 
 def build_classifier(cfg, backbone_overrides: dict):
-    """``cfg.model`` with ``model.backbone`` updated (``pe_cfg`` replaced, not merged)."""
-    import mpvg_mm  # noqa: F401
-    from mmengine.registry import init_default_scope
-    from mmpretrain.registry import MODELS
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    model_cfg = copy.deepcopy(cfg.model)
-    if cfg.get('data_preprocessor') is not None:  # as the Runner does
-        model_cfg.setdefault('data_preprocessor', copy.deepcopy(cfg.data_preprocessor))
-    model_cfg.backbone.pop('pe_cfg', None)
-    model_cfg.backbone.pop('with_cls_token', None)
-    model_cfg.backbone.update(copy.deepcopy(backbone_overrides))
-    model = MODELS.build(model_cfg)
+    """``cfg.model`` with ``model.backbone`` updated (``pe_cfg`` and ``with_cls_token``
+    replaced, not merged), built by :func:`mpvg_mm.registry.build_model` on a copy of
+    ``cfg`` and initialised (``init_weights``)."""
+    cfg = copy.deepcopy(cfg)
+    backbone = cfg.model.backbone
+    backbone.pop('pe_cfg', None)
+    backbone.pop('with_cls_token', None)
+    backbone.update(copy.deepcopy(backbone_overrides))
+    model = build_model(cfg)
     with _quiet_logger():  # init_weights logs every parameter's initialiser
         model.init_weights()
     return model
@@ -95,7 +90,7 @@ def load_split(cfg, split: str, max_images: Optional[int] = None
         # evenly spaced, so that a subset of a class-sorted split still has every class
         indices = np.linspace(0, len(dataset) - 1, max_images).round().astype(int).tolist()
     items = [dataset[i] for i in indices]
-    preprocessor = build_classifier(cfg, {}).data_preprocessor
+    preprocessor = build_model(cfg).data_preprocessor
     data = preprocessor(dict(inputs=[it['inputs'] for it in items],
                              data_samples=[it['data_samples'] for it in items]), False)
     labels = torch.cat([s.gt_label for s in data['data_samples']]).long()
@@ -213,14 +208,18 @@ def aggregate(runs: List[dict]) -> dict:
     )
 
 
-def run_study(presets: Sequence[str] = tuple(PRESETS), seeds: Sequence[int] = (0, 1, 2),
-              epochs: Optional[int] = None, config: str = DEFAULT_CONFIG,
-              data_root: Optional[str] = None, batch_size: Optional[int] = None,
-              max_train: Optional[int] = None, max_val: Optional[int] = None,
-              diag_images: int = 64, log=print) -> dict:
+def run_study(config: Union[str, os.PathLike, object],
+              presets: Sequence[str] = tuple(PRESETS), seeds: Sequence[int] = (0, 1, 2),
+              epochs: Optional[int] = None, data_root: Optional[str] = None,
+              batch_size: Optional[int] = None, max_train: Optional[int] = None,
+              max_val: Optional[int] = None, diag_images: int = 64, log=print) -> dict:
     """Train every preset with every seed; returns ``{'settings', 'presets'}`` with
     ``presets[name] = {'backbone', 'runs': [...], 'val_acc_mean', 'val_acc_std',
-    'correlation_mean', 'correlation_vs_pos0_mean', 'last_ln_beta_var_mean'}``."""
+    'correlation_mean', 'correlation_vs_pos0_mean', 'last_ln_beta_var_mean'}``.
+
+    ``config``: a classification config (path or ``Config``) supplying the model, the
+    optimizer, the schedule and the data; ``settings['config']`` records the path (a
+    ``Config``'s ``filename``)."""
     unknown = [p for p in presets if p not in PRESETS]
     if unknown:
         raise ValueError(f'unknown presets {unknown}; choose from {list(PRESETS)}')
@@ -228,7 +227,9 @@ def run_study(presets: Sequence[str] = tuple(PRESETS), seeds: Sequence[int] = (0
     epochs = epochs or cfg.train_cfg.max_epochs
     train = load_split(cfg, 'train', max_train)
     val = load_split(cfg, 'val', max_val)
-    out = dict(settings=dict(config=config, data_root=cfg.train_dataloader.dataset.data_root,
+    config_name = (os.fspath(config) if isinstance(config, (str, os.PathLike)) else
+                   cfg.filename)
+    out = dict(settings=dict(config=config_name, data_root=cfg.train_dataloader.dataset.data_root,
                              seeds=list(seeds), epochs=epochs,
                              batch_size=batch_size or cfg.train_dataloader.batch_size,
                              num_train=int(train[0].shape[0]), num_val=int(val[0].shape[0]),
@@ -247,44 +248,3 @@ def run_study(presets: Sequence[str] = tuple(PRESETS), seeds: Sequence[int] = (0
             runs.append(run)
         out['presets'][name] = dict(backbone=PRESETS[name], runs=runs, **aggregate(runs))
     return out
-
-
-def format_summary(results: dict) -> str:
-    """Accuracy mean +- std and per-layer correlation (mean over seeds) per preset."""
-    lines = [f"{'preset':22s} {'val acc (%)':>16s}   r(LN1(x_l), pos_ref) per layer "
-             "(mean over seeds)"]
-    for name, res in results['presets'].items():
-        corr = ' '.join('   n/a' if c is None else f'{c:+.3f}' for c in res['correlation_mean'])
-        lines.append(f"{name:22s} {res['val_acc_mean']:7.2f} +- {res['val_acc_std']:5.2f}   "
-                     f'{corr}')
-    return '\n'.join(lines)
-
-
-def main(argv: Optional[Sequence[str]] = None) -> dict:
-    parser = argparse.ArgumentParser(description='Multi-seed preset study on the demo task')
-    parser.add_argument('--config', default=DEFAULT_CONFIG,
-                        help='demo classification config supplying model/optimizer/data')
-    parser.add_argument('--data-root', default=None,
-                        help="the demo's imagenet folder (default: the config's)")
-    parser.add_argument('--seeds', default='0,1,2')
-    parser.add_argument('--epochs', type=int, default=None,
-                        help="training epochs per run (default: the config's max_epochs)")
-    parser.add_argument('--presets', default=','.join(PRESETS))
-    parser.add_argument('--batch-size', type=int, default=None)
-    parser.add_argument('--max-train', type=int, default=None, help='use the first N images')
-    parser.add_argument('--max-val', type=int, default=None)
-    parser.add_argument('--threads', type=int, default=1, help='torch.set_num_threads')
-    parser.add_argument('--out-dir', default='work_dirs/preset_study')
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    results = run_study([p.strip() for p in args.presets.split(',') if p.strip()],
-                        [int(s) for s in args.seeds.split(',') if s.strip()], args.epochs,
-                        args.config, args.data_root, args.batch_size, args.max_train,
-                        args.max_val)
-    print(format_summary(results))
-    os.makedirs(args.out_dir, exist_ok=True)
-    path = osp.join(args.out_dir, 'preset_study.json')
-    with open(path, 'w') as f:
-        json.dump(results, f, indent=1, allow_nan=False)
-    print(f'wrote {path}')
-    return results

@@ -1,5 +1,7 @@
-"""The benchmark's structure and bookkeeping on a tiny arch (no wall-clock assertions)."""
+"""The benchmark's structure and bookkeeping on a tiny arch (no wall-clock assertions):
+every derived number is recomputed here from the raw timings or from known inputs."""
 import json
+import statistics
 
 import pytest
 import torch
@@ -9,25 +11,37 @@ from mpvg_mm.analysis import benchmark as bm
 ARCH = dict(embed_dims=32, num_layers=2, num_heads=2, mlp_ratio=2.0, patch_size=8,
             img_size=32)
 D = ARCH['embed_dims']
+BATCH, NUM_CLASSES = 2, 10
 
 
-@pytest.fixture(autouse=True, scope='module')
-def single_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures('single_thread')
 
 
 @pytest.fixture(scope='module')
 def results():
-    return bm.run_benchmark(archs=[ARCH], batch_size=2, img_size=32, iters=2, warmup=1,
-                            device='cpu', num_classes=10, matmul_size=64, log=lambda s: None)
+    return bm.run_benchmark(archs=[ARCH], batch_size=BATCH, img_size=32, iters=3, warmup=1,
+                            device='cpu', num_classes=NUM_CLASSES, matmul_size=64,
+                            log=lambda s: None)
 
 
 def _models(results):
     (arch_result, ) = results['archs'].values()
     return arch_result
+
+
+def _default_vit_params() -> int:
+    """A class-token ViT with a linear head, counted by hand for :data:`ARCH`."""
+    P, L, h = ARCH['patch_size'], ARCH['num_layers'], int(D * ARCH['mlp_ratio'])
+    patches = (ARCH['img_size'] // P)**2
+    block = (2 * D  # norm1
+             + D * 3 * D + 3 * D  # qkv
+             + D * D + D  # proj
+             + 2 * D  # norm2
+             + D * h + h + h * D + D)  # mlp
+    return (3 * P * P * D + D  # patch embedding
+            + D + (patches + 1) * D  # class token, PE with its class row
+            + L * block + 2 * D  # blocks, Last LN
+            + D * NUM_CLASSES + NUM_CLASSES)  # head
 
 
 def test_structure(results):
@@ -40,33 +54,55 @@ def test_structure(results):
     res = _models(results)
     assert list(res['models']) == expected
     for m in res['models'].values():
-        assert len(m['fwd_times_s']) == len(m['fwd_bwd_times_s']) == 2
-        for key in ('fwd_img_s', 'fwd_bwd_img_s', 'fwd_achieved_flop_s',
-                    'fwd_bwd_frac_of_peak'):
-            assert m[key] > 0
-        for key in ('peak_mem_fwd_mb', 'peak_mem_fwd_bwd_mb'):
-            assert m[key] is None or m[key] >= 0
-    assert results['matmul_peak_flop_s']['fp32'] > 0
+        assert len(m['fwd_times_s']) == len(m['fwd_bwd_times_s']) == 3
     assert set(res['ratios']) == {k for k, base in bm.RATIO_BASES.items()
                                   if base in res['models']}
     json.dumps(results, allow_nan=False)
 
 
-def test_ratios_against_itself_are_one(results):
+def test_throughput_and_flop_rates_follow_the_timings(results):
+    """img/s = batch / median step time; FLOP/s = 2x (fwd) or 6x (fwd+bwd) MACs x img/s;
+    share of peak against the final fp32 matmul peak."""
+    peak = results['matmul_peak_flop_s']['fp32']
+    for name, m in _models(results)['models'].items():
+        for mode, factor in (('fwd', 2), ('fwd_bwd', 6)):
+            img_s = BATCH / statistics.median(m[f'{mode}_times_s'])
+            assert m[f'{mode}_img_s'] == pytest.approx(img_s, rel=1e-12), (name, mode)
+            flop_s = factor * m['flops'] * img_s
+            assert m[f'{mode}_achieved_flop_s'] == pytest.approx(flop_s, rel=1e-12)
+            assert m[f'{mode}_frac_of_peak'] == pytest.approx(flop_s / peak, rel=1e-12)
+
+
+def test_ratios_against_each_base(results):
+    """Every ratio is model / base for that column's base; the parameter ratios match
+    hand-counted parameter numbers."""
     res = _models(results)
+    models = res['models']
     for key, base in bm.RATIO_BASES.items():
         if key not in res['ratios']:
             continue
-        for metric, value in res['ratios'][key][base].items():
-            assert value is None or value == pytest.approx(1.0), (key, metric)
-    fwd = res['models']['pvg']['fwd_img_s'] / res['models']['default']['fwd_img_s']
-    assert res['ratios']['vs_default']['pvg']['fwd_img_s'] == pytest.approx(fwd)
+        for name in models:
+            for metric in bm.RATIO_METRICS:
+                value, ref = models[name][metric], models[base][metric]
+                ratio = res['ratios'][key][name][metric]
+                if value is None or ref is None or ref == 0:  # e.g. 0.0 MiB measured
+                    assert ratio is None, (key, name, metric)
+                else:
+                    assert ratio == pytest.approx(value / ref), (key, name, metric)
+    default = _default_vit_params()
+    mpvg = default - 2 * D + (ARCH['num_layers'] - 1) * 2 * D + 2 * D
+    assert res['ratios']['vs_default']['mpvg']['params'] == pytest.approx(mpvg / default)
+    assert res['ratios']['vs_mmpretrain']['mpvg']['params'] == pytest.approx(mpvg / default)
+    pvg_speed = (statistics.median(models['default']['fwd_times_s'])
+                 / statistics.median(models['pvg']['fwd_times_s']))
+    assert res['ratios']['vs_default']['pvg']['fwd_img_s'] == pytest.approx(pvg_speed)
 
 
 def test_parameter_and_flop_bookkeeping(results):
     models = _models(results)['models']
     params = {k: v['params'] for k, v in models.items()}
     flops = {k: v['flops'] for k, v in models.items()}
+    assert params['default'] == _default_vit_params()
     assert params['mpvg'] - params['pvg'] == 2 * D  # LN''
     # PVG: LN'_1..LN'_{L-1}, no class token and no class row in pos_embed
     assert params['pvg'] - params['default'] == (ARCH['num_layers'] - 1) * 2 * D - 2 * D
@@ -92,19 +128,78 @@ def test_attention_flops_are_counted():
         ARCH['num_layers'] * 2 * T * T * D
 
 
-def test_markdown_table(results):
-    table = bm.format_markdown(results)
-    assert 'matmul peak' in table
+def test_matmul_peak_is_the_best_timed_probe(monkeypatch):
+    """Peak = 2 n^3 / the fastest probe; the warm-up call does not count."""
+    seconds = iter([0.1, 0.5, 0.25, 2.0])  # warm-up, then three probes
+    monkeypatch.setattr(bm, 'time_call', lambda fn, device: next(seconds))
+    peak = bm.MatmulPeak(torch.device('cpu'), dict(fp32=torch.float32), size=4)
+    peak.probe(3)
+    assert peak.best == {'fp32': 2 * 4**3 / 0.25}
+
+
+def test_cpu_peak_memory_of_a_known_allocation():
+    """A step that fills a 64 MiB tensor grows the peak RSS by 64 MiB; the next, empty
+    step reads ~0 (the high-water mark was reset, the tensor's pages returned)."""
+    if not bm.cpu_peak_rss_supported():
+        pytest.skip('/proc/self/clear_refs or VmHWM unavailable')
+    cpu = torch.device('cpu')
+
+    def fill():
+        torch.ones(16 * 2**20).sum()
+
+    fill()  # first calls also allocate torch's kernel and thread-pool state
+    filled = bm.peak_memory_mb(fill, cpu)
+    assert 62 <= filled <= 68
+    assert bm.peak_memory_mb(lambda: None, cpu) <= 2
+
+
+def test_markdown_table_of_known_numbers(analysis_tool):
+    results = dict(
+        settings=dict(batch_size=8, img_size=224, device='cpu', amp=False, threads=1,
+                      iters=6, warmup=2, memory_method='peak RSS growth'),
+        matmul_peak_flop_s=dict(fp32=99.8e9),
+        archs={'deit-tiny': dict(
+            models={
+                'default': dict(params=5_717_416, flops=1_258_219_200, fwd_img_s=31.3,
+                                fwd_bwd_img_s=10.04, peak_mem_fwd_mb=23.8,
+                                peak_mem_fwd_bwd_mb=None, fwd_frac_of_peak=0.791,
+                                fwd_bwd_frac_of_peak=0.755),
+                'pvg': dict(params=5_721_256, flops=1_253_000_000, fwd_img_s=31.4,
+                            fwd_bwd_img_s=10.3, peak_mem_fwd_mb=24.1,
+                            peak_mem_fwd_bwd_mb=307.1, fwd_frac_of_peak=0.788,
+                            fwd_bwd_frac_of_peak=0.774)},
+            ratios={
+                'vs_default': {'default': dict(fwd_img_s=1.0, fwd_bwd_img_s=1.0),
+                               'pvg': dict(fwd_img_s=1.0032, fwd_bwd_img_s=1.0259)},
+                'vs_mmpretrain': {'default': dict(fwd_img_s=0.996, fwd_bwd_img_s=None),
+                                  'pvg': dict(fwd_img_s=0.9972, fwd_bwd_img_s=1.0254)}})})
+    assert analysis_tool('benchmark').format_markdown(results).split('\n') == [
+        'Benchmark: batch 8, 224px, cpu, amp=False, threads=1, median of 6 iterations '
+        'after 2 warm-up; matmul peak fp32 99.8 GFLOP/s; memory: peak RSS growth.',
+        '', '### deit-tiny', '',
+        '| model | params (M) | GFLOPs (MACs) | fwd img/s | fwd+bwd img/s | mem fwd (MiB) | '
+        'mem fwd+bwd (MiB) | fwd % peak | fwd+bwd % peak | fwd x (default / mmpretrain-vit) '
+        '| fwd+bwd x (default / mmpretrain-vit) |',
+        '|---|---|---|---|---|---|---|---|---|---|---|',
+        '| default | 5.717 | 1.258 | 31.3 | 10.0 | 23.8 | - | 79.1 | 75.5 | 1.000 / 0.996 '
+        '| 1.000 / - |',
+        '| pvg | 5.721 | 1.253 | 31.4 | 10.3 | 24.1 | 307.1 | 78.8 | 77.4 | 1.003 / 0.997 '
+        '| 1.026 / 1.025 |',
+        '']
+
+
+def test_markdown_table_has_a_row_per_model(results, analysis_tool):
+    table = analysis_tool('benchmark').format_markdown(results)
     for name in _models(results)['models']:
         assert f'| {name} |' in table
-    assert '| default |' in table and '1.000' in table
 
 
-def test_cli_writes_json_and_markdown(tmp_path):
+def test_cli_writes_json_and_markdown(tmp_path, analysis_tool):
     out_json, out_md = tmp_path / 'b.json', tmp_path / 'b.md'
-    bm.main(['--archs', 'vit-lite', '--batch-size', '1', '--img-size', '32', '--iters', '1',
-             '--warmup', '0', '--device', 'cpu', '--no-timm', '--matmul-size', '32',
-             '--num-classes', '4', '--json', str(out_json), '--markdown', str(out_md)])
+    analysis_tool('benchmark').main([
+        '--archs', 'vit-lite', '--batch-size', '1', '--img-size', '32', '--iters', '1',
+        '--warmup', '0', '--device', 'cpu', '--no-timm', '--matmul-size', '32',
+        '--num-classes', '4', '--json', str(out_json), '--markdown', str(out_md)])
     data = json.loads(out_json.read_text())
     assert list(data['archs']) == ['vit-lite']
     assert 'timm-vit' not in data['archs']['vit-lite']['models']

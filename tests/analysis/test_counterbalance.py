@@ -4,14 +4,16 @@ import json
 import math
 import os.path as osp
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
 
 from mpvg_mm import demo
-from mpvg_mm.analysis.counterbalance import (analyze_model, collect_layer_stats, main,
-                                             pearson, summarize)
+from mpvg_mm.analysis.counterbalance import (analyze_model, collect_layer_stats, pearson,
+                                             summarize)
 from mpvg_mm.models import MPVGViT
+from mpvg_mm.registry import build_model
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 STRUCTURES = {
@@ -31,13 +33,7 @@ EXPECTED_SOURCES = {
 }
 
 
-@pytest.fixture(autouse=True, scope='module')
-def single_thread():
-    """Two threads on two shared cores thrash: use one."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures('single_thread')
 
 
 def _finite_numbers(obj):
@@ -49,6 +45,11 @@ def _finite_numbers(obj):
     if isinstance(obj, float):
         return math.isfinite(obj)
     return True
+
+
+def _corrcoef(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Pearson's r by numpy, independently of :func:`pearson`."""
+    return float(np.corrcoef(a.double().numpy().ravel(), b.double().numpy().ravel())[0, 1])
 
 
 # --------------------------------------------------------------------------- pearson
@@ -101,10 +102,16 @@ def test_every_structure_gives_finite_numbers(tiny_arch, name):
     assert (stats['last_pe'] is not None) == has_last == (stats['cosine_pe'] is not None)
     summary = summarize(stats, bb)
     assert summary['pe_source'] == EXPECTED_SOURCES[name]
-    assert all(c is not None and -1 <= c <= 1 for c in summary['correlation'])
-    assert len(summary['correlation_vs_pos0']) == 4
+    # r against the PE the block receives: pos_l where it has one, else pos_0
+    for l, source in enumerate(EXPECTED_SOURCES[name]):
+        assert (stats['pos'][l] is not None) == (source == 'layerwise'), l
+        ref = stats['pos'][l] if source == 'layerwise' else stats['pos_0']
+        token_mean = stats['token_mean'][l]
+        assert summary['correlation'][l] == pytest.approx(_corrcoef(token_mean, ref),
+                                                          abs=1e-9), l
+        assert summary['correlation_vs_pos0'][l] == pytest.approx(
+            _corrcoef(token_mean, stats['pos_0']), abs=1e-9), l
     assert len(summary['last_ln']['beta']) == 64
-    assert summary['last_ln']['beta_var'] == pytest.approx(0.0)  # LN init: beta = 0
     assert (summary['token_norms']['after_last_ln_with_pe'] is not None) == has_last
     json.dumps(summary, allow_nan=False)
     assert _finite_numbers(summary)
@@ -128,6 +135,22 @@ def test_matches_a_manual_forward(tiny_arch):
     torch.testing.assert_close(stats['last_out_mean'], out.mean(0))
     torch.testing.assert_close(stats['pos'][1], plan.blocks[1][0])
     torch.testing.assert_close(stats['last_pe'], plan.last[0])
+
+
+def test_last_ln_statistics_of_known_parameters(tiny_arch):
+    """gamma_k = 1 + k/16, beta_k = k/8 (k = 0..63): population variances
+    (64^2 - 1) / 12 / 16^2 and / 8^2, means 1 + 63/32 and 63/16."""
+    bb = MPVGViT(arch=tiny_arch, pe_mode='pvg')
+    k = torch.arange(64, dtype=torch.float32)
+    with torch.no_grad():
+        bb.norm.weight.copy_(1 + k / 16)
+        bb.norm.bias.copy_(k / 8)
+    ln = summarize(collect_layer_stats(bb, torch.randn(2, 3, 32, 32)), bb)['last_ln']
+    assert ln['gamma_var'] == pytest.approx(4095 / 12 / 256, rel=1e-12)
+    assert ln['beta_var'] == pytest.approx(4095 / 12 / 64, rel=1e-12)
+    assert ln['gamma_mean'] == pytest.approx(1 + 63 / 32, rel=1e-12)
+    assert ln['beta_mean'] == pytest.approx(63 / 16, rel=1e-12)
+    assert ln['beta'] == [v / 8 for v in range(64)]
 
 
 def test_no_pe_anywhere_in_a_block_gives_none(tiny_arch):
@@ -207,20 +230,18 @@ def demo_imagenet(tmp_path_factory):
 
 
 @pytest.mark.parametrize('preset', ['default', 'mpvg'])
-def test_cli_writes_every_output(demo_imagenet, tmp_path, preset):
+def test_cli_writes_every_output(demo_imagenet, tmp_path, preset, analysis_tool):
     from mmengine.config import Config
-
-    from mpvg_mm.analysis.counterbalance import build_model_from_config
     config = f'{ROOT}/configs/demo/mpvg-vit-demo_{preset}_1xb64_demo-cls.py'
     options = [f'val_dataloader.dataset.data_root={demo_imagenet}',
                'val_dataloader.batch_size=6']
     cfg = Config.fromfile(config)
-    model = build_model_from_config(cfg)
+    model = build_model(cfg)
     ckpt = str(tmp_path / 'model.pth')
     torch.save(dict(state_dict=model.state_dict(), meta=dict()), ckpt)
     out = tmp_path / 'diag'
-    summary = main([config, ckpt, '--out-dir', str(out), '--num-images', '10',
-                    '--cfg-options', *options])
+    summary = analysis_tool('pe_counterbalance').main([
+        config, ckpt, '--out-dir', str(out), '--num-images', '10', '--cfg-options', *options])
     for name in ('correlation.png', 'correlation.csv', 'heatmaps.png', 'heatmaps.npz',
                  'last_ln.png', 'token_norms_cosine.png', 'diagnostics.json'):
         assert (out / name).stat().st_size > 0, name
@@ -228,7 +249,10 @@ def test_cli_writes_every_output(demo_imagenet, tmp_path, preset):
         written = json.load(f)  # json's parser accepts NaN: check explicitly
     assert _finite_numbers(written)
     assert written['num_images'] == 10 and written['pe_mode'] == preset
-    assert len(written['correlation']) == 4 == len((out / 'correlation.csv').read_text()
-                                                   .strip().splitlines()) - 1
+    rows = (out / 'correlation.csv').read_text().strip().splitlines()
+    assert rows[0] == 'layer,pe_source,correlation,correlation_vs_pos0'
+    assert rows[1:] == [f'{l},{src},{c:.6f},{c0:.6f}' for l, (src, c, c0) in enumerate(
+        zip(written['pe_source'], written['correlation'], written['correlation_vs_pos0']))]
+    assert len(written['correlation']) == 4
     assert written['correlation'] == summary['correlation']
     assert (written['cosine']['with_last_pe'] is not None) == (preset == 'mpvg')

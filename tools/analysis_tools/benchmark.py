@@ -1,15 +1,104 @@
 """Throughput, peak memory, parameters and FLOPs of the PE presets against mmpretrain's
-and timm's ViT (protocol: mpvg_mm/analysis/benchmark.py).
+and timm's ViT: runs :func:`mpvg_mm.analysis.benchmark.run_benchmark` (the models and the
+measurement protocol are in that module's docstring), prints one Markdown table per arch
+and writes the results.
 
     python tools/analysis_tools/benchmark.py [--archs deit-tiny,deit-small,deit-base] \
         [--batch-size 64] [--img-size 224] [--iters 10] [--warmup 3] [--device cpu|cuda] \
-        [--amp] [--threads N] [--json OUT.json] [--markdown OUT.md]
+        [--amp] [--threads N] [--num-classes 1000] [--matmul-size N] [--no-timm] \
+        [--json OUT.json] [--markdown OUT.md]
 """
+import argparse
+import json
+import os
 import os.path as osp
 import sys
+from typing import List, Optional, Sequence
+
+import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from mpvg_mm.analysis.benchmark import main  # noqa: E402
+from mpvg_mm.analysis.benchmark import RATIO_BASES, run_benchmark  # noqa: E402
+
+
+# --------------------------------------------------------------------------- report
+def _fmt(v, spec: str) -> str:
+    return '-' if v is None else format(v, spec)
+
+
+def format_markdown(results: dict) -> str:
+    """One Markdown table per arch; ratio columns read ``vs default / vs mmpretrain /
+    vs timm``."""
+    s = results['settings']
+    peaks = results['matmul_peak_flop_s']
+    lines = [f"Benchmark: batch {s['batch_size']}, {s['img_size']}px, {s['device']}, "
+             f"amp={s['amp']}, threads={s['threads']}, median of {s['iters']} iterations "
+             f"after {s['warmup']} warm-up; matmul peak "
+             + ', '.join(f'{k} {v / 1e9:.1f} GFLOP/s' for k, v in peaks.items())
+             + f"; memory: {s['memory_method']}."]
+    for arch, res in results['archs'].items():
+        bases = [k for k in RATIO_BASES if k in res['ratios']]
+        ratio_head = ' / '.join(RATIO_BASES[k] for k in bases)
+        lines += ['', f'### {arch}', '',
+                  '| model | params (M) | GFLOPs (MACs) | fwd img/s | fwd+bwd img/s | '
+                  'mem fwd (MiB) | mem fwd+bwd (MiB) | fwd % peak | fwd+bwd % peak | '
+                  f'fwd x ({ratio_head}) | fwd+bwd x ({ratio_head}) |',
+                  '|' + '---|' * 11]
+        for name, m in res['models'].items():
+            fwd_r = ' / '.join(_fmt(res['ratios'][k][name]['fwd_img_s'], '.3f') for k in bases)
+            bwd_r = ' / '.join(_fmt(res['ratios'][k][name]['fwd_bwd_img_s'], '.3f')
+                               for k in bases)
+            lines.append(
+                f"| {name} | {m['params'] / 1e6:.3f} | {m['flops'] / 1e9:.3f} | "
+                f"{m['fwd_img_s']:.1f} | {m['fwd_bwd_img_s']:.1f} | "
+                f"{_fmt(m['peak_mem_fwd_mb'], '.1f')} | {_fmt(m['peak_mem_fwd_bwd_mb'], '.1f')} | "
+                f"{100 * m['fwd_frac_of_peak']:.1f} | {100 * m['fwd_bwd_frac_of_peak']:.1f} | "
+                f'{fwd_r} | {bwd_r} |')
+    return '\n'.join(lines) + '\n'
+
+
+# --------------------------------------------------------------------------- CLI
+def _parse_archs(text: str) -> List[str]:
+    return [a.strip() for a in text.split(',') if a.strip()]
+
+
+def main(argv: Optional[Sequence[str]] = None) -> dict:
+    parser = argparse.ArgumentParser(
+        description='Throughput, memory, params and FLOPs of the PE presets vs mmpretrain/'
+        'timm ViTs')
+    parser.add_argument('--archs', default='deit-tiny,deit-small,deit-base',
+                        help='comma-separated: deit-tiny|deit-small|deit-base|vit-lite')
+    parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--img-size', type=int, default=224)
+    parser.add_argument('--iters', type=int, default=10, help='timed rounds')
+    parser.add_argument('--warmup', type=int, default=3, help='untimed rounds')
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
+                        choices=['cpu', 'cuda'])
+    parser.add_argument('--amp', action='store_true',
+                        help='autocast (fp16 on CUDA, bf16 on CPU)')
+    parser.add_argument('--threads', type=int, default=None, help='torch.set_num_threads')
+    parser.add_argument('--num-classes', type=int, default=1000)
+    parser.add_argument('--matmul-size', type=int, default=None,
+                        help='side of the peak-FLOP/s matmul (8192 CUDA, 1024 CPU)')
+    parser.add_argument('--no-timm', action='store_true')
+    parser.add_argument('--json', help='write the results here')
+    parser.add_argument('--markdown', help='write the table here')
+    args = parser.parse_args(argv)
+    results = run_benchmark(_parse_archs(args.archs), args.batch_size, args.img_size,
+                            args.iters, args.warmup, args.device, args.amp, args.threads,
+                            args.num_classes, not args.no_timm, args.matmul_size)
+    table = format_markdown(results)
+    print(table)
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, 'w') as f:
+            json.dump(results, f, indent=1)
+    if args.markdown:
+        os.makedirs(os.path.dirname(os.path.abspath(args.markdown)), exist_ok=True)
+        with open(args.markdown, 'w') as f:
+            f.write(table)
+    return results
+
 
 if __name__ == '__main__':
     main()
