@@ -5,21 +5,26 @@ The timm layout (DeiT ``.pth`` files, the official LaPE code): ``patch_embed.pro
 ``norm.*`` (the Last LN), ``head.*``; layer-wise PE LNs ``blocks.{i}.pe_norm.*``; MPVG's
 LN'' on ``pos_0`` ``last_pe_norm.*``. ``MPVGViT`` uses the same names except
 ``pe.layer_norms.{i}.*`` and ``pe.last_norm.*``, so the conversion is a renaming.
+
+The converted checkpoint records the grid of ``pos_embed`` (``backbone.pos_embed_grid``,
+see ``MPVGViT``), which a timm file does not: the file's own ``pos_embed_grid`` if it has
+one, else the given ``img_size``, else the named arch's ``img_size`` (DeiT: 224, ViT-Lite:
+32); the patch rows must add up to that grid, or the conversion is refused.
 """
 import re
 from typing import Dict, Optional, Tuple
 
 import torch
 
-from .backbones.mpvg_vit import ARCH_SETTINGS
+from .backbones.mpvg_vit import ARCH_SETTINGS, resolve_arch, size_pair
 from .pos_embed import PE_PRESETS
 
 _BLOCK_PARTS = ('norm1', 'attn.qkv', 'attn.proj', 'norm2', 'mlp.fc1', 'mlp.fc2')
 _BLOCK_KEY = re.compile(r'^blocks\.(\d+)\.(' + '|'.join(map(re.escape, _BLOCK_PARTS)) +
                         r')\.(weight|bias)$')
 _PE_NORM_KEY = re.compile(r'^blocks\.(\d+)\.pe_norm\.(weight|bias)$')
-_TOP_KEYS = {'cls_token', 'pos_embed', 'patch_embed.proj.weight', 'patch_embed.proj.bias',
-             'norm.weight', 'norm.bias'}
+_TOP_KEYS = {'cls_token', 'pos_embed', 'pos_embed_grid', 'patch_embed.proj.weight',
+             'patch_embed.proj.bias', 'norm.weight', 'norm.bias'}
 
 
 def unwrap_state_dict(ckpt: dict) -> Dict[str, torch.Tensor]:
@@ -98,8 +103,52 @@ def timm_to_mpvg(sd: Dict[str, torch.Tensor], head_prefix: str = 'head.fc.') -> 
     return out
 
 
+def record_pos_embed_grid(sd: Dict[str, torch.Tensor], cfg: dict) -> Tuple[int, int]:
+    """The ``(h, w)`` grid of a timm-layout ``pos_embed`` (``(1, [1 +] h*w, D)``).
+
+    From the file's ``pos_embed_grid`` when it has one (``cfg['img_size']``, if set, must
+    agree), else from ``cfg['img_size']``, else from the arch's ``img_size``; the patch
+    size is the weights' (``patch_embed.proj.weight``). The class row is counted from the
+    ``cls_token`` key.
+
+    Raises:
+        ValueError: the size is not a multiple of the patch, or the rows do not add up
+            (the message names ``--img-size``).
+    """
+    rows = sd['pos_embed'].shape[1]
+    extra = int('cls_token' in sd)
+    patch = sd['patch_embed.proj.weight'].shape[-1]
+    given = cfg.get('img_size')
+    if given is not None:
+        size, source = size_pair(given, 'img_size'), f'img_size={given}'
+    else:
+        size = size_pair(resolve_arch(cfg['arch'])['img_size'])
+        source = f"the arch's img_size {size[0]}x{size[1]}"
+    if size[0] % patch or size[1] % patch:
+        raise ValueError(f'{source} is not a multiple of the patch size {patch}.')
+    grid = (size[0] // patch, size[1] // patch)
+    if 'pos_embed_grid' in sd:
+        recorded = tuple(int(v) for v in sd['pos_embed_grid'].flatten().tolist())
+        if given is not None and recorded != grid:
+            raise ValueError(f'the checkpoint records a {recorded[0]}x{recorded[1]} grid '
+                             f'(pos_embed_grid), but {source} gives {grid[0]}x{grid[1]}.')
+        grid, source = recorded, 'recorded in pos_embed_grid'
+    if rows - extra != grid[0] * grid[1]:
+        raise ValueError(
+            f'pos_embed has {rows} rows ({extra} class row by the keys, {rows - extra} patch '
+            f'rows), but the grid {grid[0]}x{grid[1]} ({source}, patch {patch}) has '
+            f'{grid[0] * grid[1]}: give the size the checkpoint was trained at (--img-size '
+            f'H W, or img_size in the overrides).')
+    return grid
+
+
 def convert_timm_checkpoint(ckpt: dict, overrides: Optional[dict] = None) -> Tuple[dict, dict]:
-    """``(mmpretrain checkpoint, inferred model cfg)`` for a loaded timm-layout checkpoint."""
+    """``(mmpretrain checkpoint, inferred model cfg)`` for a loaded timm-layout checkpoint.
+
+    ``overrides`` may set any ``MPVGViT`` kwarg; ``img_size`` there is also the size the
+    file was trained at (see :func:`record_pos_embed_grid`). The checkpoint's
+    ``state_dict`` holds ``backbone.pos_embed_grid`` and its ``meta['pos_embed_grid']``.
+    """
     sd = unwrap_state_dict(ckpt)
     cfg = infer_model_cfg(sd)
     cfg.update(overrides or {})
@@ -107,7 +156,10 @@ def convert_timm_checkpoint(ckpt: dict, overrides: Optional[dict] = None) -> Tup
         raise ValueError(f'no known arch has {sd["pos_embed"].shape[-1]} channels, patch '
                          f'{sd["patch_embed.proj.weight"].shape[-1]} and this depth; the number '
                          'of heads cannot be read off the weights: give the arch (--arch JSON).')
+    grid = record_pos_embed_grid(sd, cfg)
     state_dict = timm_to_mpvg(sd)
+    state_dict['backbone.pos_embed_grid'] = torch.tensor(grid, dtype=torch.long)
     num_classes = sd['head.weight'].shape[0] if 'head.weight' in sd else None
-    meta = dict(mpvg_backbone=cfg, num_classes=num_classes, converted_from='timm')
+    meta = dict(mpvg_backbone=cfg, num_classes=num_classes, converted_from='timm',
+                pos_embed_grid=list(grid))
     return dict(state_dict=state_dict, meta=meta), cfg

@@ -39,7 +39,7 @@ class token and with ``last_ln_pos=0``; the "which PE in the Last LN" ablation s
 ``last_ln_pos`` to 5, 8 or 11.
 """
 import dataclasses
-import math
+import numbers
 import warnings
 from dataclasses import dataclass
 from typing import Dict, List, NamedTuple, Optional, Tuple
@@ -186,23 +186,51 @@ class LayerwisePositionEmbedding(nn.Module):
         return PEPlan(pos_0 if s.input_pe else None, blocks, last)
 
 
+def _check_grid(grid, name: str) -> Tuple[int, int]:
+    grid = tuple(grid) if isinstance(grid, (tuple, list, torch.Size)) else (grid, )
+    if len(grid) != 2 or not all(isinstance(g, numbers.Integral) and not isinstance(g, bool)
+                                 and g > 0 for g in grid):
+        raise ValueError(f'{name} must be (h, w), two positive ints; got {grid!r}.')
+    return int(grid[0]), int(grid[1])
+
+
 def resample_pos_embed(pos_embed: torch.Tensor, src_grid: Tuple[int, int],
                        dst_grid: Tuple[int, int], num_extra_tokens: int = 0) -> torch.Tensor:
     """Bicubically resample the patch rows of a PE on their 2-D grid.
 
+    The patch rows are read row-major (``index = y * w + x``), interpolated with
+    ``F.interpolate(mode='bicubic', align_corners=False)`` in float32 and cast back.
+
     Args:
         pos_embed: ``(1, E + h*w, D)`` with ``E = num_extra_tokens`` leading rows (the
             class token's) that are kept as they are.
-        src_grid: ``(h, w)`` of ``pos_embed``; dst_grid: the wanted ``(h', w')``.
+        src_grid: ``(h, w)`` of ``pos_embed``, which the caller must know (nothing here
+            infers a grid from a row count); dst_grid: the wanted ``(h', w')``.
+        num_extra_tokens: ``E``.
 
     Returns:
-        ``(1, E + h'*w', D)``.
+        ``(1, E + h'*w', D)`` (``pos_embed`` itself when the grids are equal).
+
+    Raises:
+        ValueError: ``pos_embed`` is not a ``(1, N, D)`` tensor, a grid is not two positive
+            ints, or ``N - E != h*w``.
     """
-    src_grid, dst_grid = tuple(src_grid), tuple(dst_grid)
+    if not isinstance(pos_embed, torch.Tensor) or pos_embed.dim() != 3 or \
+            pos_embed.shape[0] != 1:
+        shape = tuple(pos_embed.shape) if isinstance(pos_embed, torch.Tensor) else \
+            type(pos_embed).__name__
+        raise ValueError(f'resample_pos_embed needs a (1, N, D) tensor (one PE row per token, '
+                         f'no batch), got {shape}.')
+    src_grid = _check_grid(src_grid, 'src_grid')
+    dst_grid = _check_grid(dst_grid, 'dst_grid')
+    if not 0 <= num_extra_tokens <= pos_embed.shape[1]:
+        raise ValueError(f'num_extra_tokens={num_extra_tokens} is outside 0..'
+                         f'{pos_embed.shape[1]} (the rows of the PE).')
     extra, patch = pos_embed[:, :num_extra_tokens], pos_embed[:, num_extra_tokens:]
     if patch.shape[1] != src_grid[0] * src_grid[1]:
-        raise ValueError(f'position embedding has {patch.shape[1]} patch rows, which is not '
-                         f'the grid {src_grid[0]}x{src_grid[1]} it is said to be.')
+        raise ValueError(f'position embedding has {patch.shape[1]} patch rows (after '
+                         f'{num_extra_tokens} extra rows), which is not the grid '
+                         f'{src_grid[0]}x{src_grid[1]} it is said to be.')
     if src_grid == dst_grid:
         return pos_embed
     dims = patch.shape[-1]
@@ -210,12 +238,3 @@ def resample_pos_embed(pos_embed: torch.Tensor, src_grid: Tuple[int, int],
     grid = F.interpolate(grid.float(), size=dst_grid, mode='bicubic', align_corners=False)
     patch = grid.to(patch.dtype).permute(0, 2, 3, 1).reshape(1, -1, dims)
     return torch.cat([extra, patch], dim=1)
-
-
-def infer_square_grid(num_patches: int, what: str = 'position embedding') -> Tuple[int, int]:
-    """``(s, s)`` for ``num_patches = s*s``; a clear error otherwise."""
-    side = math.isqrt(num_patches)
-    if side * side != num_patches:
-        raise ValueError(f'{what} has {num_patches} patch rows, not a square grid; pass the '
-                         'grid explicitly.')
-    return side, side

@@ -214,10 +214,13 @@ def test_checkpoint_of_another_size_loads_through_resample(tiny_arch):
 def test_class_token_checkpoint_loads_into_gap_model(tiny_arch):
     deit = _randomize(MPVGViT(arch=tiny_arch, pe_mode='default'))
     gap = MPVGViT(arch=tiny_arch, pe_mode='pvg')
-    sd = {k: v for k, v in deit.state_dict().items() if k != 'cls_token'}
-    missing, unexpected = gap.load_state_dict(sd, strict=False)
-    assert not unexpected and all(k.startswith('pe.') for k in missing)
+    missing, unexpected = gap.load_state_dict(deit.state_dict(), strict=False)
+    # the cls_token key is what says the first PE row is the class token's
+    assert unexpected == ['cls_token'] and all(k.startswith('pe.') for k in missing)
     torch.testing.assert_close(gap.pos_embed, deit.pos_embed[:, 1:])
+    sd = {k: v for k, v in deit.state_dict().items() if k != 'cls_token'}
+    with pytest.raises(ValueError, match='were cls_token / dist_token removed'):
+        gap.load_state_dict(sd, strict=False)
 
 
 def test_clear_errors(tiny_arch):
@@ -246,12 +249,15 @@ def test_clear_errors(tiny_arch):
     padded = MPVGViT(arch=tiny_arch, pad_to_patch=True, out_type='featmap')
     assert padded(torch.randn(1, 3, 30, 33))[0].shape == (1, 64, 4, 5)
     bad = dict(model.state_dict(), pos_embed=torch.zeros(1, 15, 64))
-    with pytest.raises(ValueError, match='not a square grid'):
+    with pytest.raises(ValueError, match='leave 15 patch rows, but its grid 4x4'):
         model.load_state_dict(bad)
     cls_model = MPVGViT(arch=tiny_arch, pe_mode='default')
     sd = dict(cls_model.state_dict(), pos_embed=torch.zeros(1, 16, 64))
-    with pytest.raises(ValueError, match='no class-token row'):
+    with pytest.raises(ValueError, match='leave 15 patch rows, but its grid 4x4'):
         cls_model.load_state_dict(sd)
+    gap_sd = MPVGViT(arch=tiny_arch, pe_mode='pvg').state_dict()
+    with pytest.raises(ValueError, match='no class-token row.*with_cls_token=False'):
+        cls_model.load_state_dict(gap_sd)
 
 
 def test_presets_are_the_papers_structures():

@@ -7,6 +7,7 @@ Parameter names follow timm's ``vision_transformer.py`` (``patch_embed.proj``,
 ``pe.layer_norms.{i}`` (``LN'_i``) and ``pe.last_norm`` (``LN''``).
 """
 import math
+import numbers
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
@@ -17,8 +18,7 @@ from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
-from ..pos_embed import (LayerwisePositionEmbedding, build_pe_structure, infer_square_grid,
-                         resample_pos_embed)
+from ..pos_embed import LayerwisePositionEmbedding, build_pe_structure, resample_pos_embed
 
 LN_EPS = 1e-6
 
@@ -82,8 +82,24 @@ def resolve_arch(arch: Union[str, dict]) -> dict:
 OUT_TYPES = ('cls_token', 'avg_featmap', 'featmap')
 
 
-def _pair(v: Union[int, Sequence[int]]) -> Tuple[int, int]:
-    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+def _is_int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def size_pair(value: Union[int, Sequence[int]], name: str = 'img_size') -> Tuple[int, int]:
+    """``s -> (s, s)``; ``(h, w) -> (h, w)`` (a tuple or list of two positive ints).
+
+    Raises:
+        ValueError: anything else, naming ``name`` and the value: ``(64,)`` (mmseg would
+            read it as 64x64, we refuse it), ``(64, 64, 3)``, floats, non-positive sides.
+    """
+    if _is_int(value) and value > 0:
+        return int(value), int(value)
+    if isinstance(value, (tuple, list)) and len(value) == 2 and \
+            all(_is_int(v) and v > 0 for v in value):
+        return int(value[0]), int(value[1])
+    raise ValueError(f'{name}={value!r}: give one positive int (a square image) or a pair '
+                     '(H, W) of positive ints.')
 
 
 class PatchEmbed(nn.Module):
@@ -245,9 +261,16 @@ class MPVGViT(BaseModule):
         out_indices: blocks whose outputs are returned (negative counts from the end).
             The last block's output goes through the Last LN (and Last-LN PE); earlier ones
             are the raw residual stream.
-        img_size: the size ``pos_embed`` is defined for (the arch's by default). Other
-            input sizes work: ``pos_0`` is resampled to the actual patch grid (bicubic)
-            before the ``LN'`` chain, and checkpoints of other sizes are resampled on load.
+        img_size: the size ``pos_embed`` is defined for (the arch's by default): an int
+            ``s`` (``s x s``) or ``(H, W)``, multiples of the patch size; anything else
+            raises ``ValueError``. Other input sizes work: ``pos_0`` is resampled to the
+            actual patch grid (bicubic) before the ``LN'`` chain, and checkpoints of other
+            grids are resampled on load (see "Loading checkpoints" below).
+        pretrained_img_size: the input size (int or ``(H, W)``) a checkpoint was trained
+            at, for checkpoints that do not record their grid (no ``pos_embed_grid`` key:
+            timm/DeiT/mmpretrain files, and mpvg_mm checkpoints saved before the grid was
+            recorded), e.g. ``224`` for a standard DeiT. Ignored for checkpoints that
+            record their grid (the record is a fact about the file; the argument is not).
         patch_size: overrides the arch's.
         pad_to_patch: zero-pad inputs whose sides are not multiples of the patch size
             (bottom/right) instead of raising an error.
@@ -261,6 +284,28 @@ class MPVGViT(BaseModule):
             first ``frozen_stages`` blocks (with their ``LN'``); all of them also freezes
             the Last LN and ``LN''``. -1 freezes nothing.
         init_cfg: mmengine init config (e.g. ``dict(type='Pretrained', ...)``).
+
+    Loading checkpoints (:meth:`_resample_pos_embed_on_load`, run by every
+    ``load_state_dict``, mmengine's ``Pretrained`` init with ``prefix='backbone.'``
+    included). The buffer ``pos_embed_grid`` (``(2,)`` int64, ``(h, w)`` of
+    ``pos_embed``'s patch rows; not a parameter, so parameter counts, optimizers and
+    layer decay ignore it) rides in every state dict this model saves. A checkpoint's
+    ``pos_embed`` of shape ``(1, E + h*w, D)`` is read from facts only:
+
+    * ``E``, its extra leading rows, from its keys: ``cls_token`` present -> the class
+      row; ``dist_token`` too -> a distillation row after it (distilled DeiT);
+    * ``(h, w)`` from its ``pos_embed_grid``, else from ``pretrained_img_size``, else the
+      load is refused with a ``ValueError`` that names ``pretrained_img_size`` (and its
+      value for a square grid, e.g. ``pretrained_img_size=224``);
+    * the rows must add up, ``N = E + h*w``, else ``ValueError`` with what was found.
+
+    The class row is kept for a class-token model and dropped (with a warning) for a GAP
+    model; a distillation row is always dropped (warning; the loader reports the
+    ``dist_token`` key as unexpected); a class-token model refuses a checkpoint without
+    ``cls_token``. The patch rows are resampled bicubically from ``(h, w)`` to this
+    model's grid (:func:`resample_pos_embed`). The checkpoint's ``pos_embed_grid`` is read,
+    never copied: the buffer always holds this model's grid (and a state dict without it
+    reports no missing key).
     """
 
     def __init__(self,
@@ -275,6 +320,7 @@ class MPVGViT(BaseModule):
                  in_channels: int = 3,
                  qkv_bias: bool = True,
                  pad_to_patch: bool = False,
+                 pretrained_img_size: Optional[Union[int, Sequence[int]]] = None,
                  drop_path_rate: float = 0.0,
                  window_size: int = 0,
                  window_block_indexes: Sequence[int] = (),
@@ -286,12 +332,12 @@ class MPVGViT(BaseModule):
         self.embed_dims = arch_cfg['embed_dims']
         self.num_layers = arch_cfg['num_layers']
         self.patch_size = int(patch_size or arch_cfg['patch_size'])
-        self.img_size = _pair(img_size or arch_cfg['img_size'])
-        if self.img_size[0] % self.patch_size or self.img_size[1] % self.patch_size:
-            raise ValueError(f'img_size={self.img_size} is not a multiple of the patch size '
-                             f'{self.patch_size}.')
-        self.pe_grid = (self.img_size[0] // self.patch_size,
-                        self.img_size[1] // self.patch_size)
+        self.img_size = size_pair(arch_cfg['img_size'] if img_size is None else img_size)
+        self.pe_grid = self._grid_of(self.img_size, 'img_size')
+        self.pretrained_img_size = (None if pretrained_img_size is None else
+                                    size_pair(pretrained_img_size, 'pretrained_img_size'))
+        self.pretrained_grid = (None if pretrained_img_size is None else
+                                self._grid_of(self.pretrained_img_size, 'pretrained_img_size'))
 
         structure, preset_cls = build_pe_structure(pe_mode, pe_cfg)
         self.pe_mode = pe_mode
@@ -325,6 +371,8 @@ class MPVGViT(BaseModule):
         num_patches = self.pe_grid[0] * self.pe_grid[1]
         self.cls_token = nn.Parameter(torch.zeros(1, 1, D)) if self.with_cls_token else None
         self.pos_embed = nn.Parameter(torch.zeros(1, num_patches + self.num_extra_tokens, D))
+        # the grid of pos_embed's patch rows, saved with every checkpoint (read on load)
+        self.register_buffer('pos_embed_grid', torch.tensor(self.pe_grid, dtype=torch.long))
         self.pe = LayerwisePositionEmbedding(structure, self.num_layers, D)
         dpr = [drop_path_rate * i / max(self.num_layers - 1, 1) for i in range(self.num_layers)]
         self.blocks = nn.ModuleList([
@@ -337,6 +385,12 @@ class MPVGViT(BaseModule):
         self._freeze_stages()
 
     # ------------------------------------------------------------------ construction
+    def _grid_of(self, size: Tuple[int, int], name: str) -> Tuple[int, int]:
+        p = self.patch_size
+        if size[0] % p or size[1] % p:
+            raise ValueError(f'{name}={size} is not a multiple of the patch size {p}.')
+        return size[0] // p, size[1] // p
+
     def _resolve_out_indices(self, out_indices) -> Tuple[int, ...]:
         indices = [out_indices] if isinstance(out_indices, int) else list(out_indices)
         resolved = []
@@ -394,36 +448,106 @@ class MPVGViT(BaseModule):
 
     # ------------------------------------------------------------------ position embedding
     def _resample_pos_embed_on_load(self, state_dict, prefix, *args, **kwargs) -> None:
-        """Resample a checkpoint's ``pos_embed`` of another grid to this model's grid."""
-        key = prefix + 'pos_embed'
-        if key not in state_dict:
-            return
-        ckpt = state_dict[key]
-        if ckpt.shape == self.pos_embed.shape:
-            return
-        if ckpt.dim() != 3 or ckpt.shape[-1] != self.embed_dims:
+        """Load-state-dict pre-hook: fit a checkpoint's ``pos_embed`` to this model.
+
+        Reads ``prefix + 'pos_embed'`` (``(1, N, D)``), ``prefix + 'pos_embed_grid'``
+        and the presence of ``prefix + 'cls_token'`` / ``prefix + 'dist_token'`` in
+        ``state_dict``; replaces ``pos_embed`` by ``(1, [1 +] h'*w', D)`` on this model's
+        grid and ``pos_embed_grid`` by this model's grid. The rules are in the class
+        docstring ("Loading checkpoints").
+
+        Raises:
+            ValueError: ``pos_embed`` is not ``(1, N, D)``; ``dist_token`` without
+                ``cls_token``; a class-token model and no ``cls_token``; no recorded grid
+                and no ``pretrained_img_size``; a malformed ``pos_embed_grid``; or
+                ``N`` is not the extra rows plus ``h*w``.
+        """
+        key, grid_key = prefix + 'pos_embed', prefix + 'pos_embed_grid'
+        recorded = state_dict.pop(grid_key, None)
+        state_dict[grid_key] = self.pos_embed_grid.detach().clone()
+        if key in state_dict:
+            state_dict[key] = self._fit_checkpoint_pos_embed(state_dict, prefix, recorded)
+
+    def _fit_checkpoint_pos_embed(self, state_dict, prefix: str,
+                                  recorded: Optional[torch.Tensor]) -> torch.Tensor:
+        key, grid_key = prefix + 'pos_embed', prefix + 'pos_embed_grid'
+        ckpt, D = state_dict[key], self.embed_dims
+        if ckpt.dim() != 3 or ckpt.shape[0] != 1 or ckpt.shape[-1] != D:
             raise ValueError(f'checkpoint {key} has shape {tuple(ckpt.shape)}; this model '
-                             f'needs (1, N, {self.embed_dims}).')
-        extra = self.num_extra_tokens
-        ckpt_extra = self._count_extra_rows(ckpt.shape[1])
-        if ckpt_extra < extra:
-            raise ValueError(f'checkpoint {key} has no class-token row but this model has a '
-                             'class token: build it with with_cls_token=False.')
+                             f'needs (1, N, {D}).')
+        extra_names = [n for n in ('cls_token', 'dist_token') if prefix + n in state_dict]
+        if extra_names == ['dist_token']:
+            raise ValueError(
+                f'the checkpoint has {prefix}dist_token but no {prefix}cls_token, so the '
+                f'layout of its {key} rows is unknown (a distilled DeiT has class, '
+                'distillation, then patch rows): keep cls_token in the state dict.')
+        if self.with_cls_token and 'cls_token' not in extra_names:
+            raise ValueError(
+                f'the checkpoint has no {prefix}cls_token, so its {key} has no class-token '
+                'row, but this model has a class token: build it with with_cls_token=False '
+                '(GAP), or load a class-token checkpoint (keeping its cls_token key).')
+        extra, rows = len(extra_names), ckpt.shape[1]
+        if rows <= extra:
+            raise ValueError(f'checkpoint {key} has {rows} rows, none left for patches after '
+                             f'its {extra} extra rows ({" + ".join(extra_names)}).')
+        by_keys = (f'{extra} extra row(s) by its keys ({", ".join(extra_names)})' if extra
+                   else '0 extra rows by its keys (no cls_token or dist_token)')
+        if recorded is not None:
+            src = self._read_recorded_grid(recorded, grid_key)
+            source = f'recorded in {grid_key}'
+        elif self.pretrained_grid is not None:
+            src = self.pretrained_grid
+            source = f'from pretrained_img_size={self.pretrained_img_size}'
+        else:
+            raise ValueError(self._no_grid_message(key, grid_key, rows, extra, by_keys))
+        if rows - extra != src[0] * src[1]:
+            fix = ('the state dict does not match the saved model (were cls_token / dist_token '
+                   'removed? keep them: they tell the extra rows)' if recorded is not None else
+                   f'set pretrained_img_size to the size the checkpoint was trained at '
+                   f'((H/{self.patch_size}) * (W/{self.patch_size}) must be {rows - extra})')
+            raise ValueError(
+                f'checkpoint {key} has {rows} rows: {by_keys} leave {rows - extra} patch rows, '
+                f'but its grid {src[0]}x{src[1]} ({source}) has {src[0] * src[1]}: {fix}.')
         logger = MMLogger.get_current_instance()
-        if ckpt_extra > extra:
-            logger.warning(f'{key}: dropping the checkpoint\'s class-token row (this model '
-                           'uses GAP).')
-            ckpt = ckpt[:, ckpt_extra - extra:]
-        src = infer_square_grid(ckpt.shape[1] - extra, f'checkpoint {key}')
+        dropped = extra_names[self.num_extra_tokens:]
+        if dropped:
+            has = 'a class token but no distillation token' if self.with_cls_token else \
+                'no class token (GAP)'
+            logger.warning(f'{key}: dropping the checkpoint\'s {" and ".join(dropped)} '
+                           f'row(s): this model has {has}.')
+        ckpt = torch.cat([ckpt[:, :self.num_extra_tokens], ckpt[:, extra:]], dim=1)
         if src != self.pe_grid:
-            logger.info(f'{key}: resampling the checkpoint\'s {src[0]}x{src[1]} grid to '
-                        f'{self.pe_grid[0]}x{self.pe_grid[1]} (bicubic).')
-        state_dict[key] = resample_pos_embed(ckpt, src, self.pe_grid, extra)
+            logger.info(f'{key}: resampling the checkpoint\'s {src[0]}x{src[1]} grid ({source}) '
+                        f'to {self.pe_grid[0]}x{self.pe_grid[1]} (bicubic).')
+        return resample_pos_embed(ckpt, src, self.pe_grid, self.num_extra_tokens)
 
     @staticmethod
-    def _count_extra_rows(rows: int) -> int:
-        """1 if ``rows = 1 + s*s`` and not a square itself, else 0."""
-        return 0 if math.isqrt(rows)**2 == rows else 1
+    def _read_recorded_grid(recorded, grid_key: str) -> Tuple[int, int]:
+        if not isinstance(recorded, torch.Tensor) or recorded.numel() != 2 or \
+                recorded.is_floating_point() or recorded.is_complex() or \
+                recorded.dtype == torch.bool or bool((recorded <= 0).any()):
+            raise ValueError(f'checkpoint {grid_key} should be the (h, w) grid of pos_embed, '
+                             f'two positive ints; got {recorded!r}.')
+        h, w = recorded.flatten().tolist()
+        return int(h), int(w)
+
+    def _no_grid_message(self, key: str, grid_key: str, rows: int, extra: int,
+                         by_keys: str) -> str:
+        """The refusal for a checkpoint that does not record its grid. A square number of
+        patch rows only shapes the example in the message; the grid is never assumed."""
+        patches, p = rows - extra, self.patch_size
+        side = math.isqrt(patches)
+        if side * side == patches:
+            example = (f', e.g. pretrained_img_size={side * p} if it was trained on '
+                       f'{side * p}x{side * p} images ({side}x{side} patches of {p})')
+        else:
+            example = f' ((H/{p}) * (W/{p}) must be {patches})'
+        return (f'checkpoint {key} has {rows} rows ({by_keys}, {patches} patch rows) and does '
+                f'not record the grid they form (no {grid_key}: a timm/DeiT/mmpretrain '
+                'checkpoint, or one saved by mpvg_mm before the grid was recorded). Build the '
+                'backbone with pretrained_img_size=<the (H, W) it was trained at>' + example +
+                '; in a config: model.backbone.pretrained_img_size=... '
+                '(timm-layout files: tools/model_converters/timm2mpvg.py records the grid).')
 
     def resampled_pos_embed(self, grid: Tuple[int, int]) -> torch.Tensor:
         """``pos_0`` on the patch grid ``(h, w)``: ``(1, [1 +] h*w, D)``."""

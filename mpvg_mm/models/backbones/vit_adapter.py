@@ -335,7 +335,8 @@ class MPVGViTAdapter(MPVGViT):
     the top depth (full lr), like the Last LN.
 
     Args (ViT; see :class:`MPVGViT`):
-        arch, pe_mode, pe_cfg, img_size, patch_size (must be 16), in_channels, qkv_bias,
+        arch, pe_mode, pe_cfg, img_size, pretrained_img_size (checkpoints that do not record
+        their grid), patch_size (must be 16), in_channels, qkv_bias,
         drop_path_rate (also the extractors' ConvFFN drop path, as in ViT-Adapter),
         with_cp (also checkpoints injectors and extractors), frozen_stages, init_cfg.
         with_cls_token: must be None or False (see above).
@@ -370,6 +371,7 @@ class MPVGViTAdapter(MPVGViT):
                  in_channels: int = 3,
                  qkv_bias: bool = True,
                  pad_to_patch: bool = True,
+                 pretrained_img_size: Optional[Union[int, Sequence[int]]] = None,
                  drop_path_rate: float = 0.0,
                  window_size: int = 0,
                  window_block_indexes: Sequence[int] = (),
@@ -400,8 +402,8 @@ class MPVGViTAdapter(MPVGViT):
             arch=arch, pe_mode=pe_mode, pe_cfg=pe_cfg, with_cls_token=False,
             out_type='featmap', img_size=img_size, patch_size=patch_size,
             in_channels=in_channels, qkv_bias=qkv_bias, pad_to_patch=pad_to_patch,
-            drop_path_rate=drop_path_rate, window_size=window_size,
-            window_block_indexes=window_block_indexes, with_cp=with_cp,
+            pretrained_img_size=pretrained_img_size, drop_path_rate=drop_path_rate,
+            window_size=window_size, window_block_indexes=window_block_indexes, with_cp=with_cp,
             frozen_stages=frozen_stages, init_cfg=init_cfg)
         # the outputs are always the four levels: MPVGViT's output selection does not apply
         del self.out_indices, self.out_type
