@@ -186,12 +186,17 @@ class LayerwisePositionEmbedding(nn.Module):
         return PEPlan(pos_0 if s.input_pe else None, blocks, last)
 
 
+def _is_positive_int(g) -> bool:
+    if isinstance(g, torch.Tensor):  # a traced shape (torch.jit / FLOP counting)
+        return g.dim() == 0 and not g.is_floating_point() and not g.is_complex()
+    return isinstance(g, numbers.Integral) and not isinstance(g, bool) and g > 0
+
+
 def _check_grid(grid, name: str) -> Tuple[int, int]:
     grid = tuple(grid) if isinstance(grid, (tuple, list, torch.Size)) else (grid, )
-    if len(grid) != 2 or not all(isinstance(g, numbers.Integral) and not isinstance(g, bool)
-                                 and g > 0 for g in grid):
+    if len(grid) != 2 or not all(_is_positive_int(g) for g in grid):
         raise ValueError(f'{name} must be (h, w), two positive ints; got {grid!r}.')
-    return int(grid[0]), int(grid[1])
+    return tuple(g if isinstance(g, torch.Tensor) else int(g) for g in grid)
 
 
 def resample_pos_embed(pos_embed: torch.Tensor, src_grid: Tuple[int, int],
