@@ -2,7 +2,7 @@
 # iterations at 512x512, total batch 16 (8 GPUs x 2), mmseg's DeiT recipe, with the DeiT-Ti
 # pretrained with the 'default' PE structure.
 _base_ = [
-    '../_base_/models/upernet_mpvg-vit-deit-tiny.py', '../_base_/datasets/ade20k_512x512.py',
+    '../_base_/models/upernet_mpvg-vit-deit-tiny.py', 'mmseg::_base_/datasets/ade20k.py',
     '../_base_/schedules/ade20k_adamw_160k_vit.py', '../_base_/default_runtime_seg.py'
 ]
 model = dict(

@@ -1,7 +1,7 @@
 # UperNet + ViT-Adapter-Ti on ADE20K, 160k iterations at 512x512, total batch 8 (4 GPUs x 2),
 # the paper's Table 4 setting, with the DeiT-Ti pretrained with the 'lape' PE structure.
 _base_ = [
-    '../_base_/models/upernet_vit-adapter-deit-tiny.py', '../_base_/datasets/ade20k_512x512.py',
+    '../_base_/models/upernet_vit-adapter-deit-tiny.py', 'mmseg::_base_/datasets/ade20k.py',
     '../_base_/schedules/ade20k_adamw_160k.py', '../_base_/default_runtime_seg.py'
 ]
 model = dict(

@@ -1,8 +1,10 @@
 # The generated ADE20K-layout scenes (tools/make_demo_data.py OUT --formats ade20k):
 # 128x128 images/{training,validation}/*.jpg and annotations/*/*.png with 0 = background
-# and shape c stored as c + 1. mmseg's ADE20KDataset only accepts ADE's own 150 class
-# names, so the generic BaseSegDataset reads the same files; reduce_zero_label=True
-# ignores the background (255) and maps the shapes to 0..3. Light augmentation only.
+# and shape c stored as c + 1: mmseg's ade20k.py (layout, samplers, mIoU) with light
+# augmentation only, 8 images per batch and no loader workers. mmseg's ADE20KDataset only
+# accepts ADE's own 150 class names, so the generic BaseSegDataset reads the same files;
+# reduce_zero_label=True ignores the background (255) and maps the shapes to 0..3.
+_base_ = ['mmseg::_base_/datasets/ade20k.py']
 dataset_type = 'BaseSegDataset'
 data_root = 'data/demo/ade20k'
 # mpvg_mm.datasets.demo_scenes.SHAPES / SHAPE_PALETTE (configs are plain text: copied here)
@@ -24,31 +26,19 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=8,
     num_workers=0,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
+    persistent_workers=False,  # as there are no workers
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        data_prefix=dict(img_path='images/training', seg_map_path='annotations/training'),
         img_suffix='.jpg',
         seg_map_suffix='.png',
         reduce_zero_label=True,
         metainfo=metainfo,
         pipeline=train_pipeline),
 )
+# the same files and settings, the validation split (mmseg's data_prefix) and test pipeline
 val_dataloader = dict(
-    batch_size=1,
     num_workers=0,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        data_prefix=dict(img_path='images/validation', seg_map_path='annotations/validation'),
-        img_suffix='.jpg',
-        seg_map_suffix='.png',
-        reduce_zero_label=True,
-        metainfo=metainfo,
-        pipeline=test_pipeline),
-)
+    persistent_workers=False,
+    dataset=dict(train_dataloader['dataset'], pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator
