@@ -2,6 +2,7 @@
 # (its last block after the Last LN, plus MPVG's LN''(pos_0) for pe_mode='mpvg') feeds
 # ViTDet's SimpleFeaturePyramid (strides 4/8/16/32, plus 64 for the RPN) in place of FPN;
 # the RPN and RoI heads are mmdet's, as in mask-rcnn_vit-adapter-deit-tiny_fpn.py.
+# Leaves of other presets set backbone.pe_mode and backbone.init_cfg.checkpoint.
 _base_ = ['./mask-rcnn_mpvg-vit.py']
 model = dict(
     backbone=dict(
@@ -11,6 +12,11 @@ model = dict(
         # ViTDet: 14x14 window attention, global attention in blocks 2, 5, 8, 11
         window_size=14,
         window_block_indexes=[0, 1, 3, 4, 6, 7, 9, 10],
+        # the DeiT-Ti classifier of the same PE structure (configs/mpvg/deit-tiny_mpvg_
+        # 8xb128_in1k.py); leaves of other presets point `checkpoint` at theirs
+        init_cfg=dict(type='Pretrained',
+                      checkpoint='work_dirs/deit-tiny_mpvg_8xb128_in1k/epoch_300.pth',
+                      prefix='backbone.'),
         with_cp=False),  # True saves memory on 1333x800 inputs
     neck=dict(
         type='SimpleFeaturePyramid',

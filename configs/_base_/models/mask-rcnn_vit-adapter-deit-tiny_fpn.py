@@ -3,8 +3,8 @@
 # preprocessor, RPN, RoI heads, train/test settings) with the adapter in place of
 # ResNet-50. The adapter returns four 192-channel maps at strides 4/8/16/32; FPN turns
 # them into five 256-channel levels (stride 64 by max-pooling) for the RPN, and the RoI
-# heads read strides 4..32. Leaves set backbone.pe_mode and backbone.init_cfg (the
-# classification checkpoint of the same PE structure).
+# heads read strides 4..32. Leaves of other presets set backbone.pe_mode and
+# backbone.init_cfg.checkpoint.
 _base_ = ['mmdet::_base_/models/mask-rcnn_r50_fpn.py']
 model = dict(
     backbone=dict(
@@ -30,5 +30,10 @@ model = dict(
         injector_gamma_init=0.0,
         norm_cfg=dict(type='SyncBN', requires_grad=True),  # BN on one device
         last_ln_pe_port='stride16',  # where MPVG's LN''(pos_0) enters (see the class)
+        # the DeiT-Ti classifier of the same PE structure (configs/mpvg/deit-tiny_mpvg_
+        # 8xb128_in1k.py); leaves of other presets point `checkpoint` at theirs
+        init_cfg=dict(type='Pretrained',
+                      checkpoint='work_dirs/deit-tiny_mpvg_8xb128_in1k/epoch_300.pth',
+                      prefix='backbone.'),
         with_cp=False),  # True saves memory on 1333x800 inputs
     neck=dict(in_channels=[192, 192, 192, 192]))

@@ -2,7 +2,8 @@
 # mmseg's upernet_r50.py (UPerHead with 512 channels, FCN auxiliary head on the stride-16
 # map, SyncBN) with the adapter in place of ResNet-50; its four 192-channel maps at
 # strides 4/8/16/32 go straight into UPerHead (about 36M parameters in all, as
-# ViT-Adapter's UperNet). Leaves set backbone.pe_mode and the checkpoint.
+# ViT-Adapter's UperNet). Leaves of other presets set backbone.pe_mode and
+# backbone.init_cfg.checkpoint.
 _base_ = ['mmseg::_base_/models/upernet_r50.py']
 data_preprocessor = dict(size=(512, 512))  # training batches are padded to the crop size
 model = dict(
@@ -24,6 +25,11 @@ model = dict(
         cffn_ratio=0.25,
         num_extra_extractors=2,
         norm_cfg=dict(type='SyncBN', requires_grad=True),  # BN on one device
+        # the DeiT-Ti classifier of the same PE structure (configs/mpvg/deit-tiny_mpvg_
+        # 8xb128_in1k.py); leaves of other presets point `checkpoint` at theirs
+        init_cfg=dict(type='Pretrained',
+                      checkpoint='work_dirs/deit-tiny_mpvg_8xb128_in1k/epoch_300.pth',
+                      prefix='backbone.'),
         last_ln_pe_port='stride16'),
     decode_head=dict(in_channels=[192, 192, 192, 192], num_classes=150),
     auxiliary_head=dict(in_channels=192, num_classes=150),

@@ -4,11 +4,11 @@
 # rate; the adapter, neck and heads get the full lr), via mpvg_mm's
 # LayerDecayOptimWrapperConstructor. No weight decay on the PE, its LNs, the class
 # token, the adapter's level embedding, norms, biases and other 1-D parameters
-# (no-weight-decay_pe-norm-bias.py).
-_base_ = ['./no-weight-decay_pe-norm-bias.py']
+# (adamw_no-decay-pe-norm-bias.py).
+_base_ = ['./adamw_no-decay-pe-norm-bias.py']
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=12e-5, betas=(0.9, 0.999), weight_decay=0.01),
+    optimizer=dict(lr=12e-5, weight_decay=0.01),
     constructor='LayerDecayOptimWrapperConstructor',
     paramwise_cfg=dict(layer_decay_rate=0.95))
 param_scheduler = [

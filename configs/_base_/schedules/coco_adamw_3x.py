@@ -4,14 +4,14 @@
 # `--auto-scale-lr` rescales the lr linearly for another total batch size.
 #
 # No weight decay on the PE, its LNs, the class token (if any), the adapter's level
-# embedding, norms, biases and other 1-D parameters (no-weight-decay_pe-norm-bias.py).
+# embedding, norms, biases and other 1-D parameters (adamw_no-decay-pe-norm-bias.py).
 # The constructor is LayerDecayOptimWrapperConstructor with a decay rate of 1.0 (the
 # paper reports none for detection): every parameter gets the base lr; set
 # paramwise_cfg.layer_decay_rate < 1 to try layer-wise decay.
-_base_ = ['./no-weight-decay_pe-norm-bias.py']
+_base_ = ['./adamw_no-decay-pe-norm-bias.py']
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
+    optimizer=dict(lr=1e-4, weight_decay=0.05),
     constructor='LayerDecayOptimWrapperConstructor',
     paramwise_cfg=dict(layer_decay_rate=1.0))
 param_scheduler = [

@@ -1,4 +1,5 @@
-# The no-weight-decay rule that every schedule inherits (the paper trains as DeiT):
+# AdamW (betas 0.9/0.999) and the no-weight-decay rule that every schedule inherits (the
+# paper trains as DeiT); schedules set the lr, weight decay and constructor:
 # no weight decay on the position embedding pos_0 (backbone.pos_embed), the PE's
 # LayerNorms LN'_l and LN'' (backbone.pe.layer_norms.*, backbone.pe.last_norm), the class
 # token, ViT-Adapter's level embedding, any norm layer, any bias, and any other 1-D
@@ -12,6 +13,7 @@
 # '<module path>.' + '<name>'; the two strings differ only for parameters of the root
 # module itself ('.name' vs 'name'), and every key here names a path inside the backbone.
 optim_wrapper = dict(
+    optimizer=dict(type='AdamW', betas=(0.9, 0.999)),
     paramwise_cfg=dict(
         norm_decay_mult=0.0,
         bias_decay_mult=0.0,
