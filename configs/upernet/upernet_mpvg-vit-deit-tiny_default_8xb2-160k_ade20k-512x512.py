@@ -1,4 +1,6 @@
 # Default (DeiT): pos_0 added to the patch tokens at the input only.
+# The classifier's class token and the class row of its pos_embed are dropped on load
+# (this backbone has none).
 _base_ = ['./upernet_mpvg-vit-deit-tiny_mpvg_8xb2-160k_ade20k-512x512.py']
 model = dict(
     backbone=dict(

@@ -1,5 +1,7 @@
 # LaPE: no input PE; a layer-wise PE, pos_l = LN'_l(pos_{l-1}), on every block's attention
 # input.
+# The classifier's class token and the class row of its pos_embed are dropped on load
+# (this backbone has none).
 _base_ = ['./upernet_mpvg-vit-deit-tiny_mpvg_8xb2-160k_ade20k-512x512.py']
 model = dict(
     backbone=dict(
