@@ -1,4 +1,7 @@
-"""Every config in configs/ builds: model, dataset and pipeline types, optimizer."""
+"""Every config in configs/: the expected set exists, each builds (model, dataset and
+pipeline types) in its toolbox's scope, and each optimizer gets the paper's no-weight-decay
+rule parameter by parameter; the schedules' layer-wise lr decay; the demo configs match
+the demo classifier and data; the metafiles point at configs."""
 import glob
 import os.path as osp
 
@@ -7,15 +10,84 @@ import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope, init_default_scope
+from mmengine.utils.dl_utils.parrots_wrapper import _BatchNorm, _InstanceNorm
+from torch import nn
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(p for p in glob.glob(f'{ROOT}/configs/**/*.py', recursive=True)
                  if '/_base_/' not in p)
+PRESETS = ('default', 'lape', 'pvg', 'mpvg')
+
+# config families: one config per PE preset, {} = the preset -> default scope
+FAMILIES = {
+    'mpvg/deit-tiny_{}_8xb128_in1k': 'mmpretrain',
+    'mpvg/deit-small_{}_8xb128_in1k': 'mmpretrain',
+    'mpvg/deit-base_{}_8xb128_in1k': 'mmpretrain',
+    'vit_lite/vit-lite-7-4_{}_1xb128_cifar100': 'mmpretrain',
+    'mask_rcnn/mask-rcnn_vit-adapter-deit-tiny_{}_3x-ms_coco': 'mmdet',
+    'mask_rcnn/mask-rcnn_mpvg-vit-deit-tiny-sfp_{}_3x-ms_coco': 'mmdet',
+    'upernet/upernet_vit-adapter-deit-tiny_{}_4xb2-160k_ade20k-512x512': 'mmseg',
+    'upernet/upernet_mpvg-vit-deit-tiny_{}_8xb2-160k_ade20k-512x512': 'mmseg',
+    'demo/mpvg-vit-demo_{}_1xb64_demo-cls': 'mmpretrain',
+}
+# the rest: name -> (default scope, preset); the ablations of Fig. 5 and Table 6 and the
+# demo detector and segmentor
+SINGLES = {
+    'mpvg/deit-tiny_default-gap_8xb128_in1k': ('mmpretrain', 'default'),
+    'mpvg/deit-tiny_default-gap-lastlnpe_8xb128_in1k': ('mmpretrain', 'default'),
+    'mpvg/deit-tiny_mpvg-pe-to-layer0_8xb128_in1k': ('mmpretrain', 'mpvg'),
+    'mpvg/deit-tiny_mpvg-non-hierarchical_8xb128_in1k': ('mmpretrain', 'mpvg'),
+    'mpvg/deit-tiny_mpvg-no-input-pe_8xb128_in1k': ('mmpretrain', 'mpvg'),
+    'mpvg/deit-tiny_mpvg-lastlnpe-pos5_8xb128_in1k': ('mmpretrain', 'mpvg'),
+    'mpvg/deit-tiny_mpvg-lastlnpe-pos8_8xb128_in1k': ('mmpretrain', 'mpvg'),
+    'mpvg/deit-tiny_mpvg-lastlnpe-pos11_8xb128_in1k': ('mmpretrain', 'mpvg'),
+    'demo/mask-rcnn_mpvg-vit-demo-mln_mpvg_1xb8_demo-coco': ('mmdet', 'mpvg'),
+    'demo/upernet_mpvg-vit-demo_mpvg_1xb8_demo-ade': ('mmseg', 'mpvg'),
+}
+EXPECTED = {family.format(preset): (scope, preset)
+            for family, scope in FAMILIES.items() for preset in PRESETS}
+EXPECTED.update(SINGLES)
+NO_DECAY_FRAGMENT = 'configs/_base_/schedules/adamw_no-decay-pe-norm-bias.py'
+NO_DECAY_RULE = Config.fromfile(f'{ROOT}/{NO_DECAY_FRAGMENT}').optim_wrapper.paramwise_cfg.to_dict()
+NORMS = (nn.LayerNorm, _BatchNorm, _InstanceNorm, nn.GroupNorm)
+
+
+def _name(path):
+    return osp.relpath(path, f'{ROOT}/configs')[:-len('.py')]
+
+
+def _ids(paths):
+    return [_name(p) for p in paths]
 
 
 def _registries(scope):
     module = __import__(f'{scope}.registry', fromlist=['MODELS'])
     return module.MODELS, module.DATASETS, module.TRANSFORMS
+
+
+def _build_on_meta(cfg):
+    """The model of ``cfg`` in its toolbox's scope, built on the meta device (fast)."""
+    DefaultScope._instance_dict.clear()
+    init_default_scope(cfg.default_scope)
+    with torch.device('meta'):
+        return _registries(cfg.default_scope)[0].build(cfg.model)
+
+
+def _param_groups(cfg):
+    """The model (storage allocated, not initialised) and ``{param name: param group}``
+    of the optimizer that ``cfg.optim_wrapper`` builds for it."""
+    model = _build_on_meta(cfg).to_empty(device='cpu')
+    optim = build_optim_wrapper(model, cfg.optim_wrapper)
+    names = {id(p): n for n, p in model.named_parameters()}
+    groups = {}
+    for group in optim.optimizer.param_groups:
+        for p in group['params']:
+            name = names[id(p)]
+            assert name not in groups, f'{name} in two param groups'
+            groups[name] = group
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert set(groups) == trainable, set(groups) ^ trainable
+    return model, groups
 
 
 def _check_dataset(cfg, DATASETS, TRANSFORMS, where):
@@ -29,49 +101,134 @@ def _check_dataset(cfg, DATASETS, TRANSFORMS, where):
         assert TRANSFORMS.get(t['type']) is not None, f'{where}: transform {t["type"]}'
 
 
-def test_configs_exist():
-    assert len(CONFIGS) >= 20
+def test_the_expected_configs_exist():
+    """Exactly the expected configs: every preset of every family, and the singles."""
+    found = set(_ids(CONFIGS))
+    assert found == set(EXPECTED), (f'missing: {sorted(set(EXPECTED) - found)}, '
+                                    f'unexpected: {sorted(found - set(EXPECTED))}')
 
 
-@pytest.mark.parametrize('path', CONFIGS, ids=[osp.relpath(p, f'{ROOT}/configs') for p in CONFIGS])
+@pytest.mark.parametrize('path', CONFIGS, ids=_ids(CONFIGS))
 def test_config_builds(path):
     cfg = Config.fromfile(path)
+    scope, preset = EXPECTED[_name(path)]
     assert 'mpvg_mm' in cfg.custom_imports['imports']
-    scope = cfg.default_scope
-    DefaultScope._instance_dict.clear()
-    init_default_scope(scope)
-    MODELS, DATASETS, TRANSFORMS = _registries(scope)
-    with torch.device('meta'):
-        model = MODELS.build(cfg.model)
+    assert cfg.default_scope == scope
+    assert cfg.model.backbone.pe_mode == preset  # the preset its file name says
+    model = _build_on_meta(cfg)
     assert sum(p.numel() for p in model.parameters()) > 0
+    if scope in ('mmdet', 'mmseg'):
+        # dense backbones have no class token, whatever the preset (a Default/LaPE
+        # classifier's token and its pos_embed row are dropped on load)
+        assert getattr(model.backbone, 'cls_token', None) is None
+    _, DATASETS, TRANSFORMS = _registries(scope)
     for split in ('train', 'val', 'test'):
         loader = cfg.get(f'{split}_dataloader')
         if loader:
             _check_dataset(loader['dataset'], DATASETS, TRANSFORMS, f'{split}_dataloader')
-    model = model.to_empty(device='cpu')
-    optim = build_optim_wrapper(model, cfg.optim_wrapper)
-    assert optim.optimizer.param_groups
 
 
-def test_no_weight_decay_on_pe_norms_biases_and_tokens():
-    cfg = Config.fromfile(f'{ROOT}/configs/mpvg/deit-tiny_mpvg_8xb128_in1k.py')
-    DefaultScope._instance_dict.clear()
-    init_default_scope('mmpretrain')
-    from mmpretrain.registry import MODELS
-    model = MODELS.build(cfg.model)
-    optim = build_optim_wrapper(model, cfg.optim_wrapper)
-    wd = {}
-    names = {id(p): n for n, p in model.named_parameters()}
-    for group in optim.optimizer.param_groups:
-        for p in group['params']:
-            wd[names[id(p)]] = group['weight_decay']
-    assert wd['backbone.pos_embed'] == 0
-    assert wd['backbone.pe.layer_norms.5.weight'] == 0
-    assert wd['backbone.pe.last_norm.bias'] == 0
-    assert wd['backbone.blocks.3.attn.qkv.bias'] == 0
-    assert wd['backbone.norm.weight'] == 0
-    assert wd['backbone.blocks.3.attn.qkv.weight'] == pytest.approx(0.05)
-    assert wd['head.fc.weight'] == pytest.approx(0.05)
+def _expected_weight_decay(name, param, module, weight_decay):
+    """The paper's rule (DeiT's): (expected weight decay, why), or (None, why) for a
+    parameter the rule does not cover."""
+    leaf = name.rsplit('.', 1)[-1]
+    if name in ('backbone.pos_embed', 'backbone.cls_token', 'backbone.level_embed'):
+        return 0.0, leaf
+    if name.startswith('backbone.pe.layer_norms.'):
+        return 0.0, "LN'"
+    if name.startswith('backbone.pe.last_norm.'):
+        return 0.0, "LN''"
+    if isinstance(module, NORMS):
+        return 0.0, f'norm ({type(module).__name__})'
+    if leaf == 'bias':
+        return 0.0, 'bias'
+    if param.ndim == 1:
+        return 0.0, '1-D parameter'
+    if leaf == 'weight' and isinstance(module, (nn.Linear, nn.modules.conv._ConvNd)):
+        return weight_decay, f'{type(module).__name__} weight'
+    return None, f'{type(module).__name__}.{leaf} of shape {tuple(param.shape)}'
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=_ids(CONFIGS))
+def test_optimizer_weight_decay_per_parameter(path):
+    """No weight decay on pos_embed, the class token, every LN' and LN'' of the PE,
+    ViT-Adapter's level_embed, every norm, bias and other 1-D parameter; the configured
+    weight decay on every Linear/conv weight; nothing else in the model."""
+    cfg = Config.fromfile(path)
+    weight_decay = cfg.optim_wrapper.optimizer.weight_decay
+    assert weight_decay > 0
+    paramwise = cfg.optim_wrapper.paramwise_cfg.to_dict()
+    paramwise.pop('layer_decay_rate', None)
+    assert paramwise == NO_DECAY_RULE  # the fragment's rule, not overridden
+    model, groups = _param_groups(cfg)
+    modules = dict(model.named_modules())
+    wrong, kinds = [], set()
+    for name, param in model.named_parameters():
+        expected, why = _expected_weight_decay(name, param, modules[name.rpartition('.')[0]],
+                                               weight_decay)
+        kinds.add(why.split(' ')[0])
+        got = groups[name]['weight_decay']
+        if expected is None or got != pytest.approx(expected):
+            wrong.append(f'{name} ({why}): weight_decay {got}, expected {expected}')
+    assert not wrong, '\n'.join(wrong)
+    # the rule was exercised where the model has these parameters
+    assert 'pos_embed' in kinds and 'bias' in kinds and 'Linear' in kinds
+    if cfg.model.backbone.pe_mode != 'default':
+        assert "LN'" in kinds
+    if cfg.model.backbone.pe_mode == 'mpvg':
+        assert "LN''" in kinds
+    if 'adapter' in path:
+        assert 'level_embed' in kinds
+
+
+def test_no_decay_rule_is_spelled_in_one_place():
+    """The no-weight-decay keys stand in one schedule fragment that every schedule
+    inherits, nowhere else."""
+    spelled = [osp.relpath(p, ROOT)
+               for p in glob.glob(f'{ROOT}/configs/**/*.py', recursive=True)
+               if any(k in open(p).read() for k in ('custom_keys', 'decay_mult'))]
+    assert spelled == [NO_DECAY_FRAGMENT]
+
+
+def _config(family, preset='mpvg'):
+    return Config.fromfile(f'{ROOT}/configs/{family.format(preset)}.py')
+
+
+def test_adapter_detector_schedule_has_no_layer_decay():
+    cfg = _config('mask_rcnn/mask-rcnn_vit-adapter-deit-tiny_{}_3x-ms_coco')
+    lr = cfg.optim_wrapper.optimizer.lr
+    assert (lr, cfg.optim_wrapper.optimizer.weight_decay) == (1e-4, 0.05)
+    _, groups = _param_groups(cfg)
+    assert all(g['lr'] == pytest.approx(lr) for g in groups.values())
+
+
+def test_plain_vit_detector_schedule_layer_decay():
+    _, groups = _param_groups(_config('mask_rcnn/mask-rcnn_mpvg-vit-deit-tiny-sfp_{}_3x-ms_coco'))
+    lr = 1e-4
+    # 12 blocks -> 14 depths: lr * 0.9 ** (13 - depth)
+    assert groups['backbone.patch_embed.proj.weight']['lr'] == pytest.approx(lr * 0.9**13)
+    assert groups['backbone.pos_embed']['lr'] == pytest.approx(lr * 0.9**13)
+    assert groups['backbone.blocks.0.mlp.fc1.weight']['lr'] == pytest.approx(lr * 0.9**12)
+    assert groups['backbone.pe.layer_norms.11.weight']['lr'] == pytest.approx(lr * 0.9)
+    for name in ('backbone.norm.weight', 'backbone.pe.last_norm.weight',
+                 'neck.output_convs.0.0.weight', 'rpn_head.rpn_conv.weight'):
+        assert groups[name]['lr'] == pytest.approx(lr), name
+
+
+def test_demo_dense_configs_match_the_classifier_and_the_generator():
+    from mpvg_mm.demo import CLASSES_FILE, SHAPES
+    cls = _config('demo/mpvg-vit-demo_{}_1xb64_demo-cls')
+    for name in ('demo/upernet_mpvg-vit-demo_mpvg_1xb8_demo-ade',
+                 'demo/mask-rcnn_mpvg-vit-demo-mln_mpvg_1xb8_demo-coco'):
+        dense = _config(name)
+        assert dense.model.backbone.arch == cls.model.backbone.arch, name
+        assert dense.model.backbone.pe_mode == cls.model.backbone.pe_mode, name
+    seg = _config('demo/upernet_mpvg-vit-demo_mpvg_1xb8_demo-ade')
+    assert 'init_cfg' not in seg.model.backbone  # builds without the classifier's file
+    for split in ('train', 'val', 'test'):
+        meta = seg[f'{split}_dataloader'].dataset.metainfo
+        assert meta.classes == CLASSES_FILE['ade20k']  # the names the generator wrote
+    assert seg.model.decode_head.num_classes == len(SHAPES)
 
 
 def test_metafiles_point_at_configs_and_model_index_lists_them():

@@ -1,26 +1,7 @@
-# mmdet runtime (default_scope='mmdet'); importing mpvg_mm registers MPVGViT,
+# mmdet's runtime (default_scope='mmdet'); importing mpvg_mm registers MPVGViT,
 # MPVGViTAdapter, SimpleFeaturePyramid and LayerDecayOptimWrapperConstructor in mmdet's
-# registries, so mmdet's own tools/train.py runs these configs as they are.
+# registries, so mmdet's own tools/train.py runs these configs as they are. Ours: the
+# last 3 checkpoints are kept. DetVisualizationHook draws only when asked (--show-dir).
+_base_ = ['mmdet::_base_/default_runtime.py']
 custom_imports = dict(imports=['mpvg_mm'], allow_failed_imports=False)
-default_scope = 'mmdet'
-
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    # draws predictions only when asked (tools/test.py --show-dir)
-    visualization=dict(type='DetVisualizationHook'),
-)
-env_cfg = dict(
-    cudnn_benchmark=False,
-    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'),
-)
-vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='DetLocalVisualizer', vis_backends=vis_backends, name='visualizer')
-log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
-log_level = 'INFO'
-load_from = None
-resume = False
+default_hooks = dict(checkpoint=dict(max_keep_ckpts=3))

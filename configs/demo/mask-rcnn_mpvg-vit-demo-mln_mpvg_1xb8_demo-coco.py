@@ -19,28 +19,22 @@
 #   python tools/train.py configs/demo/mask-rcnn_mpvg-vit-demo-mln_mpvg_1xb8_demo-coco.py
 # From scratch instead: --cfg-options model.backbone.init_cfg=None
 _base_ = [
-    '../_base_/models/mask-rcnn_mpvg-vit-deit-tiny_sfp.py',
-    '../_base_/datasets/demo_coco.py', '../_base_/schedules/coco_adamw_3x.py',
-    '../_base_/default_runtime_det.py'
+    '../_base_/models/mask-rcnn_mpvg-vit.py', '../_base_/datasets/demo_coco.py',
+    '../_base_/schedules/coco_adamw_3x.py', '../_base_/default_runtime_det.py'
 ]
 num_classes = 4
 channels = 64
 model = dict(
     backbone=dict(
-        arch=dict(_delete_=True, embed_dims=128, num_layers=4, num_heads=4, mlp_ratio=2.0,
-                  patch_size=8, img_size=32),
-        img_size=32,
+        arch=dict(embed_dims=128, num_layers=4, num_heads=4, mlp_ratio=2.0, patch_size=8,
+                  img_size=32),
         pe_mode='mpvg',
-        drop_path_rate=0.0,
-        window_size=0,  # global attention everywhere, as the classifier (16x16 tokens)
-        window_block_indexes=[],
         # the demo classifier's checkpoint (only read when training starts, so the
         # config builds without it)
         init_cfg=dict(type='Pretrained', checkpoint='work_dirs/demo_cls_mpvg/epoch_30.pth',
                       prefix='backbone.'),
         out_indices=(0, 1, 2, 3)),
     neck=dict(
-        _delete_=True,
         type='mmseg.MultiLevelNeck',  # mmseg's registry, from this mmdet config
         in_channels=[128] * 4,
         out_channels=channels,

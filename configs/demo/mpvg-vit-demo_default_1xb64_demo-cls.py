@@ -1,7 +1,3 @@
-_base_ = [
-    '../_base_/models/mpvg-vit_demo.py', '../_base_/datasets/demo_cls.py',
-    '../_base_/schedules/demo_adamw_30e.py', '../_base_/default_runtime_cls.py'
-]
+# Default (DeiT): pos_0 added to the patch tokens at the input only; class token.
+_base_ = ['./mpvg-vit-demo_mpvg_1xb64_demo-cls.py']
 model = dict(backbone=dict(pe_mode='default'))
-default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=5, max_keep_ckpts=1))
-randomness = dict(seed=0)

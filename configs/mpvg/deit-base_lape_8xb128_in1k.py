@@ -1,7 +1,4 @@
-_base_ = [
-    '../_base_/models/mpvg-vit_in1k.py', '../_base_/datasets/imagenet_bs128_deit.py',
-    '../_base_/schedules/imagenet_bs1024_adamw_300e.py', '../_base_/default_runtime_cls.py'
-]
-model = dict(
-    backbone=dict(arch='deit-base', pe_mode='lape'),
-    head=dict(in_channels=768))
+# LaPE: no input PE; a layer-wise PE, pos_l = LN'_l(pos_{l-1}), on every block's attention
+# input; class token.
+_base_ = ['./deit-base_mpvg_8xb128_in1k.py']
+model = dict(backbone=dict(pe_mode='lape'))

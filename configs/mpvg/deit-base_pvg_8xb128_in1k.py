@@ -1,7 +1,3 @@
-_base_ = [
-    '../_base_/models/mpvg-vit_in1k.py', '../_base_/datasets/imagenet_bs128_deit.py',
-    '../_base_/schedules/imagenet_bs1024_adamw_300e.py', '../_base_/default_runtime_cls.py'
-]
-model = dict(
-    backbone=dict(arch='deit-base', pe_mode='pvg'),
-    head=dict(in_channels=768))
+# PVG: the input PE, then LaPE's layer-wise PE for blocks 1..L-1; no class token, GAP.
+_base_ = ['./deit-base_mpvg_8xb128_in1k.py']
+model = dict(backbone=dict(pe_mode='pvg'))

@@ -1,7 +1,3 @@
-_base_ = [
-    '../_base_/models/mpvg-vit_in1k.py', '../_base_/datasets/imagenet_bs128_deit.py',
-    '../_base_/schedules/imagenet_bs1024_adamw_300e.py', '../_base_/default_runtime_cls.py'
-]
-model = dict(
-    backbone=dict(arch='deit-small', pe_mode='default'),
-    head=dict(in_channels=384))
+# Default (DeiT): pos_0 added to the patch tokens at the input only; class token.
+_base_ = ['./deit-small_mpvg_8xb128_in1k.py']
+model = dict(backbone=dict(pe_mode='default'))

@@ -1,7 +1,3 @@
-_base_ = [
-    '../_base_/models/mpvg-vit_in1k.py', '../_base_/datasets/imagenet_bs128_deit.py',
-    '../_base_/schedules/imagenet_bs1024_adamw_300e.py', '../_base_/default_runtime_cls.py'
-]
-model = dict(
-    backbone=dict(arch='deit-small', pe_mode='mpvg'),
-    head=dict(in_channels=384))
+# DeiT-S with MPVG on ImageNet-1K: deit-tiny_mpvg_8xb128_in1k.py at DeiT-S's size.
+_base_ = ['./deit-tiny_mpvg_8xb128_in1k.py']
+model = dict(backbone=dict(arch='deit-small'), head=dict(in_channels=384))

@@ -1,18 +1,6 @@
-# UperNet on a plain DeiT-Ti (MultiLevelNeck, as mmseg's DeiT UperNet) on ADE20K, 160k
-# iterations at 512x512, total batch 16 (8 GPUs x 2), mmseg's DeiT recipe, with the DeiT-Ti
-# pretrained with the 'pvg' PE structure.
-_base_ = [
-    '../_base_/models/upernet_mpvg-vit-deit-tiny.py', '../_base_/datasets/ade20k_512x512.py',
-    '../_base_/schedules/ade20k_adamw_160k_vit.py', '../_base_/default_runtime_seg.py'
-]
+# PVG: the input PE, then LaPE's layer-wise PE for blocks 1..11.
+_base_ = ['./upernet_mpvg-vit-deit-tiny_mpvg_8xb2-160k_ade20k-512x512.py']
 model = dict(
     backbone=dict(
         pe_mode='pvg',
-        # point this to your checkpoint of configs/mpvg/deit-tiny_pvg_8xb128_in1k.py
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='work_dirs/deit-tiny_pvg_8xb128_in1k/epoch_300.pth',
-            prefix='backbone.')),
-    decode_head=dict(num_classes=150),
-    auxiliary_head=dict(num_classes=150))
-train_dataloader = dict(batch_size=2)
+        init_cfg=dict(checkpoint='work_dirs/deit-tiny_pvg_8xb128_in1k/epoch_300.pth')))

@@ -1,17 +1,9 @@
-# UperNet + ViT-Adapter-Ti on ADE20K, 160k iterations at 512x512, total batch 8 (4 GPUs x 2),
-# the paper's Table 4 setting, with the DeiT-Ti pretrained with the 'lape' PE structure.
-_base_ = [
-    '../_base_/models/upernet_vit-adapter-deit-tiny.py', '../_base_/datasets/ade20k_512x512.py',
-    '../_base_/schedules/ade20k_adamw_160k.py', '../_base_/default_runtime_seg.py'
-]
+# LaPE: no input PE; a layer-wise PE, pos_l = LN'_l(pos_{l-1}), on every block's attention
+# input.
+# The classifier's class token and the class row of its pos_embed are dropped on load
+# (this backbone has none).
+_base_ = ['./upernet_vit-adapter-deit-tiny_mpvg_4xb2-160k_ade20k-512x512.py']
 model = dict(
     backbone=dict(
         pe_mode='lape',
-        # point this to your checkpoint of configs/mpvg/deit-tiny_lape_8xb128_in1k.py
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='work_dirs/deit-tiny_lape_8xb128_in1k/epoch_300.pth',
-            prefix='backbone.')),
-    decode_head=dict(num_classes=150),
-    auxiliary_head=dict(num_classes=150))
-train_dataloader = dict(batch_size=2)
+        init_cfg=dict(checkpoint='work_dirs/deit-tiny_lape_8xb128_in1k/epoch_300.pth')))

@@ -1,7 +1,4 @@
-_base_ = [
-    '../_base_/models/mpvg-vit_in1k.py', '../_base_/datasets/cifar100_bs128.py',
-    '../_base_/schedules/cifar100_bs128_adamw_310e.py', '../_base_/default_runtime_cls.py'
-]
-model = dict(
-    backbone=dict(arch='vit-lite', pe_mode='lape', img_size=32),
-    head=dict(num_classes=100, in_channels=256))
+# LaPE: no input PE; a layer-wise PE, pos_l = LN'_l(pos_{l-1}), on every block's attention
+# input; class token.
+_base_ = ['./vit-lite-7-4_mpvg_1xb128_cifar100.py']
+model = dict(backbone=dict(pe_mode='lape'))

@@ -6,8 +6,9 @@
   with every key (``init_cfg=Pretrained, prefix='backbone.'``);
 * mmdet's own ``tools/train.py`` (or, if the install lacks it, the same two calls:
   ``Config.fromfile`` + ``Runner.from_cfg``) runs the config without anyone importing
-  ``mpvg_mm`` by hand: ``custom_imports`` does it;
-* the weight-decay / lr rules of the COCO schedules.
+  ``mpvg_mm`` by hand: ``custom_imports`` does it.
+
+The configs' own checks (weight decay, layer-wise lr decay) are in tests/test_configs.py.
 """
 import os
 import os.path as osp
@@ -17,14 +18,11 @@ import sys
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope, init_default_scope
 
 ROOT = __file__.rsplit('/tests/', 1)[0]
 DEMO_DET = f'{ROOT}/configs/demo/mask-rcnn_mpvg-vit-demo-mln_mpvg_1xb8_demo-coco.py'
 DEMO_CLS = f'{ROOT}/configs/demo/mpvg-vit-demo_mpvg_1xb64_demo-cls.py'
-ADAPTER_3X = f'{ROOT}/configs/mask_rcnn/mask-rcnn_vit-adapter-deit-tiny_mpvg_3x-ms_coco.py'
-SFP_3X = f'{ROOT}/configs/mask_rcnn/mask-rcnn_mpvg-vit-deit-tiny-sfp_mpvg_3x-ms_coco.py'
 NUM_TRAIN, NUM_VAL = 8, 4
 
 
@@ -149,50 +147,3 @@ def test_upstream_runner_from_cfg_needs_no_manual_import(demo, tmp_path):
     out = _run(['-c', script, demo['config'], str(tmp_path / 'wd')], cwd=str(tmp_path))
     assert 'MaskRCNN MPVGViT MultiLevelNeck' in out
 
-
-def _groups(config):
-    cfg = Config.fromfile(config)
-    DefaultScope._instance_dict.clear()
-    init_default_scope('mmdet')
-    import mmdet.registry
-    with torch.device('meta'):
-        model = mmdet.registry.MODELS.build(cfg.model)
-    model = model.to_empty(device='cpu')
-    optim = build_optim_wrapper(model, cfg.optim_wrapper)
-    return {g['param_name']: g for g in optim.optimizer.param_groups}, cfg
-
-
-def test_adapter_schedule_no_decay_rules():
-    groups, cfg = _groups(ADAPTER_3X)
-    lr = cfg.optim_wrapper.optimizer.lr
-    wd = cfg.optim_wrapper.optimizer.weight_decay
-    assert (lr, wd) == (1e-4, 0.05)
-    no_decay = ['backbone.pos_embed', 'backbone.level_embed', 'backbone.pe.layer_norms.1.weight',
-                'backbone.pe.last_norm.bias', 'backbone.norm.weight',
-                'backbone.blocks.4.attn.qkv.bias', 'backbone.output_norms.0.weight',
-                'backbone.spatial_prior.stem.0.1.weight',
-                'backbone.interactions.0.injector.gamma', 'neck.lateral_convs.0.conv.bias']
-    decay = ['backbone.blocks.4.attn.qkv.weight', 'backbone.patch_embed.proj.weight',
-             'backbone.interactions.3.extra_extractors.0.ffn.fc1.weight',
-             'neck.fpn_convs.0.conv.weight', 'roi_head.bbox_head.shared_fcs.0.weight']
-    for name in no_decay:
-        assert groups[name]['weight_decay'] == 0.0, name
-    for name in decay:
-        assert groups[name]['weight_decay'] == pytest.approx(wd), name
-    assert all(g['lr'] == pytest.approx(lr) for g in groups.values())  # no layer decay
-
-
-def test_plain_vit_schedule_layer_decay():
-    groups, cfg = _groups(SFP_3X)
-    lr = cfg.optim_wrapper.optimizer.lr
-    # 12 blocks -> 14 depths: lr * 0.9 ** (13 - depth)
-    assert groups['backbone.patch_embed.proj.weight']['lr'] == pytest.approx(lr * 0.9**13)
-    assert groups['backbone.pos_embed']['lr'] == pytest.approx(lr * 0.9**13)
-    assert groups['backbone.blocks.0.mlp.fc1.weight']['lr'] == pytest.approx(lr * 0.9**12)
-    assert groups['backbone.pe.layer_norms.11.weight']['lr'] == pytest.approx(lr * 0.9)
-    for name in ('backbone.norm.weight', 'backbone.pe.last_norm.weight',
-                 'neck.output_convs.0.0.weight', 'rpn_head.rpn_conv.weight'):
-        assert groups[name]['lr'] == pytest.approx(lr), name
-    assert groups['backbone.pos_embed']['weight_decay'] == 0.0
-    assert groups['neck.lateral_convs.0.1.weight']['weight_decay'] == 0.0  # LN2d
-    assert groups['neck.lateral_convs.0.0.weight']['weight_decay'] == pytest.approx(0.05)

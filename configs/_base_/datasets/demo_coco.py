@@ -1,14 +1,15 @@
 # The generated COCO-layout demo set (tools/make_demo_data.py OUT --formats coco):
 # 128x128 scenes of 1..3 shapes with boxes and polygon masks, 200 train / 50 val images
-# by default, read by mmdet's own CocoDataset. One scale (128), flips only.
-# DemoCocoDataset is that CocoDataset reading the class names (the 4 shapes, in category
-# id order) from the file the generator wrote, relative to data_root; building it
-# without that file fails with an error naming it (mpvg_mm/demo/datasets.py).
+# by default: mmdet's coco_instance.py with one scale (128), flips only, 8 images per
+# batch and no loader workers. DemoCocoDataset is mmdet's CocoDataset reading the class
+# names (the 4 shapes, in category id order) from the file the generator wrote, relative
+# to data_root (building it without that file fails with an error naming it).
+_base_ = ['mmdet::_base_/datasets/coco_instance.py']
 dataset_type = 'DemoCocoDataset'
 data_root = 'data/demo/coco/'
 metainfo = dict(classes='classes.txt')
 img_scale = (128, 128)
-backend_args = None
+backend_args = {{_base_.backend_args}}
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
@@ -27,37 +28,15 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=8,
     num_workers=0,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    batch_sampler=dict(type='AspectRatioBatchSampler'),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        metainfo=metainfo,
-        ann_file='annotations/instances_train2017.json',
-        data_prefix=dict(img='train2017/'),
-        filter_cfg=dict(filter_empty_gt=True, min_size=8),
-        pipeline=train_pipeline,
-        backend_args=backend_args))
+    persistent_workers=False,  # as there are no workers
+    dataset=dict(type=dataset_type, data_root=data_root, metainfo=metainfo, filter_cfg=dict(min_size=8),
+                 pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=8,
     num_workers=0,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        metainfo=metainfo,
-        ann_file='annotations/instances_val2017.json',
-        data_prefix=dict(img='val2017/'),
-        test_mode=True,
-        pipeline=test_pipeline,
-        backend_args=backend_args))
+    persistent_workers=False,
+    dataset=dict(type=dataset_type, data_root=data_root, metainfo=metainfo,
+                 pipeline=test_pipeline))
 test_dataloader = val_dataloader
-
-val_evaluator = dict(
-    type='CocoMetric',
-    ann_file=data_root + 'annotations/instances_val2017.json',
-    metric=['bbox', 'segm'],
-    format_only=False,
-    backend_args=backend_args)
+val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
 test_evaluator = val_evaluator

@@ -1,30 +1,24 @@
-# Mask R-CNN on a plain DeiT-Ti (MPVGViT, ViTDet-style): the ViT's stride-16 feature
-# map (its last block after the Last LN, plus MPVG's LN''(pos_0) for pe_mode='mpvg')
-# feeds ViTDet's SimpleFeaturePyramid (strides 4/8/16/32, plus 64 for the RPN) in place
-# of FPN; the RPN and RoI heads are those of mask-rcnn_vit-adapter-deit-tiny_fpn.py.
-# No class token for any preset (as ViTDet and the adapter): a Default/LaPE classifier's
-# class token is ignored on load and its pos_embed row dropped; the LN' chain acts per
-# token, so the patch rows of the layer-wise PE are exactly the classifier's.
-_base_ = ['./mask-rcnn_vit-adapter-deit-tiny_fpn.py']
+# Mask R-CNN on a plain DeiT-Ti (MPVGViT, ViTDet-style): the ViT's stride-16 feature map
+# (its last block after the Last LN, plus MPVG's LN''(pos_0) for pe_mode='mpvg') feeds
+# ViTDet's SimpleFeaturePyramid (strides 4/8/16/32, plus 64 for the RPN) in place of FPN;
+# the RPN and RoI heads are mmdet's, as in mask-rcnn_vit-adapter-deit-tiny_fpn.py.
+# Leaves of other presets set backbone.pe_mode and backbone.init_cfg.checkpoint.
+_base_ = ['./mask-rcnn_mpvg-vit.py']
 model = dict(
     backbone=dict(
-        _delete_=True,
-        type='MPVGViT',
         arch='deit-tiny',
-        pe_mode='mpvg',
-        with_cls_token=False,
-        out_type='featmap',
         img_size=224,  # the grid pos_0 is stored at; resampled to every input
-        pad_to_patch=True,
         drop_path_rate=0.1,
         # ViTDet: 14x14 window attention, global attention in blocks 2, 5, 8, 11
         window_size=14,
         window_block_indexes=[0, 1, 3, 4, 6, 7, 9, 10],
-        # no init_cfg here: thin configs add dict(type='Pretrained', checkpoint=...,
-        # prefix='backbone.'), which mmengine cannot merge into a None
+        # the DeiT-Ti classifier of the same PE structure (configs/mpvg/deit-tiny_mpvg_
+        # 8xb128_in1k.py); leaves of other presets point `checkpoint` at theirs
+        init_cfg=dict(type='Pretrained',
+                      checkpoint='work_dirs/deit-tiny_mpvg_8xb128_in1k/epoch_300.pth',
+                      prefix='backbone.'),
         with_cp=False),  # True saves memory on 1333x800 inputs
     neck=dict(
-        _delete_=True,
         type='SimpleFeaturePyramid',
         in_channels=192,
         out_channels=256,

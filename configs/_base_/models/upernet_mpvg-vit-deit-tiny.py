@@ -1,25 +1,25 @@
-# UperNet on a plain DeiT-Ti MPVGViT, as mmseg's UperNet for DeiT/ViT: the outputs of
-# blocks 2, 5, 8, 11 (stride 16; the last one after the Last LN, plus LN''(pos_0) for
-# MPVG) go through MultiLevelNeck to strides 4/8/16/32, then UPerHead; an FCN auxiliary
-# head reads the neck's stride-32 map (in_index=3, as mmseg's upernet_vit). Heads, data
-# preprocessor and test mode are the adapter base's. Thin configs set backbone.pe_mode
-# and the checkpoint.
-_base_ = ['./upernet_vit-adapter-deit-tiny.py']
+# UperNet on a plain DeiT-Ti MPVGViT, as mmseg's UperNet for DeiT: the outputs of blocks
+# 2, 5, 8, 11 (stride 16; the last one after the Last LN, plus LN''(pos_0) for MPVG) go
+# through MultiLevelNeck to strides 4/8/16/32, then UPerHead; an FCN auxiliary head reads
+# the neck's stride-32 map. Data preprocessor and sliding-window test as the adapter's
+# UperNet (upernet_vit-adapter-deit-tiny.py). Leaves of other presets set backbone.pe_mode
+# and backbone.init_cfg.checkpoint.
+_base_ = ['./upernet_mpvg-vit.py']
+data_preprocessor = dict(size=(512, 512))  # training batches are padded to the crop size
 model = dict(
+    data_preprocessor=data_preprocessor,
     backbone=dict(
-        _delete_=True,
-        type='MPVGViT',
         arch='deit-tiny',
-        pe_mode='mpvg',
         img_size=512,  # as mmseg's ViT: a checkpoint's 14x14 pos_0 is resampled on load
-        out_type='featmap',
         out_indices=(2, 5, 8, 11),
-        pad_to_patch=True,  # sides that are not multiples of 16 are zero-padded inside
+        # the DeiT-Ti classifier of the same PE structure (configs/mpvg/deit-tiny_mpvg_
+        # 8xb128_in1k.py); leaves of other presets point `checkpoint` at theirs
+        init_cfg=dict(type='Pretrained',
+                      checkpoint='work_dirs/deit-tiny_mpvg_8xb128_in1k/epoch_300.pth',
+                      prefix='backbone.'),
         drop_path_rate=0.1),
-    neck=dict(
-        type='MultiLevelNeck',
-        in_channels=[192, 192, 192, 192],
-        out_channels=192,
-        scales=[4, 2, 1, 0.5]),
-    auxiliary_head=dict(in_index=3),
+    neck=dict(in_channels=[192, 192, 192, 192], out_channels=192),
+    decode_head=dict(in_channels=[192, 192, 192, 192], num_classes=150),
+    auxiliary_head=dict(in_channels=192, num_classes=150),
+    test_cfg=dict(mode='slide', crop_size=(512, 512), stride=(341, 341)),
 )

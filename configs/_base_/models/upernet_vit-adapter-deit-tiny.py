@@ -1,21 +1,16 @@
-# UperNet + ViT-Adapter-Ti around a DeiT-Ti MPVGViT (the paper's ADE20K setting, Table 4).
-# The adapter returns four 192-channel maps at strides 4/8/16/32 straight into UPerHead
-# (channels 512 as ViT-Adapter's UperNet: about 36M parameters in all); an FCN auxiliary
-# head reads the stride-16 map. Thin configs set backbone.pe_mode and the checkpoint.
-norm_cfg = dict(type='SyncBN', requires_grad=True)
-data_preprocessor = dict(
-    type='SegDataPreProcessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True,
-    pad_val=0,
-    seg_pad_val=255,
-    size=(512, 512),  # training batches are padded to the crop size
-)
+# UperNet + ViT-Adapter-Ti around a DeiT-Ti MPVGViT (the paper's ADE20K setting, Table 4):
+# mmseg's upernet_r50.py (UPerHead with 512 channels, FCN auxiliary head on the stride-16
+# map, SyncBN) with the adapter in place of ResNet-50; its four 192-channel maps at
+# strides 4/8/16/32 go straight into UPerHead (about 36M parameters in all, as
+# ViT-Adapter's UperNet). Leaves of other presets set backbone.pe_mode and
+# backbone.init_cfg.checkpoint.
+_base_ = ['mmseg::_base_/models/upernet_r50.py']
+data_preprocessor = dict(size=(512, 512))  # training batches are padded to the crop size
 model = dict(
-    type='EncoderDecoder',
     data_preprocessor=data_preprocessor,
+    pretrained=None,  # mmseg's ResNet-50 weights; the backbone's init_cfg loads ours
     backbone=dict(
+        _delete_=True,  # mmseg's ResNet-50
         type='MPVGViTAdapter',
         arch='deit-tiny',
         pe_mode='mpvg',
@@ -29,32 +24,15 @@ model = dict(
         deform_value_ratio=1.0,
         cffn_ratio=0.25,
         num_extra_extractors=2,
-        norm_cfg=norm_cfg,
+        norm_cfg=dict(type='SyncBN', requires_grad=True),  # BN on one device
+        # the DeiT-Ti classifier of the same PE structure (configs/mpvg/deit-tiny_mpvg_
+        # 8xb128_in1k.py); leaves of other presets point `checkpoint` at theirs
+        init_cfg=dict(type='Pretrained',
+                      checkpoint='work_dirs/deit-tiny_mpvg_8xb128_in1k/epoch_300.pth',
+                      prefix='backbone.'),
         last_ln_pe_port='stride16'),
-    decode_head=dict(
-        type='UPerHead',
-        in_channels=[192, 192, 192, 192],
-        in_index=[0, 1, 2, 3],
-        pool_scales=(1, 2, 3, 6),
-        channels=512,
-        dropout_ratio=0.1,
-        num_classes=150,
-        norm_cfg=norm_cfg,
-        align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
-    auxiliary_head=dict(
-        type='FCNHead',
-        in_channels=192,
-        in_index=2,
-        channels=256,
-        num_convs=1,
-        concat_input=False,
-        dropout_ratio=0.1,
-        num_classes=150,
-        norm_cfg=norm_cfg,
-        align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)),
-    train_cfg=dict(),
+    decode_head=dict(in_channels=[192, 192, 192, 192], num_classes=150),
+    auxiliary_head=dict(in_channels=192, num_classes=150),
     # sliding 512x512 windows, stride 341 (ViT-Adapter's test setting; on ADE20K's
     # short-side-512 images nearly every window is 512x512). mode='whole' works too: the
     # backbone zero-pads sides that are not multiples of 16 inside (as mmseg's ViT) and the

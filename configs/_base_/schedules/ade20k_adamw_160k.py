@@ -2,25 +2,15 @@
 # wd 0.01, total batch 8, 160k iterations, 1500-iteration linear warm-up, then poly decay
 # (power 1.0) to 0. Layer-wise lr decay 0.95 over the ViT's 12 blocks (ViT-Adapter-Ti's
 # rate; the adapter, neck and heads get the full lr), via mpvg_mm's
-# LayerDecayOptimWrapperConstructor. No weight decay on the position embedding (pos_0),
-# the PE's LNs (LN'_l, LN''), the class token, ViT-Adapter's level embedding, any norm,
-# any bias or other 1-D parameter (e.g. the injectors' gamma).
+# LayerDecayOptimWrapperConstructor. No weight decay on the PE, its LNs, the class
+# token, the adapter's level embedding, norms, biases and other 1-D parameters
+# (adamw_no-decay-pe-norm-bias.py).
+_base_ = ['./adamw_no-decay-pe-norm-bias.py']
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=12e-5, betas=(0.9, 0.999), weight_decay=0.01),
+    optimizer=dict(lr=12e-5, weight_decay=0.01),
     constructor='LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(
-        layer_decay_rate=0.95,
-        norm_decay_mult=0.0,
-        bias_decay_mult=0.0,
-        flat_decay_mult=0.0,
-        custom_keys={
-            'backbone.pos_embed': dict(decay_mult=0.0),
-            'backbone.cls_token': dict(decay_mult=0.0),
-            'backbone.level_embed': dict(decay_mult=0.0),
-            'backbone.pe.': dict(decay_mult=0.0),
-        }),
-)
+    paramwise_cfg=dict(layer_decay_rate=0.95))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
     dict(type='PolyLR', eta_min=0.0, power=1.0, by_epoch=False, begin=1500, end=160000),

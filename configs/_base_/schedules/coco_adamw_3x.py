@@ -3,27 +3,17 @@
 # after epochs 27 and 33, linear warm-up over the first 500 iterations.
 # `--auto-scale-lr` rescales the lr linearly for another total batch size.
 #
-# No weight decay on the position embedding (`pos_embed`; a class token, if any), the
-# PE's LayerNorms (LN'_l and LN'', caught by norm_decay_mult as every LayerNorm/BN),
-# the adapter's level embedding, any norm, biases and other 1-D parameters (e.g. the
-# injectors' gates). The constructor is LayerDecayOptimWrapperConstructor with a decay
-# rate of 1.0 (the paper reports none for detection): every parameter gets the base lr;
-# set paramwise_cfg.layer_decay_rate < 1 to try layer-wise decay.
+# No weight decay on the PE, its LNs, the class token (if any), the adapter's level
+# embedding, norms, biases and other 1-D parameters (adamw_no-decay-pe-norm-bias.py).
+# The constructor is LayerDecayOptimWrapperConstructor with a decay rate of 1.0 (the
+# paper reports none for detection): every parameter gets the base lr; set
+# paramwise_cfg.layer_decay_rate < 1 to try layer-wise decay.
+_base_ = ['./adamw_no-decay-pe-norm-bias.py']
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
+    optimizer=dict(lr=1e-4, weight_decay=0.05),
     constructor='LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(
-        layer_decay_rate=1.0,
-        norm_decay_mult=0.0,
-        bias_decay_mult=0.0,
-        flat_decay_mult=0.0,
-        custom_keys={
-            'pos_embed': dict(decay_mult=0.0),
-            'cls_token': dict(decay_mult=0.0),
-            'level_embed': dict(decay_mult=0.0),
-        }),
-)
+    paramwise_cfg=dict(layer_decay_rate=1.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=500),
     dict(type='MultiStepLR', by_epoch=True, begin=0, end=36, milestones=[27, 33],
