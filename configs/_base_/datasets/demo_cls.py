@@ -22,11 +22,11 @@ train_dataloader = dict(
                  data_prefix='train', metainfo=dict(classes=classes), pipeline=train_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=True),
 )
+# the same files and settings, the val split in order
 val_dataloader = dict(
-    batch_size=64,
-    num_workers=0,
-    dataset=dict(type=dataset_type, data_root=data_root, ann_file='meta/val.txt',
-                 data_prefix='val', metainfo=dict(classes=classes), pipeline=test_pipeline),
+    train_dataloader,
+    dataset=dict(train_dataloader['dataset'], ann_file='meta/val.txt', data_prefix='val',
+                 pipeline=test_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=False),
 )
 val_evaluator = dict(type='Accuracy', topk=(1, ))
