@@ -47,7 +47,7 @@ def register_all_modules(scopes: Optional[Sequence[str]] = None,
     :data:`SCOPE_MODULES` into theirs (idempotent).
 
     Args:
-        scopes: the toolboxes to register into; None: every installed one of
+        scopes: the toolboxes (a name or names) to register into; None: every installed one of
             :data:`SCOPES`, silently skipping those that are not installed.
         install_shims: also install the modern-stack shims (:func:`mpvg_mm.compat.install`)
             that OpenMMLab 2.x needs on torch >= 2.6.
@@ -62,6 +62,7 @@ def register_all_modules(scopes: Optional[Sequence[str]] = None,
     if scopes is None:
         scopes = installed_scopes()
     else:
+        scopes = [scopes] if isinstance(scopes, str) else list(scopes)
         missing = [s for s in scopes if s not in installed_scopes(scopes)]
         if missing:
             raise ImportError(f'cannot register into {missing}: not installed '
@@ -93,16 +94,23 @@ def build_model(cfg):
     the model config when the model sets none.
 
     Args:
-        cfg: an mmengine ``Config`` of mmpretrain, mmdet or mmseg.
+        cfg: an mmengine ``Config`` (or a dict) of mmpretrain, mmdet or mmseg.
 
     Returns:
         the model (an ``mmengine.model.BaseModel``), with its construction-time weights
         (call ``init_weights()`` or load a checkpoint next).
 
     Raises:
-        ValueError: the config's ``default_scope`` is not one of :data:`SCOPES`.
+        ValueError: no ``model`` in ``cfg``, or its ``default_scope`` is not one of
+            :data:`SCOPES`.
     """
+    from mmengine.config import Config
     from mmengine.registry import init_default_scope
+    if isinstance(cfg, dict) and not isinstance(cfg, Config):
+        cfg = Config(cfg)
+    if 'model' not in cfg:
+        raise ValueError('build_model needs a whole config (with `model` and `default_scope`), '
+                         'e.g. Config.fromfile(path), not its model dict.')
     scope = cfg.get('default_scope')
     if scope not in SCOPES:
         raise ValueError(f'the config sets default_scope={scope!r}; mpvg_mm builds models '

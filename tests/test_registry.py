@@ -81,8 +81,13 @@ def test_a_missing_toolbox_is_skipped_unless_asked_for():
         import mpvg_mm
         from mpvg_mm.registry import register_all_modules
         print('registered', register_all_modules())
-        from mmseg.registry import MODELS
+        from mmseg.registry import DATASETS, MODELS
+        from mmpretrain.registry import DATASETS as CLS_DATASETS
         assert MODELS.get('MPVGViT') is not None
+        # each demo reader needs its own toolbox only
+        assert DATASETS.get('DemoSegDataset') is not None
+        assert CLS_DATASETS.get('DemoCustomDataset') is not None
+        assert register_all_modules('mmseg') == ['mmseg']
         try:
             register_all_modules(['mmdet'])
         except ImportError as err:
@@ -99,14 +104,40 @@ def test_build_model_uses_the_configs_scope_and_refuses_others():
     model = build_model(cfg)
     assert type(model).__name__ == 'MPVGViT'
     assert model(torch.zeros(1, 3, 16, 16))[0].shape == (1, 32, 2, 2)
+    assert type(build_model(cfg.to_dict())).__name__ == 'MPVGViT'  # a plain dict too
+    with pytest.raises(ValueError, match='needs a whole config'):
+        build_model(cfg.model)
     cfg.default_scope = 'mmocr'
     with pytest.raises(ValueError, match="default_scope='mmocr'"):
         build_model(cfg)
 
 
 def test_old_last_ln_pe_key_is_deprecated_not_broken():
-    with pytest.warns(DeprecationWarning, match="'last_ln_pe' is deprecated, use 'last_ln_pos'"):
+    with pytest.warns(FutureWarning, match="'last_ln_pe' is deprecated, use 'last_ln_pos'"):
         old, _ = build_pe_structure('pvg', dict(last_ln_pe=0))
     assert old == build_pe_structure('mpvg')[0]
     with pytest.raises(ValueError, match="both 'last_ln_pe' and 'last_ln_pos'"):
         build_pe_structure('pvg', dict(last_ln_pe=0, last_ln_pos=0))
+
+
+def test_the_deprecation_is_shown_when_a_config_builds_the_model():
+    """Python's default filters show it (a DeprecationWarning raised inside mmengine's
+    registry would be hidden)."""
+    proc = subprocess.run([sys.executable, '-c', textwrap.dedent('''
+        import sys; sys.path.insert(0, sys.argv[1])
+        import mpvg_mm
+        from mmpretrain.registry import MODELS
+        MODELS.build(dict(type='MPVGViT', arch=dict(embed_dims=32, num_layers=2, num_heads=2,
+                     patch_size=8, img_size=16), pe_mode='pvg', pe_cfg=dict(last_ln_pe=0)))
+    '''), ROOT], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "FutureWarning: pe_cfg key 'last_ln_pe' is deprecated" in proc.stderr
+
+
+@pytest.mark.parametrize('switch, value', [
+    ('last_ln_pos', 1.0), ('last_ln_pos', '0'), ('last_ln_pos', True),
+    ('layerwise_from', '1'), ('hierarchical', 'no'), ('input_pe', 1)])
+def test_switch_values_of_the_wrong_type_are_refused(switch, value):
+    structure, _ = build_pe_structure('mpvg', {switch: value})
+    with pytest.raises(ValueError, match=f'{switch}={value!r} must be'):
+        structure.validate(num_layers=4)

@@ -48,12 +48,22 @@ RUN_DIAGNOSTICS = ('correlation', 'pe_source', 'correlation_vs_pos0', 'cosine')
 
 def load_config(config, data_root: Optional[str] = None):
     """The config (a path, or a ``Config``, which is copied) with the train and val
-    datasets' ``data_root`` pointed at ``data_root`` when given."""
+    datasets' ``data_root`` pointed at ``data_root`` when given.
+
+    Raises:
+        ValueError: the config is not an mmpretrain classification config.
+    """
     from mmengine.config import Config
     if isinstance(config, (str, os.PathLike)):
         cfg = Config.fromfile(config)
     else:
         cfg = copy.deepcopy(config)
+    if cfg.get('default_scope') != 'mmpretrain' or \
+            cfg.model.get('type') != 'ImageClassifier':
+        raise ValueError(
+            f"the preset study trains classifiers: it needs an mmpretrain ImageClassifier "
+            f"config, got default_scope={cfg.get('default_scope')!r}, model type="
+            f"{cfg.model.get('type')!r} (e.g. configs/demo/mpvg-vit-demo_mpvg_1xb64_demo-cls.py).")
     if data_root is not None:
         for key in ('train_dataloader', 'val_dataloader'):
             cfg[key].dataset.data_root = data_root

@@ -7,13 +7,13 @@ names with it. Without the file (data not generated yet, or by an older generato
 building the dataset fails with an error that names the file and the generator; the
 upstream classes would instead take the path itself as the class names. Everything
 else is the upstream reader, unchanged.
+
+Each reader is made on first access from its toolbox alone (:data:`READERS`), so that
+the others need not be installed.
 """
+import importlib
 import os.path as osp
 from typing import Mapping, Optional
-
-from mmdet.datasets import CocoDataset
-from mmpretrain.datasets import CustomDataset
-from mmseg.datasets import BaseSegDataset
 
 
 def load_classes_file(metainfo: Optional[Mapping], data_root: Optional[str]
@@ -43,13 +43,22 @@ class _ClassesFromFile:
         super().__init__(*args, **kwargs)
 
 
-class DemoCustomDataset(_ClassesFromFile, CustomDataset):
-    """mmpretrain's ``CustomDataset`` with the class names from a file under data_root."""
+#: reader name -> (module, upstream class) it extends with :class:`_ClassesFromFile`.
+READERS = {
+    'DemoCustomDataset': ('mmpretrain.datasets', 'CustomDataset'),
+    'DemoCocoDataset': ('mmdet.datasets', 'CocoDataset'),
+    'DemoSegDataset': ('mmseg.datasets', 'BaseSegDataset'),
+}
 
 
-class DemoCocoDataset(_ClassesFromFile, CocoDataset):
-    """mmdet's ``CocoDataset`` with the class names from a file under data_root."""
-
-
-class DemoSegDataset(_ClassesFromFile, BaseSegDataset):
-    """mmseg's ``BaseSegDataset`` with the class names from a file under data_root."""
+def __getattr__(name: str):
+    if name not in READERS:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    module, base = READERS[name]
+    upstream = getattr(importlib.import_module(module), base)
+    reader = type(name, (_ClassesFromFile, upstream), dict(
+        __module__=__name__,
+        __doc__=f"{module.split('.')[0]}'s ``{base}`` with the class names from a file "
+        'under data_root.'))
+    globals()[name] = reader  # made once
+    return reader

@@ -142,6 +142,23 @@ def record_pos_embed_grid(sd: Dict[str, torch.Tensor], cfg: dict) -> Tuple[int, 
     return grid
 
 
+def _check_fits_backbone(state_dict: Dict[str, torch.Tensor], cfg: dict) -> None:
+    """Build the ``MPVGViT`` that ``cfg`` describes (on the meta device) and refuse, naming
+    the keys, when the converted backbone weights are not exactly its state dict (e.g. a
+    ``pe_mode`` override whose ``LN'``/``LN''`` the file has no weights for)."""
+    from .backbones.mpvg_vit import MPVGViT
+    with torch.device('meta'):
+        model = MPVGViT(**cfg)  # ValueError for a combination that defines no network
+    want = set(model.state_dict())
+    have = {k[len('backbone.'):] for k in state_dict if k.startswith('backbone.')}
+    missing, unexpected = sorted(want - have), sorted(have - want)
+    if missing or unexpected:
+        raise ValueError(
+            f'the converted weights do not fit MPVGViT({cfg}): missing {missing[:6]}, '
+            f'unexpected {unexpected[:6]}; leave --pe-mode/--pe-cfg/--with-cls-token to what '
+            'the keys show (printed without them), or use a checkpoint that has these keys.')
+
+
 def convert_timm_checkpoint(ckpt: dict, overrides: Optional[dict] = None) -> Tuple[dict, dict]:
     """``(mmpretrain checkpoint, inferred model cfg)`` for a loaded timm-layout checkpoint.
 
@@ -159,6 +176,7 @@ def convert_timm_checkpoint(ckpt: dict, overrides: Optional[dict] = None) -> Tup
     grid = record_pos_embed_grid(sd, cfg)
     state_dict = timm_to_mpvg(sd)
     state_dict['backbone.pos_embed_grid'] = torch.tensor(grid, dtype=torch.long)
+    _check_fits_backbone(state_dict, cfg)
     num_classes = sd['head.weight'].shape[0] if 'head.weight' in sd else None
     meta = dict(mpvg_backbone=cfg, num_classes=num_classes, converted_from='timm',
                 pos_embed_grid=list(grid))

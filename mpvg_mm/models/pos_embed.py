@@ -31,7 +31,7 @@ class token         yes         yes                no (GAP)      no (GAP)
 * ``last_ln_pos=k``: MPVG's "PE in the Last LN", ``y = LN(x_L) + LN''(pos_k)``: the
   index ``k`` of the PE that goes into the Last LN, ``0`` the raw (resampled) parameter,
   ``k>=1`` the PE that block ``k`` receives; ``None``: no PE in the Last LN. (The old
-  name ``last_ln_pe`` is still accepted in ``pe_cfg`` with a deprecation warning.)
+  name ``last_ln_pe`` is still accepted in ``pe_cfg``, with a ``FutureWarning``.)
 
 The paper's ablations are overrides of a preset, e.g. Table 6's "PE to layer 0 too" is
 ``mpvg`` with ``layerwise_from=0``; Fig. 5's "GAP + Last-LN PE" is ``default`` without a
@@ -67,7 +67,14 @@ class PEStructure:
         return list(range(self.layerwise_from, num_layers))
 
     def validate(self, num_layers: int) -> None:
-        """Raise ``ValueError`` for combinations that do not define a network."""
+        """Raise ``ValueError`` for values and combinations that do not define a network."""
+        for name in ('input_pe', 'hierarchical'):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f'{name}={getattr(self, name)!r} must be True or False.')
+        for name in ('layerwise_from', 'last_ln_pos'):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise ValueError(f'{name}={value!r} must be a block index (an int) or None.')
         start = self.layerwise_from
         if start is not None and not 0 <= start < num_layers:
             raise ValueError(
@@ -124,7 +131,7 @@ def build_pe_structure(pe_mode: str, overrides: Optional[dict] = None) -> Tuple[
                 raise ValueError(f'pe_cfg sets both {old!r} and {new!r}; keep {new!r} only.')
             warnings.warn(f'pe_cfg key {old!r} is deprecated, use {new!r} (same values: the '
                           'index k of the pos_k that goes into the Last LN, None for none).',
-                          DeprecationWarning, stacklevel=3)
+                          FutureWarning, stacklevel=2)
             overrides[new] = overrides.pop(old)
     known = {f.name for f in dataclasses.fields(PEStructure)}
     unknown = sorted(set(overrides) - known)

@@ -120,3 +120,10 @@ def test_schedule_is_warmup_then_cosine():
     assert lrs[3] == pytest.approx(base) and lrs[4] == pytest.approx(base)
     assert all(a > b for a, b in zip(lrs[4:], lrs[5:]))  # cosine decay afterwards
     assert lrs[-1] > 1e-5
+
+
+def test_a_config_of_another_toolbox_is_refused():
+    det = f'{ROOT}/configs/demo/mask-rcnn_mpvg-vit-demo-mln_mpvg_1xb8_demo-coco.py'
+    with pytest.raises(ValueError, match="needs an mmpretrain ImageClassifier config, got "
+                       "default_scope='mmdet', model type='MaskRCNN'"):
+        ps.load_config(det)

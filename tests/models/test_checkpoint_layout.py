@@ -93,3 +93,11 @@ def test_ablation_checkpoints_map_to_the_nearest_preset(backbone, pe_mode, pe_cf
     assert (cfg['pe_mode'], cfg.get('pe_cfg')) == (pe_mode, pe_cfg)
     assert cfg['with_cls_token'] == src.backbone.with_cls_token
     _classifier(cfg).load_state_dict(converted['state_dict'], strict=True)
+
+
+def test_overrides_that_the_weights_do_not_fit_are_refused():
+    sd = _timm_layout(_classifier(dict(arch='vit-lite', pe_mode='default')))
+    with pytest.raises(ValueError, match='incompatible with a class token'):
+        convert_timm_checkpoint({'model': sd}, dict(pe_mode='mpvg'))
+    with pytest.raises(ValueError, match=r"missing \['pe.layer_norms.1.bias'"):
+        convert_timm_checkpoint({'model': sd}, dict(pe_mode='pvg', with_cls_token=True))

@@ -18,6 +18,7 @@ test_pipeline = train_pipeline
 train_dataloader = dict(
     batch_size=64,
     num_workers=0,
+    persistent_workers=False,  # as there are no workers (mmpretrain's train.py sets True)
     dataset=dict(type=dataset_type, data_root=data_root, ann_file='meta/train.txt',
                  data_prefix='train', metainfo=dict(classes=classes), pipeline=train_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=True),
