@@ -22,14 +22,11 @@ def main(argv=None):
     parser.add_argument('dst')
     args = parser.parse_args(argv)
     from mmengine.config import Config
-    from mmengine.registry import init_default_scope
     from mmengine.runner import load_checkpoint
 
     from mpvg_mm.models.folding import fold_last_ln_pe
-    cfg = Config.fromfile(args.config)
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    from mmpretrain.registry import MODELS
-    model = MODELS.build(cfg.model)
+    from mpvg_mm.registry import build_model
+    model = build_model(Config.fromfile(args.config))
     ckpt = load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
     state, update = fold_last_ln_pe(model.eval())
     meta = dict(ckpt.get('meta', {}), folded_last_ln_pe=True)
