@@ -101,3 +101,16 @@ def test_overrides_that_the_weights_do_not_fit_are_refused():
         convert_timm_checkpoint({'model': sd}, dict(pe_mode='mpvg'))
     with pytest.raises(ValueError, match=r"missing \['pe.layer_norms.1.bias'"):
         convert_timm_checkpoint({'model': sd}, dict(pe_mode='pvg', with_cls_token=True))
+
+
+def test_converter_takes_arch_names_and_names_a_missing_file(tmp_path):
+    src = _classifier(dict(arch='vit-lite', pe_mode='pvg'))
+    torch.save({'model': _timm_layout(src)}, tmp_path / 'in.pth')
+    tool = f'{ROOT}/tools/model_converters/timm2mpvg.py'
+    out = subprocess.run([sys.executable, tool, str(tmp_path / 'in.pth'), str(tmp_path / 'o.pth'),
+                          '--arch', 'vit-lite-7/4'], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "'arch': 'vit-lite-7/4'" in out.stdout
+    missing = subprocess.run([sys.executable, tool, str(tmp_path / 'nope.pth'), 'o.pth'],
+                             capture_output=True, text=True)
+    assert missing.returncode == 2 and 'nope.pth: no such checkpoint file' in missing.stderr

@@ -1,7 +1,7 @@
 """Convert a timm-layout ViT/DeiT/LaPE/MPVG checkpoint for mmpretrain's ImageClassifier.
 
     python tools/model_converters/timm2mpvg.py SRC.pth DST.pth [--pe-mode lape]
-        [--pe-cfg '{"input_pe": false}'] [--with-cls-token {0,1}] [--arch JSON]
+        [--pe-cfg '{"input_pe": false}'] [--with-cls-token {0,1}] [--arch NAME|JSON]
         [--img-size H [W]]
 
 The result has ``state_dict`` keys ``backbone.*`` (MPVGViT) and ``head.fc.*``
@@ -21,6 +21,11 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mpvg_mm.models.checkpoint_layout import convert_timm_checkpoint  # noqa: E402
 
 
+def _arch(text: str):
+    """``--arch``: a JSON dict, or a name (checked later by ``resolve_arch``)."""
+    return json.loads(text) if text.lstrip().startswith('{') else text
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('src')
@@ -28,8 +33,9 @@ def main(argv=None):
     parser.add_argument('--pe-mode', choices=['default', 'lape', 'pvg', 'mpvg'])
     parser.add_argument('--pe-cfg', type=json.loads, help='JSON dict of PE switches')
     parser.add_argument('--with-cls-token', type=int, choices=[0, 1])
-    parser.add_argument('--arch', type=json.loads,
-                        help='JSON arch dict, for sizes other than deit-*/vit-lite')
+    parser.add_argument('--arch', type=_arch,
+                        help='an arch name (deit-tiny, deit-s, vit-lite, ...) or a JSON arch '
+                        'dict, for sizes other than deit-*/vit-lite')
     parser.add_argument('--img-size', type=int, nargs='+', metavar='SIZE',
                         help='the size the checkpoint was trained at: S or H W '
                              "(default: the arch's, e.g. 224 for DeiT)")
@@ -45,6 +51,8 @@ def main(argv=None):
         overrides['img_size'] = args.img_size[0] if len(args.img_size) == 1 else args.img_size
     if args.with_cls_token is not None:
         overrides['with_cls_token'] = bool(args.with_cls_token)
+    if not osp.isfile(args.src):
+        parser.error(f'{args.src}: no such checkpoint file.')
     # timm/DeiT files are plain tensors: the weights-only loader is enough
     ckpt = torch.load(args.src, map_location='cpu', weights_only=True)
     converted, cfg = convert_timm_checkpoint(ckpt, overrides)
