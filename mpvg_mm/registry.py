@@ -63,7 +63,8 @@ def register_all_modules(scopes: Optional[Sequence[str]] = None,
         scopes = installed_scopes()
     else:
         scopes = [scopes] if isinstance(scopes, str) else list(scopes)
-        missing = [s for s in scopes if s not in installed_scopes(scopes)]
+        installed = installed_scopes(scopes)
+        missing = [s for s in scopes if s not in installed]
         if missing:
             raise ImportError(f'cannot register into {missing}: not installed '
                               '(pip install -r requirements.txt).')

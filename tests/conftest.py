@@ -1,3 +1,4 @@
+import importlib.util
 import os
 import sys
 
@@ -18,6 +19,24 @@ def tiny_arch():
     """A 4-block, 64-channel ViT on 32x32 images with 8x8 patches (a 4x4 PE grid)."""
     return dict(embed_dims=64, num_layers=4, num_heads=2, mlp_ratio=2.0, patch_size=8,
                 img_size=32)
+
+
+@pytest.fixture(scope='session')
+def tool():
+    """``tool('analysis_tools/benchmark')``: the script ``tools/<path>.py`` imported by path
+    (the tools are not a package), once per session."""
+    loaded = {}
+
+    def load(path: str):
+        if path not in loaded:
+            spec = importlib.util.spec_from_file_location(
+                'tool_' + path.replace('/', '_'), os.path.join(ROOT, 'tools', f'{path}.py'))
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            loaded[path] = module
+        return loaded[path]
+
+    return load
 
 
 @pytest.fixture(scope='module')

@@ -193,15 +193,20 @@ class LayerwisePositionEmbedding(nn.Module):
         return PEPlan(pos_0 if s.input_pe else None, blocks, last)
 
 
-def _is_positive_int(g) -> bool:
+def is_positive_int(value) -> bool:
+    """An ``int`` (not a ``bool``) above 0."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0
+
+
+def _is_grid_side(g) -> bool:
     if isinstance(g, torch.Tensor):  # a traced shape (torch.jit / FLOP counting)
         return g.dim() == 0 and not g.is_floating_point() and not g.is_complex()
-    return isinstance(g, numbers.Integral) and not isinstance(g, bool) and g > 0
+    return is_positive_int(g)
 
 
 def _check_grid(grid, name: str) -> Tuple[int, int]:
     grid = tuple(grid) if isinstance(grid, (tuple, list, torch.Size)) else (grid, )
-    if len(grid) != 2 or not all(_is_positive_int(g) for g in grid):
+    if len(grid) != 2 or not all(_is_grid_side(g) for g in grid):
         raise ValueError(f'{name} must be (h, w), two positive ints; got {grid!r}.')
     return tuple(g if isinstance(g, torch.Tensor) else int(g) for g in grid)
 

@@ -1,6 +1,5 @@
 """mpvg_mm.demo.writers (through tools/make_demo_data.py): the three layouts on disk,
 deterministic, with their class-name files, read by each toolbox's own dataset class."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -18,20 +17,11 @@ N_TRAIN, N_VAL = 6, 4  # coco / ade20k images per split
 SIZE = 96
 
 
-def load_cli():
-    """tools/make_demo_data.py as a module."""
-    spec = importlib.util.spec_from_file_location(
-        'make_demo_data', osp.join(ROOT, 'tools', 'make_demo_data.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope='module')
-def demo_root(tmp_path_factory):
+def demo_root(tmp_path_factory, tool):
     """A small copy of all three formats, written through the CLI."""
     out = tmp_path_factory.mktemp('demo')
-    load_cli().main([str(out), '--seed', str(SEED), '--num-train', '0', '--num-val', '0',
+    tool('make_demo_data').main([str(out), '--seed', str(SEED), '--num-train', '0', '--num-val', '0',
                      '--formats', 'imagenet'])  # exercises the zero-sample path
     demo.write_imagenet(str(out / 'imagenet'), SEED, N_INET_TRAIN, N_INET_VAL)
     demo.write_coco(str(out / 'coco'), SEED, N_TRAIN, N_VAL, img_size=SIZE)
@@ -59,8 +49,8 @@ def _iou(a, b):
     return np.logical_and(a, b).sum() / max(np.logical_or(a, b).sum(), 1)
 
 
-def test_cli_is_deterministic(tmp_path):
-    cli = load_cli()
+def test_cli_is_deterministic(tmp_path, tool):
+    cli = tool('make_demo_data')
     args = ['--seed', '1', '--num-train', '2', '--num-val', '1', '--img-size',
             'imagenet=24,coco=48,ade20k=40']
     cli.main([str(tmp_path / 'a')] + args)

@@ -7,7 +7,6 @@ Parameter names follow timm's ``vision_transformer.py`` (``patch_embed.proj``,
 ``pe.layer_norms.{i}`` (``LN'_i``) and ``pe.last_norm`` (``LN''``).
 """
 import math
-import numbers
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
@@ -18,7 +17,8 @@ from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
-from ..pos_embed import LayerwisePositionEmbedding, build_pe_structure, resample_pos_embed
+from ..pos_embed import (LayerwisePositionEmbedding, build_pe_structure, is_positive_int,
+                         resample_pos_embed)
 
 LN_EPS = 1e-6
 
@@ -82,10 +82,6 @@ def resolve_arch(arch: Union[str, dict]) -> dict:
 OUT_TYPES = ('cls_token', 'avg_featmap', 'featmap')
 
 
-def _is_int(v) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
 def size_pair(value: Union[int, Sequence[int]], name: str = 'img_size') -> Tuple[int, int]:
     """``s -> (s, s)``; ``(h, w) -> (h, w)`` (a tuple or list of two positive ints).
 
@@ -93,10 +89,10 @@ def size_pair(value: Union[int, Sequence[int]], name: str = 'img_size') -> Tuple
         ValueError: anything else, naming ``name`` and the value: ``(64,)`` (mmseg would
             read it as 64x64, we refuse it), ``(64, 64, 3)``, floats, non-positive sides.
     """
-    if _is_int(value) and value > 0:
+    if is_positive_int(value):
         return int(value), int(value)
     if isinstance(value, (tuple, list)) and len(value) == 2 and \
-            all(_is_int(v) and v > 0 for v in value):
+            all(is_positive_int(v) for v in value):
         return int(value[0]), int(value[1])
     raise ValueError(f'{name}={value!r}: give one positive int (a square image) or a pair '
                      '(H, W) of positive ints.')
