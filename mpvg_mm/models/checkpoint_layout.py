@@ -1,4 +1,8 @@
-"""Checkpoint interchange between the timm layout and mmpretrain's ``ImageClassifier``.
+"""Checkpoints of other layouts -> ``MPVGViT`` (mmpretrain ``ImageClassifier``, mmseg).
+
+:func:`convert_checkpoint` is the entry point (``tools/model_converters/convert.py``): it
+detects the layout from the keys (:func:`detect_layout`) and maps mmpretrain's and
+mmseg's ``VisionTransformer`` to the timm layout first (:func:`openmmlab_vit_to_timm`).
 
 The timm layout (DeiT ``.pth`` files, the official LaPE code): ``patch_embed.proj.*``,
 ``cls_token``, ``pos_embed``, ``blocks.{i}.(norm1|attn.qkv|attn.proj|norm2|mlp.fc1|mlp.fc2).*``,
@@ -181,3 +185,193 @@ def convert_timm_checkpoint(ckpt: dict, overrides: Optional[dict] = None) -> Tup
     meta = dict(mpvg_backbone=cfg, num_classes=num_classes, converted_from='timm',
                 pos_embed_grid=list(grid))
     return dict(state_dict=state_dict, meta=meta), cfg
+
+
+# ---------------------------------------------------------------------------------------
+# mmpretrain / mmseg VisionTransformer layouts
+#
+# mmpretrain ``VisionTransformer`` (``mmpretrain/models/backbones/vision_transformer.py``):
+# ``patch_embed.projection``, ``layers.{i}.(ln1|attn.qkv|attn.proj|ln2|ffn.layers.0.0|
+# ffn.layers.1)``, layer scale ``layers.{i}.attn.gamma1.weight`` /
+# ``layers.{i}.ffn.gamma2.weight``, the Last LN ``ln1``. mmseg ``VisionTransformer``
+# (``mmseg/models/backbones/vit.py``) has the same names except the attention, torch's
+# ``nn.MultiheadAttention`` inside mmcv's wrapper: ``layers.{i}.attn.attn.in_proj_weight``
+# (q, k, v stacked as timm's ``qkv``) and ``attn.attn.out_proj``; its patch projection
+# has no bias by default (``patch_bias=False``).
+
+#: The checkpoint layouts :func:`convert_checkpoint` reads.
+LAYOUTS = ('timm', 'mmpretrain', 'mmseg')
+
+_MM_COMMON = (('ln1.', 'norm1.'), ('ln2.', 'norm2.'),
+              ('ffn.layers.0.0.', 'mlp.fc1.'), ('ffn.layers.1.', 'mlp.fc2.'))
+_MM_BLOCK_RENAMES = {  # (name inside layers.{i}, timm name inside blocks.{i})
+    'mmpretrain': _MM_COMMON + (('attn.qkv.', 'attn.qkv.'), ('attn.proj.', 'attn.proj.')),
+    'mmseg': _MM_COMMON + (('attn.attn.in_proj_weight', 'attn.qkv.weight'),
+                           ('attn.attn.in_proj_bias', 'attn.qkv.bias'),
+                           ('attn.attn.out_proj.', 'attn.proj.')),
+}
+_MM_TOP_RENAMES = {'cls_token': 'cls_token', 'pos_embed': 'pos_embed',
+                   'dist_token': 'dist_token', 'pos_embed_grid': 'pos_embed_grid',
+                   'patch_embed.projection.weight': 'patch_embed.proj.weight',
+                   'patch_embed.projection.bias': 'patch_embed.proj.bias',
+                   'ln1.weight': 'norm.weight', 'ln1.bias': 'norm.bias'}
+#: mmpretrain heads whose one Linear layer is a ``LinearClsHead``'s ``fc``.
+_MM_HEAD_RENAMES = {'head.fc.weight': 'head.weight', 'head.fc.bias': 'head.bias',
+                    'head.layers.head.weight': 'head.weight',
+                    'head.layers.head.bias': 'head.bias'}
+_MM_WHY = {  # what an unplaceable mmpretrain/mmseg key is, for the refusal
+    'ln2': "the LN after the average of out_type='avg_featmap' (MPVGViT averages after the "
+           'Last LN and has no LN after it)',
+    'pre_norm': 'the LN before the blocks (pre_norm=True, CLIP); MPVGViT has none',
+    'pre_ln': 'the LN before the blocks (pre_norm=True); MPVGViT has none',
+    'head.layers.pre_logits': "VisionTransformerClsHead's hidden layer (hidden_dim); "
+                              'LinearClsHead has none',
+    'head.layers.head_dist': "DeiT's distillation head; MPVGViT has no distillation token",
+}
+
+
+def _layer_scale_folded(sd: Dict[str, torch.Tensor], prefix: str, notes: list) -> dict:
+    """``layers.{i}.attn.gamma1.weight`` / ``ffn.gamma2.weight`` folded into the Linear
+    before them: ``gamma * (W x + b) = (gamma[:, None] * W) x + gamma * b``, exact."""
+    sd = dict(sd)
+    folded = []
+    for gamma_key, linear in (('attn.gamma1.weight', 'attn.proj'),
+                              ('ffn.gamma2.weight', 'ffn.layers.1')):
+        for key in [k for k in sd if k.startswith(prefix + 'layers.') and k.endswith(gamma_key)]:
+            base = key[:-len(gamma_key)]
+            gamma = sd.pop(key)
+            sd[base + linear + '.weight'] = gamma[:, None] * sd[base + linear + '.weight']
+            if base + linear + '.bias' in sd:
+                sd[base + linear + '.bias'] = gamma * sd[base + linear + '.bias']
+            folded.append(key)
+    if folded:
+        notes.append(f'folded {len(folded)} layer-scale vectors into attn.proj / mlp.fc2 '
+                     f'(exact): {folded[:2]}{" ..." if len(folded) > 2 else ""}')
+    return sd
+
+
+def openmmlab_vit_to_timm(sd: Dict[str, torch.Tensor], layout: str,
+                          notes: Optional[list] = None) -> Tuple[dict, dict]:
+    """An mmpretrain / mmseg ViT checkpoint in the timm layout.
+
+    Args:
+        sd: the state dict; the backbone's keys under ``backbone.`` (a whole classifier /
+            segmentor) or at the top (a bare backbone).
+        layout: ``'mmpretrain'`` or ``'mmseg'``.
+        notes: a list that receives one line per inference made (layer scale folded, a
+            bias filled with zeros, keys passed through).
+
+    Returns:
+        ``(timm_sd, passthrough)``: the backbone (and, for mmpretrain, its one-Linear
+        head as ``head.*``) in the timm layout, and the keys that stay as they are: the
+        decode / auxiliary heads and necks of an mmseg segmentor (mmseg 1.x keeps their
+        names).
+
+    Raises:
+        ValueError: keys that have no place (named, with what they are when known), e.g.
+            ``ln2`` of ``out_type='avg_featmap'``, ``pre_norm``, a hidden head layer.
+    """
+    notes = [] if notes is None else notes
+    prefix = 'backbone.' if any(k.startswith('backbone.') for k in sd) else ''
+    if layout == 'mmpretrain':  # mmseg's ViT has no layer scale
+        sd = _layer_scale_folded(sd, prefix, notes)
+    out, passthrough, unplaced = {}, {}, []
+    block = re.compile('^' + re.escape(prefix) + r'layers\.(\d+)\.(.+)$')
+    for key, value in sd.items():
+        m = block.match(key)
+        if m:
+            rest = m.group(2)
+            new = next((t + rest[len(s):] for s, t in _MM_BLOCK_RENAMES[layout]
+                        if rest.startswith(s)),
+                       None)
+            if new is not None and _BLOCK_KEY.match(f'blocks.{m.group(1)}.{new}'):
+                out[f'blocks.{m.group(1)}.{new}'] = value
+            else:
+                unplaced.append(key)
+        elif key.startswith(prefix) and key[len(prefix):] in _MM_TOP_RENAMES:
+            out[_MM_TOP_RENAMES[key[len(prefix):]]] = value
+        elif layout == 'mmpretrain' and key in _MM_HEAD_RENAMES:
+            out[_MM_HEAD_RENAMES[key]] = value
+        elif layout == 'mmseg' and prefix and not key.startswith(prefix):
+            passthrough[key] = value
+        else:
+            unplaced.append(key)
+    if unplaced:
+        why = sorted({f'{name}: {text}' for k in unplaced for name, text in _MM_WHY.items()
+                      if k[len(prefix):].startswith(name + '.') or k.startswith(name + '.')})
+        raise ValueError(f'{len(unplaced)} {layout} keys have no place in MPVGViT / '
+                         f'LinearClsHead: {unplaced[:8]}{" ..." if len(unplaced) > 8 else ""}'
+                         + (f' ({"; ".join(why)})' if why else '') + '; nothing was written.')
+    if 'patch_embed.proj.weight' in out and 'patch_embed.proj.bias' not in out:
+        out['patch_embed.proj.bias'] = out['patch_embed.proj.weight'].new_zeros(
+            out['patch_embed.proj.weight'].shape[0])
+        notes.append('patch_embed.projection has no bias (patch_bias=False): filled with '
+                     'zeros (the same function)')
+    if passthrough:
+        heads = sorted({k.split('.')[0] for k in passthrough})
+        notes.append(f'kept {len(passthrough)} keys of {heads} unchanged (mmseg 1.x names)')
+    return out, passthrough
+
+
+def detect_layout(sd: Dict[str, torch.Tensor]) -> str:
+    """The layout of a state dict, from its keys: ``'timm'`` (``blocks.{i}.attn.qkv``
+    at the top), ``'mmpretrain'`` (``[backbone.]layers.{i}.attn.qkv``), ``'mmseg'``
+    (``[backbone.]layers.{i}.attn.attn.in_proj_weight``).
+
+    Raises:
+        ValueError: this project's own layout (``backbone.blocks.*``: load it directly),
+            or none / several of the above (the message shows some keys and ``--layout``).
+    """
+    found = set()
+    for key in sd:
+        if re.match(r'^blocks\.\d+\.attn\.qkv\.weight$', key):
+            found.add('timm')
+        elif re.match(r'^(backbone\.)?layers\.\d+\.attn\.qkv\.weight$', key):
+            found.add('mmpretrain')
+        elif re.match(r'^(backbone\.)?layers\.\d+\.attn\.attn\.in_proj_weight$', key):
+            found.add('mmseg')
+    if not found and any(re.match(r'^backbone\.blocks\.\d+\.attn\.qkv\.weight$', k) for k in sd):
+        raise ValueError('this checkpoint is already in the MPVGViT layout (backbone.blocks.*): '
+                         "load it directly (init_cfg=dict(type='Pretrained', ...)).")
+    if len(found) != 1:
+        raise ValueError(f'cannot tell the layout from the keys (matches: {sorted(found) or "none"}'
+                         f'; first keys: {sorted(sd)[:6]}): give --layout, one of {LAYOUTS}.')
+    return found.pop()
+
+
+def convert_checkpoint(ckpt: dict, layout: Optional[str] = None,
+                       overrides: Optional[dict] = None) -> Tuple[dict, dict, list]:
+    """Any layout of :data:`LAYOUTS` -> ``(checkpoint, inferred MPVGViT cfg, notes)``.
+
+    ``layout`` None detects it (:func:`detect_layout`); ``overrides`` as in
+    :func:`convert_timm_checkpoint`. The checkpoint has ``backbone.*`` (MPVGViT),
+    ``head.fc.*`` (a classifier's one-Linear head, as ``LinearClsHead``) and, for an mmseg
+    segmentor, its other keys unchanged; ``meta['converted_from']`` is the layout. With
+    ``with_cls_token=False`` in the overrides, a file's ``cls_token`` and the class row of
+    its ``pos_embed`` are dropped (said in the notes). ``notes`` lists every inference and
+    fill (printed by ``tools/model_converters/convert.py``).
+
+    Raises:
+        ValueError: the layout is unknown or cannot be detected, or a key has no place.
+    """
+    sd = unwrap_state_dict(ckpt)
+    layout = layout or detect_layout(sd)
+    if layout not in LAYOUTS:
+        raise ValueError(f'unknown layout {layout!r}; choose one of {LAYOUTS}.')
+    notes, passthrough = [f'layout: {layout}'], {}
+    if layout != 'timm':
+        sd, passthrough = openmmlab_vit_to_timm(sd, layout, notes)
+        if layout == 'mmseg' and 'cls_token' in sd and \
+                (overrides or {}).get('with_cls_token') is not False:
+            notes.append('mmseg keeps cls_token even when built with with_cls_token=False '
+                         '(it then drops the token before the blocks): if the model was, '
+                         'convert with --with-cls-token 0')
+    overrides = dict(overrides or {})
+    if overrides.get('with_cls_token') is False and 'cls_token' in sd:
+        sd = dict(sd, pos_embed=sd['pos_embed'][:, 1:])
+        sd.pop('cls_token')
+        notes.append('with_cls_token=False: dropped cls_token and the class row of pos_embed')
+    converted, cfg = convert_timm_checkpoint(sd, overrides)
+    converted['state_dict'].update(passthrough)
+    converted['meta']['converted_from'] = layout
+    return converted, cfg, notes

@@ -1,0 +1,84 @@
+"""Convert a ViT checkpoint of another layout to MPVGViT (mmpretrain / mmseg models).
+
+    python tools/model_converters/convert.py SRC.pth DST.pth [--layout LAYOUT]
+        [--pe-mode lape] [--pe-cfg '{"input_pe": false}'] [--with-cls-token {0,1}]
+        [--arch NAME|JSON] [--img-size H [W]]
+
+Layouts (detected from the keys unless ``--layout`` forces one):
+
+* ``timm``: timm / DeiT / LaPE / MPVG ``.pth`` (``blocks.{i}.attn.qkv``, ``pe_norm``,
+  ``last_pe_norm``) -> ``ImageClassifier(MPVGViT, LinearClsHead)``;
+* ``mmpretrain``: mmpretrain ``VisionTransformer`` classifiers / backbones
+  (``backbone.layers.{i}.ln1``, ``attn.qkv``, ``ffn.layers.0.0``, final ``ln1``; layer
+  scale folded; ``VisionTransformerClsHead`` without hidden layer -> ``head.fc``);
+* ``mmseg``: mmseg ``VisionTransformer`` segmentors / backbones
+  (``layers.{i}.attn.attn.in_proj_weight``); decode / auxiliary heads kept as they are.
+
+The result loads with strict key matching; the preset is inferred from the keys unless
+given, and printed with every inference the conversion made; keys with no place are
+refused by name. The grid of ``pos_embed`` is recorded (``backbone.pos_embed_grid``):
+``--img-size``, the size the file was trained at, or else the arch's (DeiT: 224).
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+
+import torch
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+import mpvg_mm  # noqa: E402,F401  (the shims that load mmengine checkpoints weights-only)
+from mpvg_mm.models.checkpoint_layout import LAYOUTS, convert_checkpoint  # noqa: E402
+
+
+def _arch(text: str):
+    """``--arch``: a JSON dict, or a name (checked later by ``resolve_arch``)."""
+    return json.loads(text) if text.lstrip().startswith('{') else text
+
+
+def main(argv=None, default_layout=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('src')
+    parser.add_argument('dst')
+    parser.add_argument('--layout', choices=LAYOUTS, default=default_layout,
+                        help='the layout of SRC (default: detected from its keys)')
+    parser.add_argument('--pe-mode', choices=['default', 'lape', 'pvg', 'mpvg'])
+    parser.add_argument('--pe-cfg', type=json.loads, help='JSON dict of PE switches')
+    parser.add_argument('--with-cls-token', type=int, choices=[0, 1])
+    parser.add_argument('--arch', type=_arch,
+                        help='an arch name (deit-tiny, deit-s, vit-lite, ...) or a JSON arch '
+                        'dict, for sizes other than deit-*/vit-lite')
+    parser.add_argument('--img-size', type=int, nargs='+', metavar='SIZE',
+                        help='the size the checkpoint was trained at: S or H W '
+                             "(default: the arch's, e.g. 224 for DeiT)")
+    args = parser.parse_args(argv)
+    overrides = {}
+    if args.pe_mode:
+        overrides['pe_mode'] = args.pe_mode
+    if args.pe_cfg is not None:
+        overrides['pe_cfg'] = args.pe_cfg
+    if args.arch is not None:
+        overrides['arch'] = args.arch
+    if args.img_size is not None:
+        overrides['img_size'] = args.img_size[0] if len(args.img_size) == 1 else args.img_size
+    if args.with_cls_token is not None:
+        overrides['with_cls_token'] = bool(args.with_cls_token)
+    if not osp.isfile(args.src):
+        parser.error(f'{args.src}: no such checkpoint file.')
+    ckpt = torch.load(args.src, map_location='cpu', weights_only=True)
+    try:
+        converted, cfg, notes = convert_checkpoint(ckpt, args.layout, overrides)
+    except ValueError as err:
+        sys.exit(f'refused: {err}')
+    torch.save(converted, args.dst)
+    for line in notes:
+        print(line)
+    print(f'inferred backbone: {cfg}')
+    grid = converted['meta']['pos_embed_grid']
+    print(f'recorded pos_embed grid: {grid[0]}x{grid[1]}')
+    print(f'head classes: {converted["meta"]["num_classes"]}')
+    print(f'wrote {len(converted["state_dict"])} tensors to {args.dst}')
+
+
+if __name__ == '__main__':
+    main()
