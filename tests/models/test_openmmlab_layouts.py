@@ -2,7 +2,6 @@
 own models on the same random weights (fp32)."""
 import pytest
 import torch
-from mmpretrain.models import VisionTransformer as MMPretrainViT
 from mmpretrain.registry import MODELS as PRETRAIN_MODELS
 from mmseg.models.backbones import VisionTransformer as MMSegViT
 

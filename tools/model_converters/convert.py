@@ -27,8 +27,8 @@ import sys
 import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-import mpvg_mm  # noqa: E402,F401  (the shims that load mmengine checkpoints weights-only)
 from mpvg_mm.models.checkpoint_layout import LAYOUTS, convert_checkpoint  # noqa: E402
+from mpvg_mm.registry import register_all_modules  # noqa: E402
 
 
 def _arch(text: str):
@@ -65,6 +65,7 @@ def main(argv=None, default_layout=None):
         overrides['with_cls_token'] = bool(args.with_cls_token)
     if not osp.isfile(args.src):
         parser.error(f'{args.src}: no such checkpoint file.')
+    register_all_modules()  # its shims load mmengine checkpoints weights-only
     ckpt = torch.load(args.src, map_location='cpu', weights_only=True)
     try:
         converted, cfg, notes = convert_checkpoint(ckpt, args.layout, overrides)
