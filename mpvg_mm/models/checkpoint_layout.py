@@ -15,6 +15,7 @@ see ``MPVGViT``), which a timm file does not: the file's own ``pos_embed_grid`` 
 one, else the given ``img_size``, else the named arch's ``img_size`` (DeiT: 224, ViT-Lite:
 32); the patch rows must add up to that grid, or the conversion is refused.
 """
+import math
 import re
 from typing import Dict, Optional, Tuple
 
@@ -200,7 +201,7 @@ def convert_timm_checkpoint(ckpt: dict, overrides: Optional[dict] = None) -> Tup
 # has no bias by default (``patch_bias=False``).
 
 #: The checkpoint layouts :func:`convert_checkpoint` reads.
-LAYOUTS = ('timm', 'mmpretrain', 'mmseg')
+LAYOUTS = ('timm', 'mmpretrain', 'mmseg', 'vit-adapter')
 
 _MM_COMMON = (('ln1.', 'norm1.'), ('ln2.', 'norm2.'),
               ('ffn.layers.0.0.', 'mlp.fc1.'), ('ffn.layers.1.', 'mlp.fc2.'))
@@ -230,15 +231,15 @@ _MM_WHY = {  # what an unplaceable mmpretrain/mmseg key is, for the refusal
 }
 
 
-def _layer_scale_folded(sd: Dict[str, torch.Tensor], prefix: str, notes: list) -> dict:
-    """``layers.{i}.attn.gamma1.weight`` / ``ffn.gamma2.weight`` folded into the Linear
-    before them: ``gamma * (W x + b) = (gamma[:, None] * W) x + gamma * b``, exact."""
+def _fold_gammas(sd: Dict[str, torch.Tensor], rules, notes: list) -> dict:
+    """Layer-scale vectors folded into the Linear before them, exactly:
+    ``gamma * (W x + b) = (gamma[:, None] * W) x + gamma * b``. ``rules`` pairs a regex
+    whose group 1 is the block's key prefix with the Linear's name under it."""
     sd = dict(sd)
     folded = []
-    for gamma_key, linear in (('attn.gamma1.weight', 'attn.proj'),
-                              ('ffn.gamma2.weight', 'ffn.layers.1')):
-        for key in [k for k in sd if k.startswith(prefix + 'layers.') and k.endswith(gamma_key)]:
-            base = key[:-len(gamma_key)]
+    for pattern, linear in rules:
+        for key in [k for k in sd if re.match(pattern, k)]:
+            base = re.match(pattern, key).group(1)
             gamma = sd.pop(key)
             sd[base + linear + '.weight'] = gamma[:, None] * sd[base + linear + '.weight']
             if base + linear + '.bias' in sd:
@@ -248,6 +249,27 @@ def _layer_scale_folded(sd: Dict[str, torch.Tensor], prefix: str, notes: list) -
         notes.append(f'folded {len(folded)} layer-scale vectors into attn.proj / mlp.fc2 '
                      f'(exact): {folded[:2]}{" ..." if len(folded) > 2 else ""}')
     return sd
+
+
+def _layer_scale_folded(sd: Dict[str, torch.Tensor], prefix: str, notes: list) -> dict:
+    """mmpretrain's ``layers.{i}.attn.gamma1.weight`` / ``ffn.gamma2.weight`` folded."""
+    p = re.escape(prefix)
+    return _fold_gammas(sd, [(rf'^({p}layers\.\d+\.)attn\.gamma1\.weight$', 'attn.proj'),
+                             (rf'^({p}layers\.\d+\.)ffn\.gamma2\.weight$', 'ffn.layers.1')],
+                        notes)
+
+
+def fold_layer_scale(state_dict: Dict[str, torch.Tensor], prefix: str = 'backbone.',
+                     notes: Optional[list] = None) -> Dict[str, torch.Tensor]:
+    """A state dict of ``MPVGViT`` / ``MPVGViTAdapter`` with ``blocks.{i}.gamma1`` /
+    ``gamma2`` (``layer_scale=True``) folded exactly into ``blocks.{i}.attn.proj`` /
+    ``mlp.fc2``, for the same model built without layer scale (inference: the same
+    outputs, fewer multiplies; not for training, where the gammas have their own lr and
+    weight decay). A new dict; the input is unchanged."""
+    p = re.escape(prefix)
+    return _fold_gammas(state_dict, [(rf'^({p}blocks\.\d+\.)gamma1$', 'attn.proj'),
+                                     (rf'^({p}blocks\.\d+\.)gamma2$', 'mlp.fc2')],
+                        [] if notes is None else notes)
 
 
 def openmmlab_vit_to_timm(sd: Dict[str, torch.Tensor], layout: str,
@@ -316,7 +338,8 @@ def openmmlab_vit_to_timm(sd: Dict[str, torch.Tensor], layout: str,
 def detect_layout(sd: Dict[str, torch.Tensor]) -> str:
     """The layout of a state dict, from its keys: ``'timm'`` (``blocks.{i}.attn.qkv``
     at the top), ``'mmpretrain'`` (``[backbone.]layers.{i}.attn.qkv``), ``'mmseg'``
-    (``[backbone.]layers.{i}.attn.attn.in_proj_weight``).
+    (``[backbone.]layers.{i}.attn.attn.in_proj_weight``), ``'vit-adapter'`` (official
+    ViT-Adapter: ``[backbone.]spm.*``, ``interactions.{i}.injector.*``).
 
     Raises:
         ValueError: this project's own layout (``backbone.blocks.*``: load it directly),
@@ -324,12 +347,16 @@ def detect_layout(sd: Dict[str, torch.Tensor]) -> str:
     """
     found = set()
     for key in sd:
-        if re.match(r'^blocks\.\d+\.attn\.qkv\.weight$', key):
+        if re.match(r'^(backbone\.)?(spm\.|interactions\.\d+\.injector\.)', key):
+            found.add('vit-adapter')
+        elif re.match(r'^blocks\.\d+\.attn\.qkv\.weight$', key):
             found.add('timm')
         elif re.match(r'^(backbone\.)?layers\.\d+\.attn\.qkv\.weight$', key):
             found.add('mmpretrain')
         elif re.match(r'^(backbone\.)?layers\.\d+\.attn\.attn\.in_proj_weight$', key):
             found.add('mmseg')
+    if 'vit-adapter' in found:  # its ViT blocks have timm's names
+        found.discard('timm')
     if not found and any(re.match(r'^backbone\.blocks\.\d+\.attn\.qkv\.weight$', k) for k in sd):
         raise ValueError('this checkpoint is already in the MPVGViT layout (backbone.blocks.*): '
                          "load it directly (init_cfg=dict(type='Pretrained', ...)).")
@@ -342,6 +369,10 @@ def detect_layout(sd: Dict[str, torch.Tensor]) -> str:
 def convert_checkpoint(ckpt: dict, layout: Optional[str] = None,
                        overrides: Optional[dict] = None) -> Tuple[dict, dict, list]:
     """Any layout of :data:`LAYOUTS` -> ``(checkpoint, inferred MPVGViT cfg, notes)``.
+
+    ``'vit-adapter'`` gives an ``MPVGViTAdapter`` cfg instead (see
+    :func:`vit_adapter_to_mpvg`; ``overrides`` may set its kwargs, and
+    ``fold_layer_scale=True`` folds the gammas, :func:`fold_layer_scale`).
 
     ``layout`` None detects it (:func:`detect_layout`); ``overrides`` as in
     :func:`convert_timm_checkpoint`. The checkpoint has ``backbone.*`` (MPVGViT),
@@ -359,6 +390,8 @@ def convert_checkpoint(ckpt: dict, layout: Optional[str] = None,
     if layout not in LAYOUTS:
         raise ValueError(f'unknown layout {layout!r}; choose one of {LAYOUTS}.')
     notes, passthrough = [f'layout: {layout}'], {}
+    if layout == 'vit-adapter':
+        return _convert_vit_adapter(sd, dict(overrides or {}), notes)
     if layout != 'timm':
         sd, passthrough = openmmlab_vit_to_timm(sd, layout, notes)
         if layout == 'mmseg' and 'cls_token' in sd and \
@@ -375,3 +408,166 @@ def convert_checkpoint(ckpt: dict, layout: Optional[str] = None,
     converted['state_dict'].update(passthrough)
     converted['meta']['converted_from'] = layout
     return converted, cfg, notes
+
+
+# ---------------------------------------------------------------------------------------
+# Official ViT-Adapter (czczup/ViT-Adapter, detection/ and segmentation/
+# mmdet_custom|mmseg_custom/models/backbones/vit_adapter.py, adapter_modules.py, base/vit.py)
+
+#: The renaming rules official ``ViTAdapter`` -> ``MPVGViTAdapter`` (after ``backbone.``):
+#: ``(regex, replacement)``; the replacement is a function of the match or a template.
+_ADAPTER_RULES = (
+    (r'^patch_embed\.proj\.(weight|bias)$', r'patch_embed.proj.\1'),
+    (r'^blocks\.(\d+)\.(norm1|norm2|attn\.qkv|attn\.proj|mlp\.fc1|mlp\.fc2)\.(weight|bias)$',
+     r'blocks.\1.\2.\3'),
+    (r'^blocks\.(\d+)\.(gamma[12])$', r'blocks.\1.\2'),
+    (r'^level_embed$', 'level_embed'),
+    (r'^spm\.stem\.([036])\.(weight)$',
+     lambda m: f'spatial_prior.stem.{int(m.group(1)) // 3}.0.{m.group(2)}'),
+    (r'^spm\.stem\.([147])\.(.+)$',
+     lambda m: f'spatial_prior.stem.{int(m.group(1)) // 3}.1.{m.group(2)}'),
+    (r'^spm\.conv([234])\.([01])\.(.+)$',
+     lambda m: f'spatial_prior.to_stride{2 ** (int(m.group(1)) + 1)}.{m.group(2)}.{m.group(3)}'),
+    (r'^spm\.fc([1-4])\.(weight|bias)$',
+     lambda m: f'spatial_prior.projections.{int(m.group(1)) - 1}.{m.group(2)}'),
+    (r'^up\.(weight|bias)$', r'stride4_up.\1'),
+    (r'^norm([1-4])\.(.+)$', lambda m: f'output_norms.{int(m.group(1)) - 1}.{m.group(2)}'),
+    (r'^(interactions\.\d+\.(?:extractor|extra_extractors\.\d+)\.ffn)\.dwconv\.dwconv\.'
+     r'(weight|bias)$', r'\1.dwconv.\2'),
+    (r'^(interactions\.\d+\.(?:injector|extractor|extra_extractors\.\d+)\.'
+     r'(?:query_norm|feat_norm|ffn_norm|ffn\.fc[12]|attn\.(?:sampling_offsets|'
+     r'attention_weights|value_proj|output_proj))\.(?:weight|bias))$', r'\1'),
+    (r'^(interactions\.\d+\.injector\.gamma)$', r'\1'),
+    (r'^pos_embed$', 'pos_embed'),  # its class row is dropped (see vit_adapter_to_mpvg)
+)
+#: Top-level modules of an mmdet 2.x detector / mmseg 0.x segmentor around the adapter:
+#: Mask R-CNN (FPN, RPN, RoI heads) and UperNet (decode + auxiliary heads) keep their key
+#: names in mmdet 3.x / mmseg 1.x, so they pass through.
+_ADAPTER_PASSTHROUGH = ('neck.', 'rpn_head.', 'roi_head.', 'decode_head.', 'auxiliary_head.')
+
+
+def _adapter_cfg(bb: Dict[str, torch.Tensor], notes: list) -> dict:
+    """``MPVGViTAdapter`` kwargs read off the official weights (``backbone.`` removed)."""
+    dims = bb['pos_embed'].shape[-1]
+    depth = 1 + max(int(k.split('.')[1]) for k in bb if k.startswith('blocks.'))
+    groups = 1 + max(int(k.split('.')[1]) for k in bb if k.startswith('interactions.'))
+    last = f'interactions.{groups - 1}.extra_extractors.'
+    extra = len({k[len(last):].split('.')[0] for k in bb if k.startswith(last)})
+    patch = bb['patch_embed.proj.weight'].shape[-1]
+    arch = dict(embed_dims=dims, num_layers=depth, num_heads=None,
+                mlp_ratio=bb['blocks.0.mlp.fc1.weight'].shape[0] / dims, patch_size=patch)
+    named = next((n for n, a in ARCH_SETTINGS.items() if all(
+        a[k] == arch[k] for k in ('embed_dims', 'num_layers', 'mlp_ratio', 'patch_size'))), None)
+    cffn = 'interactions.0.extractor.ffn.fc1.weight'
+    cfg = dict(arch=named, pe_mode='default', vit_output_norm=False, window_padding='qkv',
+               layer_scale='blocks.0.gamma1' in bb,
+               spatial_prior_channels=bb['spm.stem.0.weight'].shape[0],
+               deform_value_ratio=bb['interactions.0.injector.attn.value_proj.weight'].shape[0]
+               / dims,
+               with_cffn=cffn in bb, num_extra_extractors=extra,
+               interaction_indexes=default_groups(depth, groups))
+    if cffn in bb:
+        cfg['cffn_ratio'] = bb[cffn].shape[0] / dims
+    notes.append(f'{groups} interaction groups of the official default split '
+                 f'{cfg["interaction_indexes"]}, {extra} extra extractors; not in the '
+                 'weights (set them as the official config if it differs): '
+                 'deform_num_heads (6), deform_num_points (4), window_size / '
+                 'window_block_indexes (COCO: 14 on all blocks but 2, 5, 8, 11)')
+    return cfg
+
+
+def default_groups(depth: int, groups: int):
+    """The official configs' contiguous near-equal split (12 blocks, 4 groups ->
+    ``[[0, 2], [3, 5], [6, 8], [9, 11]]``)."""
+    from .backbones.vit_adapter import default_interaction_indexes
+    return default_interaction_indexes(depth, groups)
+
+
+def vit_adapter_to_mpvg(sd: Dict[str, torch.Tensor], notes: Optional[list] = None,
+                        img_size=None) -> Tuple[Dict[str, torch.Tensor], dict]:
+    """An official ViT-Adapter checkpoint (bare backbone or mmdet 2.x / mmseg 0.x model)
+    -> ``(state dict, MPVGViTAdapter kwargs)`` for ``MPVGViTAdapter(pe_mode='default',
+    vit_output_norm=False, window_padding='qkv', layer_scale=...)``.
+
+    The backbone's keys are renamed by :data:`_ADAPTER_RULES` to ``backbone.*``; the
+    official ``pos_embed`` ``(1, 1 + s*s, D)`` keeps a class row its forward never reads
+    (``pos_embed[:, 1:]``): it is dropped (noted). Its patch rows form the square
+    ``pretrain_size // 16`` grid (the official ``_get_pos_embed`` reshapes them so), which
+    is recorded in ``backbone.pos_embed_grid``; ``img_size`` (the official
+    ``pretrain_size``), if given, must agree. Heads and necks (:data:`_ADAPTER_PASSTHROUGH`)
+    pass through unchanged.
+
+    Raises:
+        ValueError: keys no rule places (named), or patch rows that do not form the grid.
+    """
+    notes = [] if notes is None else notes
+    prefix = 'backbone.' if any(k.startswith('backbone.') for k in sd) else ''
+    bb = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
+    out, unplaced, passthrough = {}, [], {}
+    for key, value in sd.items():
+        if prefix and key.startswith(_ADAPTER_PASSTHROUGH):
+            passthrough[key] = value
+            continue
+        name = key[len(prefix):] if key.startswith(prefix) else None
+        for pattern, repl in _ADAPTER_RULES:
+            m = re.match(pattern, name) if name is not None else None
+            if m:
+                out['backbone.' + (repl(m) if callable(repl) else m.expand(repl))] = value
+                break
+        else:
+            unplaced.append(key)
+    if unplaced:
+        raise ValueError(f'{len(unplaced)} keys have no place in MPVGViTAdapter or the '
+                         f'detector/segmentor heads: {unplaced[:8]}'
+                         f'{" ..." if len(unplaced) > 8 else ""}; nothing was written.')
+    cfg = _adapter_cfg(bb, notes)
+    pos = out['backbone.pos_embed'][:, 1:]
+    side, patch = math.isqrt(pos.shape[1]), bb['patch_embed.proj.weight'].shape[-1]
+    grid = (side, side)
+    if img_size is not None:
+        size = size_pair(img_size)
+        grid = (size[0] // patch, size[1] // patch)
+    if grid[0] * grid[1] != pos.shape[1]:
+        raise ValueError(f'the official pos_embed has {pos.shape[1]} patch rows (after its class '
+                         f'row), which do not form the grid {grid[0]}x{grid[1]}'
+                         f'{" of img_size=" + str(img_size) if img_size else ""}: give the '
+                         "official config's pretrain_size as --img-size.")
+    out['backbone.pos_embed'] = pos
+    out['backbone.pos_embed_grid'] = torch.tensor(grid, dtype=torch.long)
+    notes.append(f'dropped the class row of pos_embed (the official forward reads '
+                 f'pos_embed[:, 1:]); its grid {grid[0]}x{grid[1]} (pretrain_size '
+                 f'{grid[0] * patch}) recorded')
+    if passthrough:
+        heads = sorted({k.split('.')[0] for k in passthrough})
+        notes.append(f'kept {len(passthrough)} keys of {heads} unchanged (mmdet 2.x / mmseg 0.x '
+                     'head names are those of mmdet 3.x / mmseg 1.x)')
+    out.update(passthrough)
+    cfg['img_size'] = grid[0] * patch if grid[0] == grid[1] else [g * patch for g in grid]
+    return out, cfg
+
+
+def _convert_vit_adapter(sd: Dict[str, torch.Tensor], overrides: dict,
+                         notes: list) -> Tuple[dict, dict, list]:
+    """:func:`convert_checkpoint` for the official ViT-Adapter; the weights are checked
+    against the ``MPVGViTAdapter`` the cfg builds (every key, both ways)."""
+    from .backbones.vit_adapter import MPVGViTAdapter
+    fold = overrides.pop('fold_layer_scale', False)
+    state_dict, cfg = vit_adapter_to_mpvg(sd, notes, overrides.get('img_size'))
+    if fold and cfg['layer_scale']:
+        state_dict = fold_layer_scale(state_dict, 'backbone.', notes)
+        cfg['layer_scale'] = False
+    cfg.update(overrides)
+    if cfg['arch'] is None:
+        raise ValueError('no known arch has these widths and depth; the number of heads '
+                         'cannot be read off the weights: give the arch (--arch JSON).')
+    model = MPVGViTAdapter(**cfg, norm_cfg=dict(type='BN'))
+    want = set(model.state_dict())
+    have = {k[len('backbone.'):] for k in state_dict if k.startswith('backbone.')}
+    missing, unexpected = sorted(want - have), sorted(have - want)
+    if missing or unexpected:
+        raise ValueError(f'the converted weights do not fit MPVGViTAdapter({cfg}): missing '
+                         f'{missing[:6]}, unexpected {unexpected[:6]}.')
+    grid = state_dict['backbone.pos_embed_grid'].tolist()
+    meta = dict(mpvg_backbone=dict(type='MPVGViTAdapter', **cfg), converted_from='vit-adapter',
+                pos_embed_grid=grid, num_classes=None)
+    return dict(state_dict=state_dict, meta=meta), cfg, notes

@@ -12,7 +12,11 @@ Layouts (detected from the keys unless ``--layout`` forces one):
   (``backbone.layers.{i}.ln1``, ``attn.qkv``, ``ffn.layers.0.0``, final ``ln1``; layer
   scale folded; ``VisionTransformerClsHead`` without hidden layer -> ``head.fc``);
 * ``mmseg``: mmseg ``VisionTransformer`` segmentors / backbones
-  (``layers.{i}.attn.attn.in_proj_weight``); decode / auxiliary heads kept as they are.
+  (``layers.{i}.attn.attn.in_proj_weight``); decode / auxiliary heads kept as they are;
+* ``vit-adapter``: the official ViT-Adapter (``czczup/ViT-Adapter``) backbone or mmdet 2.x /
+  mmseg 0.x model (``spm``, ``interactions.{i}.injector``, ...) -> ``MPVGViTAdapter(
+  pe_mode='default', vit_output_norm=False, window_padding='qkv', layer_scale=True)``
+  (``--fold-layer-scale``: gammas folded, ``layer_scale=False``); heads kept as they are.
 
 The result loads with strict key matching; the preset is inferred from the keys unless
 given, and printed with every inference the conversion made; keys with no place are
@@ -51,6 +55,8 @@ def main(argv=None, default_layout=None):
     parser.add_argument('--img-size', type=int, nargs='+', metavar='SIZE',
                         help='the size the checkpoint was trained at: S or H W '
                              "(default: the arch's, e.g. 224 for DeiT)")
+    parser.add_argument('--fold-layer-scale', action='store_true',
+                        help='vit-adapter: fold gamma1/gamma2 into attn.proj/mlp.fc2')
     args = parser.parse_args(argv)
     overrides = {}
     if args.pe_mode:
@@ -63,6 +69,8 @@ def main(argv=None, default_layout=None):
         overrides['img_size'] = args.img_size[0] if len(args.img_size) == 1 else args.img_size
     if args.with_cls_token is not None:
         overrides['with_cls_token'] = bool(args.with_cls_token)
+    if args.fold_layer_scale:
+        overrides['fold_layer_scale'] = True
     if not osp.isfile(args.src):
         parser.error(f'{args.src}: no such checkpoint file.')
     register_all_modules()  # its shims load mmengine checkpoints weights-only
@@ -74,7 +82,7 @@ def main(argv=None, default_layout=None):
     torch.save(converted, args.dst)
     for line in notes:
         print(line)
-    print(f'inferred backbone: {cfg}')
+    print(f'inferred backbone: {cfg}')  # the keys' facts, the overrides, and the defaults
     grid = converted['meta']['pos_embed_grid']
     print(f'recorded pos_embed grid: {grid[0]}x{grid[1]}')
     print(f'head classes: {converted["meta"]["num_classes"]}')

@@ -146,12 +146,17 @@ class Attention(nn.Module):
         self.proj = nn.Linear(dims, dims)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        B, N, D = x.shape
-        qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, D // self.num_heads)
+        return self.proj(self.attend(self.qkv(x)))
+
+    def attend(self, qkv: torch.Tensor) -> torch.Tensor:
+        """``(B, N, 3D)`` projected q, k, v -> ``(B, N, D)`` attention output (before
+        ``proj``)."""
+        B, N, D3 = qkv.shape
+        qkv = qkv.reshape(B, N, 3, self.num_heads, D3 // (3 * self.num_heads))
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
         x = F.scaled_dot_product_attention(
             q, k, v, dropout_p=self.attn_drop if self.training else 0.0)
-        return self.proj(x.transpose(1, 2).reshape(B, N, D))
+        return x.transpose(1, 2).reshape(B, N, D3 // 3)
 
 
 class Mlp(nn.Module):
@@ -215,6 +220,13 @@ class Block(nn.Module):
     only, never the residual stream or the MLP (LaPE / PVG). ``x`` is ``(B, N, D)``,
     ``pos`` is ``(1, N, D)`` or None. With ``window_size > 0`` attention runs inside
     non-overlapping windows of the ``(h, w)`` token grid (ViTDet / ViT-Adapter for COCO).
+
+    Two switches for wrappers that reproduce other implementations (off by default; see
+    ``MPVGViTAdapter``): ``window_pad_after_qkv`` zero-pads the windows after the qkv
+    projection (padded queries/keys/values are 0, ViT-Adapter's ``WindowedAttention``),
+    instead of padding the normed tokens before it (padded keys/values equal the qkv bias,
+    detectron2's ViTDet); :meth:`enable_layer_scale` adds per-channel ``gamma1`` /
+    ``gamma2`` (init 1) on the attention and MLP branches (ViT-Adapter's ``layer_scale``).
     """
 
     def __init__(self, dims: int, num_heads: int, mlp_ratio: float, qkv_bias: bool = True,
@@ -226,19 +238,34 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(dims, eps=LN_EPS)
         self.mlp = Mlp(dims, int(dims * mlp_ratio))
         self.drop_path = DropPath(drop_path)
+        self.window_pad_after_qkv = False
+        self.gamma1 = self.gamma2 = None
+
+    def enable_layer_scale(self) -> None:
+        """Add ``gamma1``, ``gamma2`` ``(D,)``, initialised to 1 (an identity)."""
+        dims = self.norm1.normalized_shape[0]
+        self.gamma1 = nn.Parameter(torch.ones(dims))
+        self.gamma2 = nn.Parameter(torch.ones(dims))
 
     def forward(self, x: torch.Tensor, pos: Optional[torch.Tensor] = None,
                 grid: Optional[Tuple[int, int]] = None) -> torch.Tensor:
         h = self.norm1(x)
         if pos is not None:
             h = h + pos
-        if self.window_size:
-            windows, padded = window_partition(h, grid, self.window_size)
-            h = window_unpartition(self.attn(windows), grid, padded, self.window_size)
+        size = self.window_size
+        if size and self.window_pad_after_qkv:
+            windows, padded = window_partition(self.attn.qkv(h), grid, size)
+            h = self.attn.proj(window_unpartition(self.attn.attend(windows), grid, padded, size))
+        elif size:
+            windows, padded = window_partition(h, grid, size)
+            h = window_unpartition(self.attn(windows), grid, padded, size)
         else:
             h = self.attn(h)
+        if self.gamma1 is not None:
+            h = self.gamma1 * h
         x = x + self.drop_path(h)
-        return x + self.drop_path(self.mlp(self.norm2(x)))
+        h = self.mlp(self.norm2(x))
+        return x + self.drop_path(h if self.gamma2 is None else self.gamma2 * h)
 
 
 class MPVGViT(BaseModule):

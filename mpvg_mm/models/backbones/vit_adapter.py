@@ -37,6 +37,8 @@ Shape = Tuple[int, int]
 
 #: Where MPVG's Last-LN PE ``LN''(pos_0)`` enters the adapter (see MPVGViTAdapter).
 LAST_LN_PE_PORTS = ('stride16', 'all_levels', 'none')
+#: Where window attention zero-pads: the normed tokens, or q/k/v (official ViT-Adapter).
+WINDOW_PADDINGS = ('tokens', 'qkv')
 NUM_SPATIAL_LEVELS = 3  # strides 8, 16, 32 interact with the ViT; stride 4 does not
 
 
@@ -315,10 +317,10 @@ class MPVGViTAdapter(MPVGViT):
     gives exactly the patch rows the classifier computed: the layer-wise PE stays aligned.
 
     **MPVG's Last-LN PE** (``last_ln_pe_port``; the paper does not say where it enters
-    ViT-Adapter). The ViT's contribution to the outputs is always its Last LN applied to
-    the final tokens, ``LN_last(x_L)`` (ViT-Adapter proper leaves the ViT's final norm
-    unused; we apply it so that the PE term enters exactly as in the classifier), as a
-    stride-16 map that is resized to strides 4, 8, 32. Then:
+    ViT-Adapter). By default the ViT's contribution to the outputs is its Last LN applied
+    to the final tokens, ``LN_last(x_L)`` (ViT-Adapter proper has no final norm, see
+    ``vit_output_norm`` below; we apply it so that the PE term enters exactly as in the
+    classifier), as a stride-16 map that is resized to strides 4, 8, 32. Then:
 
     * ``'stride16'`` (default, the natural port: the ViT's own output is its stride-16
       level): the stride-16 output uses ``MPVGViT.forward_last_ln``, i.e. ``LN_last(x_L) + LN''(pos_0)``
@@ -330,6 +332,32 @@ class MPVGViTAdapter(MPVGViT):
       same network as the structure without ``last_ln_pos`` (MPVG -> PVG).
 
     Presets without a Last-LN PE (default, lape, pvg) are unaffected by the flag.
+
+    **The official ViT-Adapter structure** (``czczup/ViT-Adapter``, ``detection/`` and
+    ``segmentation/`` ``ViTAdapter`` on ``TIMMVisionTransformer``) differs from the
+    defaults above in three places, each a switch here (defaults: ours):
+
+    * ``vit_output_norm=False``: the ViT tokens enter the four outputs raw, as the official
+      adapter (it builds no final norm); the inner ViT then has no Last LN (``norm`` is an
+      identity, a checkpoint's ``norm.*`` is an unexpected key). With an MPVG structure,
+      ``last_ln_pe_port`` still says where ``LN''(pos_0)`` is added, now to the raw tokens:
+      ``'stride16'`` (the default), ``'all_levels'``, or ``'none'``; which of them serves
+      MPVG best in this form is an open question (the paper does not say), so all three
+      stay selectable;
+    * ``window_padding='qkv'``: window-attention blocks zero-pad q, k, v after the qkv
+      projection (official ``WindowedAttention``: padded keys have logit 0 and value 0),
+      instead of padding the normed tokens before it (``'tokens'``: padded keys/values
+      equal the qkv bias, as detectron2's ViTDet). Windows that contain padding (a side of
+      the patch grid that is not a multiple of ``window_size``) differ between the two;
+    * ``layer_scale=True``: every block has ``gamma1`` / ``gamma2`` ``(D,)`` on its
+      attention / MLP branch (the official ``layer_scale``, on by default there, trained
+      from 1); ``mpvg_mm.models.checkpoint_layout.fold_layer_scale`` folds them exactly
+      into ``attn.proj`` / ``mlp.fc2`` for a model built without them.
+
+    ``pe_mode='default'`` with all three switches computes the official ViT-Adapter (a
+    converted official checkpoint reproduces the official outputs,
+    ``tests/models/test_vit_adapter_official.py``;
+    ``tools/model_converters/convert.py --layout vit-adapter``).
 
     Layer-wise lr decay: :meth:`get_layer_depth` (inherited) puts every adapter module at
     the top depth (full lr), like the Last LN.
@@ -357,6 +385,10 @@ class MPVGViTAdapter(MPVGViT):
         norm_cfg: norm of the spatial prior and of the four outputs
             (``dict(type='SyncBN')``; ``dict(type='BN')`` on one device / CPU).
         last_ln_pe_port: ``'stride16' | 'all_levels' | 'none'`` (above).
+        vit_output_norm: apply the ViT's Last LN to the tokens that enter the outputs
+            (True; the official adapter: False). See "The official ViT-Adapter structure".
+        window_padding: ``'tokens'`` (default) or ``'qkv'`` (official).
+        layer_scale: per-block ``gamma1`` / ``gamma2`` (False; official: True).
         window_size, window_block_indexes: window attention in the given ViT blocks
             (ViT-Adapter-Ti on COCO: 14 on all blocks but 2, 5, 8, 11); see ``MPVGViT``.
     """
@@ -388,6 +420,9 @@ class MPVGViTAdapter(MPVGViT):
                  injector_gamma_init: float = 0.0,
                  norm_cfg: dict = dict(type='SyncBN'),
                  last_ln_pe_port: str = 'stride16',
+                 vit_output_norm: bool = True,
+                 window_padding: str = 'tokens',
+                 layer_scale: bool = False,
                  init_cfg: Optional[Union[dict, list]] = None):
         if with_cls_token:
             raise ValueError('MPVGViTAdapter interacts with patch tokens only: leave '
@@ -396,6 +431,9 @@ class MPVGViTAdapter(MPVGViT):
         if last_ln_pe_port not in LAST_LN_PE_PORTS:
             raise ValueError(f'unknown last_ln_pe_port {last_ln_pe_port!r}; choose one of '
                              f'{LAST_LN_PE_PORTS}.')
+        if window_padding not in WINDOW_PADDINGS:
+            raise ValueError(f'unknown window_padding {window_padding!r}; choose one of '
+                             f'{WINDOW_PADDINGS}.')
         if last_ln_pe_port == 'none':
             pe_cfg = dict(pe_cfg or {}, last_ln_pos=None)
         super().__init__(
@@ -411,6 +449,13 @@ class MPVGViTAdapter(MPVGViT):
             raise ValueError(f'MPVGViTAdapter needs 16x16 patches (the ViT tokens are its '
                              f'stride-16 level), got patch_size={self.patch_size}.')
         self.last_ln_pe_port = last_ln_pe_port
+        self.vit_output_norm = vit_output_norm
+        if not vit_output_norm:
+            self.norm = nn.Identity()  # the official adapter has no final norm
+        for block in self.blocks:
+            block.window_pad_after_qkv = window_padding == 'qkv'
+            if layer_scale:
+                block.enable_layer_scale()
         self.interaction_indexes = self._check_interaction_indexes(interaction_indexes)
 
         D = self.embed_dims
