@@ -495,7 +495,9 @@ def vit_adapter_to_mpvg(sd: Dict[str, torch.Tensor], notes: Optional[list] = Non
     ``pretrain_size // 16`` grid (the official ``_get_pos_embed`` reshapes them so), which
     is recorded in ``backbone.pos_embed_grid``; ``img_size`` (the official
     ``pretrain_size``), if given, must agree. Heads and necks (:data:`_ADAPTER_PASSTHROUGH`)
-    pass through unchanged.
+    pass through unchanged. The heads tell the official variant: ``decode_head`` (mmseg,
+    ``segmentation/``) -> ``vit_feature='per_group'``; otherwise ``'last'``
+    (``detection/``), said in the notes.
 
     Raises:
         ValueError: keys no rule places (named), or patch rows that do not form the grid.
@@ -542,6 +544,16 @@ def vit_adapter_to_mpvg(sd: Dict[str, torch.Tensor], notes: Optional[list] = Non
         notes.append(f'kept {len(passthrough)} keys of {heads} unchanged (mmdet 2.x / mmseg 0.x '
                      'head names are those of mmdet 3.x / mmseg 1.x)')
     out.update(passthrough)
+    if any(k.startswith('decode_head.') for k in passthrough):
+        cfg['vit_feature'] = 'per_group'
+        notes.append("a segmentor (decode_head): vit_feature='per_group', the official "
+                     'segmentation/ adapter adds group i\'s ViT tokens to output level i')
+    elif any(k.startswith(('rpn_head.', 'roi_head.')) for k in passthrough):
+        notes.append("a detector (rpn_head/roi_head): vit_feature='last', as the official "
+                     'detection/ adapter')
+    else:
+        notes.append("a bare backbone: vit_feature='last' (official detection/); a "
+                     "segmentation/ adapter needs vit_feature='per_group' (--vit-feature)")
     cfg['img_size'] = grid[0] * patch if grid[0] == grid[1] else [g * patch for g in grid]
     return out, cfg
 

@@ -44,17 +44,23 @@ def _run(cfg, state_dict, image):
         return model(image)
 
 
-@pytest.mark.parametrize('fold', [False, True])
-def test_converted_official_checkpoint_reproduces_the_official_outputs(golden, fold):
-    assert detect_layout(golden['state_dict']) == 'vit-adapter'
+@pytest.mark.parametrize('variant, fold', [('detection', False), ('detection', True),
+                                           ('segmentation', False)])
+def test_converted_official_checkpoint_reproduces_the_official_outputs(golden, variant, fold):
+    state_dict = golden['state_dict']
+    if variant == 'segmentation':  # a segmentor's decode head tells the variant
+        state_dict = dict(state_dict, **{'decode_head.conv_seg.weight': torch.zeros(2, 48, 1, 1)})
+    assert detect_layout(state_dict) == 'vit-adapter'
     overrides = dict(_adapter_kwargs(golden), fold_layer_scale=fold)
-    converted, cfg, notes = convert_checkpoint(dict(state_dict=golden['state_dict']),
-                                               overrides=overrides)
+    converted, cfg, notes = convert_checkpoint(dict(state_dict=state_dict), overrides=overrides)
     assert (cfg['pe_mode'], cfg['vit_output_norm'], cfg['window_padding'],
             cfg['layer_scale']) == ('default', False, 'qkv', not fold)
+    assert cfg.get('vit_feature', 'last') == ('per_group' if variant == 'segmentation' else
+                                              'last')
     assert any('dropped the class row of pos_embed' in n for n in notes)
     outs = _run(cfg, converted['state_dict'], golden['input'])
-    for got, want in zip(outs, golden['outputs'], strict=True):
+    want_outputs = golden['outputs' if variant == 'detection' else 'outputs_segmentation']
+    for got, want in zip(outs, want_outputs, strict=True):
         assert got.shape == want.shape
         assert (got - want).abs().max() <= 1e-4
 

@@ -57,6 +57,9 @@ def main(argv=None, default_layout=None):
                              "(default: the arch's, e.g. 224 for DeiT)")
     parser.add_argument('--fold-layer-scale', action='store_true',
                         help='vit-adapter: fold gamma1/gamma2 into attn.proj/mlp.fc2')
+    parser.add_argument('--vit-feature', choices=['last', 'per_group'],
+                        help="vit-adapter: 'per_group' for a bare official segmentation/ "
+                        'backbone (a segmentor is recognised by its decode_head)')
     args = parser.parse_args(argv)
     overrides = {}
     if args.pe_mode:
@@ -69,6 +72,8 @@ def main(argv=None, default_layout=None):
         overrides['img_size'] = args.img_size[0] if len(args.img_size) == 1 else args.img_size
     if args.with_cls_token is not None:
         overrides['with_cls_token'] = bool(args.with_cls_token)
+    if args.vit_feature:
+        overrides['vit_feature'] = args.vit_feature
     if args.fold_layer_scale:
         overrides['fold_layer_scale'] = True
     if not osp.isfile(args.src):

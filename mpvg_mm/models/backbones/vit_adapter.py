@@ -39,6 +39,8 @@ Shape = Tuple[int, int]
 LAST_LN_PE_PORTS = ('stride16', 'all_levels', 'none')
 #: Where window attention zero-pads: the normed tokens, or q/k/v (official ViT-Adapter).
 WINDOW_PADDINGS = ('tokens', 'qkv')
+#: Which ViT tokens enter the outputs: the final ones, or group i's at level i.
+VIT_FEATURES = ('last', 'per_group')
 NUM_SPATIAL_LEVELS = 3  # strides 8, 16, 32 interact with the ViT; stride 4 does not
 
 
@@ -354,7 +356,12 @@ class MPVGViTAdapter(MPVGViT):
       from 1); ``mpvg_mm.models.checkpoint_layout.fold_layer_scale`` folds them exactly
       into ``attn.proj`` / ``mlp.fc2`` for a model built without them.
 
-    ``pe_mode='default'`` with all three switches computes the official ViT-Adapter (a
+    * ``vit_feature='per_group'``: output level ``i`` (strides 4, 8, 16, 32) adds the ViT
+      tokens after interaction group ``i`` (the official ``segmentation/`` adapter; needs
+      4 groups), instead of the final tokens at every level (``'last'``: ours and the
+      official ``detection/`` adapter).
+
+    ``pe_mode='default'`` with these switches computes the official ViT-Adapter (a
     converted official checkpoint reproduces the official outputs,
     ``tests/models/test_vit_adapter_official.py``;
     ``tools/model_converters/convert.py --layout vit-adapter``).
@@ -389,6 +396,8 @@ class MPVGViTAdapter(MPVGViT):
             (True; the official adapter: False). See "The official ViT-Adapter structure".
         window_padding: ``'tokens'`` (default) or ``'qkv'`` (official).
         layer_scale: per-block ``gamma1`` / ``gamma2`` (False; official: True).
+        vit_feature: ``'last'`` (default; official detection) or ``'per_group'``
+            (official segmentation).
         window_size, window_block_indexes: window attention in the given ViT blocks
             (ViT-Adapter-Ti on COCO: 14 on all blocks but 2, 5, 8, 11); see ``MPVGViT``.
     """
@@ -423,6 +432,7 @@ class MPVGViTAdapter(MPVGViT):
                  vit_output_norm: bool = True,
                  window_padding: str = 'tokens',
                  layer_scale: bool = False,
+                 vit_feature: str = 'last',
                  init_cfg: Optional[Union[dict, list]] = None):
         if with_cls_token:
             raise ValueError('MPVGViTAdapter interacts with patch tokens only: leave '
@@ -457,6 +467,13 @@ class MPVGViTAdapter(MPVGViT):
             if layer_scale:
                 block.enable_layer_scale()
         self.interaction_indexes = self._check_interaction_indexes(interaction_indexes)
+        if vit_feature not in VIT_FEATURES:
+            raise ValueError(f'unknown vit_feature {vit_feature!r}; choose one of '
+                             f'{VIT_FEATURES}.')
+        if vit_feature == 'per_group' and len(self.interaction_indexes) != 4:
+            raise ValueError("vit_feature='per_group' adds group i's tokens to output level i: "
+                             f'it needs 4 interaction groups, got {self.interaction_indexes}.')
+        self.vit_feature = vit_feature
 
         D = self.embed_dims
         self.spatial_prior = SpatialPriorModule(in_channels, spatial_prior_channels, D,
@@ -530,6 +547,7 @@ class MPVGViTAdapter(MPVGViT):
         inject_inputs = deformable_inputs([grid], level_shapes, x.device)
         extract_inputs = deformable_inputs(level_shapes, [grid], x.device)
 
+        group_tokens = []
         for (first, last), interaction in zip(self.interaction_indexes, self.interactions):
             tokens = self._maybe_checkpoint(interaction.inject, tokens, spatial,
                                             inject_inputs)
@@ -537,20 +555,30 @@ class MPVGViTAdapter(MPVGViT):
                 tokens = self.forward_block(index, tokens, plan, grid)
             spatial = self._maybe_checkpoint(interaction.extract, spatial, tokens,
                                              extract_inputs, level_shapes)
-        return self._outputs(prior[0], spatial, level_shapes, tokens, grid, plan)
+            group_tokens.append(tokens)
+        if self.vit_feature == 'last':
+            group_tokens = [tokens] * 4
+        return self._outputs(prior[0], spatial, level_shapes, group_tokens, grid, plan)
 
-    def _vit_maps(self, tokens: torch.Tensor, grid: Shape, plan) -> Tuple[torch.Tensor, ...]:
+    def _vit_maps(self, group_tokens: Sequence[torch.Tensor], grid: Shape,
+                  plan) -> Tuple[torch.Tensor, ...]:
         """The ViT's contribution per output stride, ``(B, D, h16, w16)`` each, in the
-        order 4/8/16/32 (the Last-LN PE placed per ``last_ln_pe_port``)."""
-        with_pe = tokens_to_map(self.forward_last_ln(tokens, plan), grid)
-        if plan.last is None or self.last_ln_pe_port == 'all_levels':
-            return with_pe, with_pe, with_pe, with_pe
-        plain = tokens_to_map(self.norm(tokens), grid)  # 'stride16'
-        return plain, plain, with_pe, plain
+        order 4/8/16/32, from ``group_tokens[i]`` for level ``i`` (the Last LN unless
+        ``vit_output_norm=False``; the Last-LN PE placed per ``last_ln_pe_port``)."""
+        with_pe = plan.last is not None and self.last_ln_pe_port != 'none'
+        maps = {}  # (group, with PE) -> map: the 'last' feature computes each once
+        for level, tokens in enumerate(group_tokens):
+            pe = with_pe and (self.last_ln_pe_port == 'all_levels' or level == 2)
+            key = (id(tokens), pe)
+            if key not in maps:
+                maps[key] = tokens_to_map(
+                    self.forward_last_ln(tokens, plan) if pe else self.norm(tokens), grid)
+            maps[level] = maps[key]
+        return tuple(maps[level] for level in range(len(group_tokens)))
 
     def _outputs(self, stride4: torch.Tensor, spatial: torch.Tensor,
-                 level_shapes: Sequence[Shape], tokens: torch.Tensor, grid: Shape,
-                 plan) -> Tuple[torch.Tensor, ...]:
+                 level_shapes: Sequence[Shape], group_tokens: Sequence[torch.Tensor],
+                 grid: Shape, plan) -> Tuple[torch.Tensor, ...]:
         levels = spatial.split([h * w for h, w in level_shapes], dim=1)
         stride8, stride16, stride32 = [
             tokens_to_map(level, shape) for level, shape in zip(levels, level_shapes)
@@ -560,7 +588,7 @@ class MPVGViTAdapter(MPVGViT):
         stride4 = stride4 + self.stride4_up(stride8)[..., :h4, :w4]
         maps = (stride4, stride8, stride16, stride32)
         outs = []
-        for feature_map, vit_map, norm in zip(maps, self._vit_maps(tokens, grid, plan),
+        for feature_map, vit_map, norm in zip(maps, self._vit_maps(group_tokens, grid, plan),
                                               self.output_norms):
             outs.append(norm(feature_map + resize_to(vit_map, feature_map.shape[-2:])))
         return tuple(outs)

@@ -2,7 +2,8 @@
 
     python tests/data/vit_adapter_official/make_fixture.py /path/to/ViT-Adapter/git-dir
 
-Runs the official ``ViTAdapter`` of ``czczup/ViT-Adapter`` (``detection/``) on CPU: its
+Runs the official ``ViTAdapter`` of ``czczup/ViT-Adapter`` (``detection/`` and
+``segmentation/``, which differ in the ViT tokens they add to the outputs) on CPU: its
 files are taken from the given git checkout (``git archive HEAD``; nothing of it is copied
 into this project), its mmcv 1.x / mmdet 2.x imports (registry, ``BaseModule``, logger,
 checkpoint loader: registration and init only) are stubbed, its compiled deformable
@@ -10,7 +11,7 @@ attention is replaced by the pure-PyTorch ``ms_deform_attn_core_pytorch`` it shi
 SyncBN by BN (eval mode). A tiny DeiT-Ti-like configuration (below) with random weights
 runs once on a 128x160 input (an 8x10 patch grid: window size 3 pads both sides), and
 ``fixture.pth`` receives the weights (official names, under ``backbone.``), the input,
-the configuration and the four output maps. ``README.md`` beside it records the commit.
+the configuration and the four output maps of each variant (the same weights). ``README.md`` beside it records the commit.
 """
 import io
 import subprocess
@@ -40,9 +41,11 @@ def _stub(name, **attrs):
 
 
 def load_official(git_dir: str, workdir: str):
-    """Import the official ``ViTAdapter`` class with its OpenMMLab 1.x imports stubbed."""
+    """The official ``ViTAdapter`` classes ``(detection, segmentation)`` with their
+    OpenMMLab 1.x imports stubbed."""
     tar = subprocess.run(['git', f'--git-dir={git_dir}', 'archive', 'HEAD', 'detection/ops',
-                          'detection/mmdet_custom/models/backbones'], check=True,
+                          'detection/mmdet_custom/models/backbones',
+                          'segmentation/mmseg_custom/models/backbones'], check=True,
                          capture_output=True).stdout
     tarfile.open(fileobj=io.BytesIO(tar)).extractall(workdir)
     root = Path(workdir) / 'detection'
@@ -56,22 +59,27 @@ def load_official(git_dir: str, workdir: str):
         def __init__(self, init_cfg=None):
             super().__init__()
 
-    for name in ('mmdet', 'mmdet.models', 'mmcv', 'mmcv_custom'):
+    for name in ('mmdet', 'mmdet.models', 'mmseg', 'mmseg.models', 'mmcv', 'mmcv_custom'):
         _stub(name)
-    _stub('mmdet.models.builder', BACKBONES=Registry())
-    _stub('mmdet.utils', get_root_logger=lambda *a, **k: None)
+    for toolbox in ('mmdet', 'mmseg'):
+        _stub(f'{toolbox}.models.builder', BACKBONES=Registry())
+        _stub(f'{toolbox}.utils', get_root_logger=lambda *a, **k: None)
     _stub('mmcv.runner', BaseModule=BaseModule)
     sys.modules['mmcv_custom'].my_load_checkpoint = None
     _stub('MultiScaleDeformableAttention')  # the CUDA extension, unused on CPU
-    package = _stub('official_backbones')
-    package.__path__ = [str(root / 'mmdet_custom/models/backbones')]
     import importlib
     func = importlib.import_module('ops.functions.ms_deform_attn_func')
     attn = importlib.import_module('ops.modules.ms_deform_attn')
     attn.MSDeformAttnFunction = types.SimpleNamespace(  # the shipped pure-PyTorch path
         apply=lambda value, shapes, start, loc, weights, step:
         func.ms_deform_attn_core_pytorch(value, shapes, loc, weights))
-    return importlib.import_module('official_backbones.vit_adapter').ViTAdapter
+    classes = []
+    for name, path in (('official_det', root / 'mmdet_custom/models/backbones'),
+                       ('official_seg', Path(workdir) / 'segmentation/mmseg_custom/models/'
+                        'backbones')):
+        _stub(name).__path__ = [str(path)]
+        classes.append(importlib.import_module(f'{name}.vit_adapter').ViTAdapter)
+    return classes
 
 
 def sync_bn_to_bn(module: nn.Module) -> nn.Module:
@@ -116,19 +124,24 @@ def main(git_dir: str):
                             capture_output=True, text=True).stdout.strip()
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as workdir:
-        ViTAdapter = load_official(git_dir, workdir)
-        model = sync_bn_to_bn(ViTAdapter(**OFFICIAL_CFG))
+        det_cls, seg_cls = load_official(git_dir, workdir)
+        model = sync_bn_to_bn(det_cls(**OFFICIAL_CFG))
+        seg_model = sync_bn_to_bn(seg_cls(**OFFICIAL_CFG))
     randomize(model)
-    model.eval()
+    seg_model.load_state_dict(model.state_dict(), strict=True)  # the same weights
+    model.eval(), seg_model.eval()
     image = torch.randn(1, 3, *INPUT_SIZE, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         outputs = [o.contiguous() for o in model(image)]
+        seg_outputs = [o.contiguous() for o in seg_model(image)]
     state = {'backbone.' + k: v.clone() for k, v in model.state_dict().items()}
-    torch.save(dict(state_dict=state, input=image, outputs=outputs, config=OFFICIAL_CFG,
-                    commit=commit), out_dir / 'fixture.pth')
+    torch.save(dict(state_dict=state, input=image, outputs=outputs,
+                    outputs_segmentation=seg_outputs, config=OFFICIAL_CFG, commit=commit),
+               out_dir / 'fixture.pth')
     print(f'commit {commit}; {len(state)} tensors; outputs '
           f'{[tuple(o.shape) for o in outputs]}; max |out| '
-          f'{max(o.abs().max().item() for o in outputs):.3f}')
+          f'{max(o.abs().max().item() for o in outputs):.3f} (detection), '
+          f'{max(o.abs().max().item() for o in seg_outputs):.3f} (segmentation)')
 
 
 if __name__ == '__main__':
