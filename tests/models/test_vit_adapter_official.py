@@ -6,13 +6,16 @@ the official code at the commit its README names) holds random weights of a tiny
 DeiT-Ti-like ``ViTAdapter`` (official key names under ``backbone.``), a 128x160 input (an
 8x10 patch grid: windows of 3 pad both sides) and the official four output maps.
 """
+import re
 from pathlib import Path
 
 import pytest
 import torch
+from mmengine.config import Config
 
 from mpvg_mm.models.backbones.vit_adapter import MPVGViTAdapter
 from mpvg_mm.models.checkpoint_layout import convert_checkpoint, detect_layout
+from mpvg_mm.registry import build_model
 
 pytestmark = pytest.mark.usefixtures('single_thread')
 FIXTURE = Path(__file__).parents[1] / 'data' / 'vit_adapter_official' / 'fixture.pth'
@@ -91,3 +94,43 @@ def test_unplaced_official_keys_are_refused_by_name(golden):
                                        torch.zeros(1)})
     with pytest.raises(ValueError, match=r"no place.*backbone\.blocks\.0\.residual"):
         convert_checkpoint(dict(state_dict=sd), overrides=_adapter_kwargs(golden))
+
+
+def _official_layout(state_dict):
+    """Our detector / segmentor in the official ViT-Adapter's key names (the inverse of the
+    converter's renaming, written out by hand); ``pos_embed`` gets back its class row."""
+    rules = [(r'spatial_prior\.stem\.(\d)\.0\.', lambda m: f'spm.stem.{3 * int(m[1])}.'),
+             (r'spatial_prior\.stem\.(\d)\.1\.', lambda m: f'spm.stem.{3 * int(m[1]) + 1}.'),
+             (r'spatial_prior\.to_stride(\d+)\.',
+              lambda m: f'spm.conv{ {"8": 2, "16": 3, "32": 4}[m[1]]}.'),
+             (r'spatial_prior\.projections\.(\d)\.', lambda m: f'spm.fc{int(m[1]) + 1}.'),
+             (r'stride4_up\.', lambda m: 'up.'),
+             (r'output_norms\.(\d)\.', lambda m: f'norm{int(m[1]) + 1}.'),
+             (r'ffn\.dwconv\.', lambda m: 'ffn.dwconv.dwconv.')]
+    out = {}
+    for key, value in state_dict.items():
+        if key == 'backbone.pos_embed_grid':
+            continue
+        if key == 'backbone.pos_embed':
+            value = torch.cat([torch.randn(1, 1, value.shape[-1]), value], dim=1)
+        for pattern, repl in rules:
+            key = re.sub(pattern, repl, key)
+        out[key] = value
+    return out
+
+
+@pytest.mark.parametrize('config, vit_feature', [
+    ('mask_rcnn/mask-rcnn_vit-adapter-deit-tiny_default_3x-ms_coco.py', 'last'),
+    ('upernet/upernet_vit-adapter-deit-tiny_default_4xb2-160k_ade20k-512x512.py', 'per_group')])
+def test_a_whole_official_model_loads_strictly_into_our_config(config, vit_feature):
+    cfg = Config.fromfile(Path(__file__).parents[2] / 'configs' / config)
+    cfg.model.backbone.update(vit_output_norm=False, window_padding='qkv', layer_scale=True,
+                              vit_feature=vit_feature, init_cfg=None)
+    ours = build_model(cfg).state_dict()
+    official = _official_layout(ours)
+    converted, backbone, notes = convert_checkpoint(dict(state_dict=official))
+    assert backbone['arch'] == 'deit-tiny' and backbone['img_size'] == 224
+    assert backbone.get('vit_feature', 'last') == vit_feature
+    got = converted['state_dict']
+    assert sorted(got) == sorted(ours)
+    assert all(torch.equal(got[k], ours[k]) for k in ours if k != 'backbone.pos_embed_grid')
