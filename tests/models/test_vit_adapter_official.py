@@ -134,3 +134,14 @@ def test_a_whole_official_model_loads_strictly_into_our_config(config, vit_featu
     got = converted['state_dict']
     assert sorted(got) == sorted(ours)
     assert all(torch.equal(got[k], ours[k]) for k in ours if k != 'backbone.pos_embed_grid')
+
+
+def test_switch_values_are_checked():
+    tiny = dict(arch=dict(embed_dims=48, num_layers=4, num_heads=3, img_size=64),
+                norm_cfg=dict(type='BN'))
+    with pytest.raises(ValueError, match="unknown window_padding 'zeros'"):
+        MPVGViTAdapter(**tiny, window_padding='zeros')
+    with pytest.raises(ValueError, match="unknown vit_feature 'first'"):
+        MPVGViTAdapter(**tiny, vit_feature='first')
+    with pytest.raises(ValueError, match='needs 4 interaction groups'):
+        MPVGViTAdapter(**tiny, vit_feature='per_group', interaction_indexes=[[0, 1], [2, 3]])
