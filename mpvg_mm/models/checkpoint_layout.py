@@ -1,8 +1,9 @@
-"""Checkpoints of other layouts -> ``MPVGViT`` (mmpretrain ``ImageClassifier``, mmseg).
+"""Checkpoints of other layouts -> ``MPVGViT`` / ``MPVGViTAdapter`` models.
 
 :func:`convert_checkpoint` is the entry point (``tools/model_converters/convert.py``): it
-detects the layout from the keys (:func:`detect_layout`) and maps mmpretrain's and
-mmseg's ``VisionTransformer`` to the timm layout first (:func:`openmmlab_vit_to_timm`).
+detects the layout from the keys (:func:`detect_layout`), maps mmpretrain's and mmseg's
+``VisionTransformer`` to the timm layout first (:func:`openmmlab_vit_to_timm`), and the
+official ViT-Adapter to ``MPVGViTAdapter`` (:func:`vit_adapter_to_mpvg`).
 
 The timm layout (DeiT ``.pth`` files, the official LaPE code): ``patch_embed.proj.*``,
 ``cls_token``, ``pos_embed``, ``blocks.{i}.(norm1|attn.qkv|attn.proj|norm2|mlp.fc1|mlp.fc2).*``,
@@ -448,6 +449,7 @@ _ADAPTER_PASSTHROUGH = ('neck.', 'rpn_head.', 'roi_head.', 'decode_head.', 'auxi
 
 def _adapter_cfg(bb: Dict[str, torch.Tensor], notes: list) -> dict:
     """``MPVGViTAdapter`` kwargs read off the official weights (``backbone.`` removed)."""
+    from .backbones.vit_adapter import default_interaction_indexes
     dims = bb['pos_embed'].shape[-1]
     depth = 1 + max(int(k.split('.')[1]) for k in bb if k.startswith('blocks.'))
     groups = 1 + max(int(k.split('.')[1]) for k in bb if k.startswith('interactions.'))
@@ -465,7 +467,7 @@ def _adapter_cfg(bb: Dict[str, torch.Tensor], notes: list) -> dict:
                deform_value_ratio=bb['interactions.0.injector.attn.value_proj.weight'].shape[0]
                / dims,
                with_cffn=cffn in bb, num_extra_extractors=extra,
-               interaction_indexes=default_groups(depth, groups))
+               interaction_indexes=default_interaction_indexes(depth, groups))
     if cffn in bb:
         cfg['cffn_ratio'] = bb[cffn].shape[0] / dims
     notes.append(f'{groups} interaction groups of the official default split '
@@ -474,13 +476,6 @@ def _adapter_cfg(bb: Dict[str, torch.Tensor], notes: list) -> dict:
                  'deform_num_heads (6), deform_num_points (4), window_size / '
                  'window_block_indexes (COCO: 14 on all blocks but 2, 5, 8, 11)')
     return cfg
-
-
-def default_groups(depth: int, groups: int):
-    """The official configs' contiguous near-equal split (12 blocks, 4 groups ->
-    ``[[0, 2], [3, 5], [6, 8], [9, 11]]``)."""
-    from .backbones.vit_adapter import default_interaction_indexes
-    return default_interaction_indexes(depth, groups)
 
 
 def vit_adapter_to_mpvg(sd: Dict[str, torch.Tensor], notes: Optional[list] = None,

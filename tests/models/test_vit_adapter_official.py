@@ -145,3 +145,13 @@ def test_switch_values_are_checked():
         MPVGViTAdapter(**tiny, vit_feature='first')
     with pytest.raises(ValueError, match='needs 4 interaction groups'):
         MPVGViTAdapter(**tiny, vit_feature='per_group', interaction_indexes=[[0, 1], [2, 3]])
+
+
+def test_convert_tool_detects_and_reports_the_official_layout(tool, tmp_path, capsys, golden):
+    arch = _adapter_kwargs(golden)['arch']
+    tool('model_converters/convert').main(
+        [str(FIXTURE), str(tmp_path / 'out.pth'), '--arch', str(arch).replace("'", '"'),
+         '--fold-layer-scale'])
+    out = capsys.readouterr().out
+    assert 'layout: vit-adapter' in out and 'folded 8 layer-scale vectors' in out
+    assert "'window_padding': 'qkv'" in out and "'layer_scale': False" in out

@@ -32,7 +32,7 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mpvg_mm.models.checkpoint_layout import LAYOUTS, convert_checkpoint  # noqa: E402
-from mpvg_mm.registry import register_all_modules  # noqa: E402
+from mpvg_mm.compat import load_from_local_weights_only  # noqa: E402
 
 
 def _arch(text: str):
@@ -78,8 +78,8 @@ def main(argv=None, default_layout=None):
         overrides['fold_layer_scale'] = True
     if not osp.isfile(args.src):
         parser.error(f'{args.src}: no such checkpoint file.')
-    register_all_modules()  # its shims load mmengine checkpoints weights-only
-    ckpt = torch.load(args.src, map_location='cpu', weights_only=True)
+    # weights only; importing mpvg_mm allow-listed mmengine's checkpoint types
+    ckpt = load_from_local_weights_only(args.src, map_location='cpu')
     try:
         converted, cfg, notes = convert_checkpoint(ckpt, args.layout, overrides)
     except ValueError as err:
