@@ -3,7 +3,7 @@
 # total batch of 16 (8 GPUs x 2), wd 0.01, 160k iterations, 1500-iteration linear warm-up
 # from 1e-6 x lr, poly decay (power 1) to 0, no layer-wise lr decay.
 # Weight decay: mmseg's config means "no weight decay for position embedding & layer norm"
-# (custom_keys pos_embed, cls_token, norm), but its VisionTransformer names its LayerNorms
+# (keys pos_embed, cls_token, norm), but its VisionTransformer names its LayerNorms
 # `ln1`/`ln2`, so the key `norm` misses them and they, and every bias, are decayed there.
 # Not in the paper; we keep the stated intent with the paper's DeiT rule
 # (adamw_no-decay-pe-norm-bias.py: no decay on the PE, its LNs, norms, biases, 1-D).
