@@ -206,7 +206,8 @@ def test_deit_model_ema_decay_099996_evaluated_on_the_trained_weights():
 def test_deit_regularisation_and_augmentation(name):
     """drop path 0.1 (linear over the blocks), label smoothing 0.1, Mixup 0.8 / CutMix 1.0
     with a 0.5 switch, RandAugment m9 mstd 0.5, random erasing 0.25, bicubic 224 crops,
-    test at 224/0.875 = 256 then centre 224; no gradient clipping."""
+    test at short side 224 then centre 224 (LaPE's crop ratio 1.0); no gradient
+    clipping."""
     cfg = _cfg(name)
     model = _build_on_meta(cfg)
     assert model.backbone.blocks[-1].drop_path.drop_prob == pytest.approx(0.1)
@@ -221,9 +222,12 @@ def test_deit_regularisation_and_augmentation(name):
     assert (train['RandAugment']['magnitude_level'], train['RandAugment']['magnitude_std'],
             train['RandAugment']['num_policies']) == (9, 0.5, 2)
     assert train['RandomErasing']['erase_prob'] == 0.25
-    test = {t['type']: t for t in cfg.val_dataloader.dataset.pipeline}
-    assert test['ResizeEdge']['scale'] == round(224 / 0.875)
-    assert test['CenterCrop']['crop_size'] == 224
+    for loader in (cfg.val_dataloader, cfg.test_dataloader):
+        test = {t['type']: t for t in loader.dataset.pipeline}
+        # LaPE's build_transform: Resize(int(1.0 * 224), bicubic), CenterCrop(224)
+        assert (test['ResizeEdge']['scale'], test['ResizeEdge']['interpolation']) \
+            == (224, 'bicubic')
+        assert test['CenterCrop']['crop_size'] == 224
     assert 'clip_grad' not in cfg.optim_wrapper or cfg.optim_wrapper.clip_grad is None
 
 
