@@ -38,8 +38,9 @@ PLAIN_SEG = [f'upernet/upernet_mpvg-vit-deit-tiny_{p}_8xb2-160k_ade20k-512x512'
              for p in PRESETS]
 IMAGENET_TRAIN = 1281167  # ImageNet-1K training images
 # iterations per epoch at 8 GPUs x 128 with 3 repeats: each rank draws
-# ceil(1281167 / 8) = 160146 images per epoch, in ceil(160146 / 128) batches
-IMAGENET_EPOCH_ITERS = 1252
+# ceil(1281167 / 8) = 160146 images per epoch, in floor(160146 / 128) = 1251 full
+# batches (DeiT's RASampler: 1281024 / 8 = 160128 images, 1251 batches, drop_last)
+IMAGENET_EPOCH_ITERS = 1251
 
 
 @functools.lru_cache(maxsize=None)
@@ -161,11 +162,14 @@ def test_deit_repeated_augmentation_three_repeats(monkeypatch):
     assert set(counts.values()) == {3}
     for i in counts:  # the three copies land on three different ranks
         assert sum(i in r for r in per_rank) == 3
-    # at ImageNet's size, 8 ranks x 128 images: 1252 iterations an epoch
+    # at ImageNet's size, 8 ranks x 128 images: 1251 iterations an epoch, as DeiT's
     monkeypatch.setattr(repeat_aug, 'get_dist_info', lambda: (0, world))
     sampler = DATA_SAMPLERS.build(sampler_cfg, default_args=dict(dataset=range(IMAGENET_TRAIN),
                                                                  seed=0))
-    assert math.ceil(len(sampler) / cfg.train_dataloader.batch_size) == IMAGENET_EPOCH_ITERS
+    loader = torch.utils.data.DataLoader(range(IMAGENET_TRAIN), sampler=sampler,
+                                         batch_size=cfg.train_dataloader.batch_size,
+                                         drop_last=cfg.train_dataloader.drop_last)
+    assert len(loader) == IMAGENET_EPOCH_ITERS
 
 
 def test_deit_model_ema_decay_099996_evaluated_on_the_trained_weights():

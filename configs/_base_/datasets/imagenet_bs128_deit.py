@@ -19,6 +19,7 @@ test_pipeline = [
 ]
 train_dataloader = dict(
     batch_size=128, num_workers=8,
+    drop_last=True,  # DeiT's training loader drops the last, incomplete batch
     sampler=dict(_delete_=True, type='RepeatAugSampler', num_repeats=3, shuffle=True))
 val_dataloader = dict(batch_size=128, num_workers=8, dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
