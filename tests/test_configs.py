@@ -1,6 +1,6 @@
 """Every config in configs/: the expected set exists, each builds (model, dataset and
-pipeline types) in its toolbox's scope, and each optimizer gets the paper's no-weight-decay
-rule parameter by parameter; the schedules' layer-wise lr decay; the demo configs match
+pipeline types) in its toolbox's scope, and each optimizer gets its reference recipe's
+no-weight-decay rule parameter by parameter; the schedules' layer-wise lr decay; the demo configs match
 the demo classifier and data; the metafiles point at configs."""
 import glob
 import os.path as osp
@@ -76,6 +76,13 @@ def _build_on_meta(cfg):
 def _param_groups(cfg):
     """The model (storage allocated, not initialised) and ``{param name: param group}``
     of the optimizer that ``cfg.optim_wrapper`` builds for it."""
+    model, _, groups = _optim_wrapper_and_groups(cfg)
+    return model, groups
+
+
+def _optim_wrapper_and_groups(cfg):
+    """The model, the optimizer wrapper ``cfg.optim_wrapper`` builds for it with
+    mmengine's builder, and its ``{param name: param group}``."""
     model = _build_on_meta(cfg).to_empty(device='cpu')
     optim = build_optim_wrapper(model, cfg.optim_wrapper)
     names = {id(p): n for n, p in model.named_parameters()}
@@ -87,7 +94,7 @@ def _param_groups(cfg):
             groups[name] = group
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert set(groups) == trainable, set(groups) ^ trainable
-    return model, groups
+    return model, optim, groups
 
 
 def _check_dataset(cfg, DATASETS, TRANSFORMS, where):
@@ -149,28 +156,70 @@ def _expected_weight_decay(name, param, module, weight_decay):
     return None, f'{type(module).__name__}.{leaf} of shape {tuple(param.shape)}'
 
 
+def _expected_weight_decay_timm(name, param, module, weight_decay):
+    """timm's ``add_weight_decay`` (Compact-Transformers' ViT-Lite, whose model lists no
+    ``no_weight_decay()``) and BEiT's ``LayerDecayOptimizerConstructor`` (ViT-Adapter's
+    UperNet, whose ``('pos_embed', 'cls_token')`` never matches a full name): no decay on
+    1-D parameters and ``.bias``, decay on all others, the PE included."""
+    if param.ndim == 1 or name.endswith('.bias'):
+        return 0.0, '1-D parameter' if param.ndim == 1 else 'bias'
+    return weight_decay, f'{name.rsplit(".", 1)[-1]} ({param.ndim}-D)'
+
+
+def _expected_weight_decay_vit_adapter_det(name, param, module, weight_decay):
+    """ViT-Adapter's Mask R-CNN (``custom_keys`` of mask_rcnn_deit_adapter_tiny_fpn_3x_coco.py
+    through mmcv's DefaultOptimizerConstructor): no decay on names containing
+    ``level_embed``, ``pos_embed``, ``norm`` or ``bias``; decay on all others."""
+    for key in ('level_embed', 'pos_embed', 'norm', 'bias'):
+        if key in name:
+            return 0.0, key
+    return weight_decay, f'{name.rsplit(".", 1)[-1]} ({param.ndim}-D)'
+
+
+# config family -> (the reference's weight-decay rule, where it comes from)
+WEIGHT_DECAY_RULES = {
+    'vit_lite/': _expected_weight_decay_timm,
+    'upernet/upernet_vit-adapter': _expected_weight_decay_timm,
+    'mask_rcnn/mask-rcnn_vit-adapter': _expected_weight_decay_vit_adapter_det,
+}
+
+
+def _weight_decay_rule(name):
+    rules = [rule for prefix, rule in WEIGHT_DECAY_RULES.items() if name.startswith(prefix)]
+    return rules[0] if rules else _expected_weight_decay
+
+
 @pytest.mark.parametrize('path', CONFIGS, ids=_ids(CONFIGS))
 def test_optimizer_weight_decay_per_parameter(path):
-    """No weight decay on pos_embed, the class token, every LN' and LN'' of the PE,
-    ViT-Adapter's level_embed, every norm, bias and other 1-D parameter; the configured
-    weight decay on every Linear/conv weight; nothing else in the model."""
+    """Per parameter, the weight decay of the reference recipe: the paper's DeiT rule (no
+    decay on pos_embed, the class token, every LN' and LN'' of the PE, ViT-Adapter's
+    level_embed, every norm, bias and other 1-D parameter) for the DeiT classifiers, the
+    demo and the plain-ViT dense configs; timm's 1-D rule for ViT-Lite and the
+    ViT-Adapter UperNet; the official name rule for the ViT-Adapter Mask R-CNN."""
     cfg = Config.fromfile(path)
     weight_decay = cfg.optim_wrapper.optimizer.weight_decay
     assert weight_decay > 0
-    paramwise = cfg.optim_wrapper.paramwise_cfg.to_dict()
-    paramwise.pop('layer_decay_rate', None)
-    assert paramwise == NO_DECAY_RULE  # the fragment's rule, not overridden
+    rule = _weight_decay_rule(_name(path))
+    if rule is _expected_weight_decay:
+        paramwise = cfg.optim_wrapper.paramwise_cfg.to_dict()
+        paramwise.pop('layer_decay_rate', None)
+        assert paramwise == NO_DECAY_RULE  # the fragment's rule, not overridden
     model, groups = _param_groups(cfg)
     modules = dict(model.named_modules())
     wrong, kinds = [], set()
     for name, param in model.named_parameters():
-        expected, why = _expected_weight_decay(name, param, modules[name.rpartition('.')[0]],
-                                               weight_decay)
+        expected, why = rule(name, param, modules[name.rpartition('.')[0]], weight_decay)
         kinds.add(why.split(' ')[0])
         got = groups[name]['weight_decay']
         if expected is None or got != pytest.approx(expected):
             wrong.append(f'{name} ({why}): weight_decay {got}, expected {expected}')
     assert not wrong, '\n'.join(wrong)
+    if rule is not _expected_weight_decay:
+        # the PE's LNs are not decayed under any of the rules (1-D, and named `norm`)
+        for name in groups:
+            if name.startswith(('backbone.pe.layer_norms.', 'backbone.pe.last_norm.')):
+                assert groups[name]['weight_decay'] == 0.0, name
+        return
     # the rule was exercised where the model has these parameters
     assert 'pos_embed' in kinds and 'bias' in kinds and 'Linear' in kinds
     if cfg.model.backbone.pe_mode != 'default':
@@ -181,13 +230,19 @@ def test_optimizer_weight_decay_per_parameter(path):
         assert 'level_embed' in kinds
 
 
-def test_no_decay_rule_is_spelled_in_one_place():
-    """The no-weight-decay keys stand in one schedule fragment that every schedule
-    inherits, nowhere else."""
-    spelled = [osp.relpath(p, ROOT)
-               for p in glob.glob(f'{ROOT}/configs/**/*.py', recursive=True)
-               if any(k in open(p).read() for k in ('custom_keys', 'decay_mult'))]
-    assert spelled == [NO_DECAY_FRAGMENT]
+def test_no_decay_rules_are_spelled_once_per_reference():
+    """The no-weight-decay rules stand in schedule fragments, one per reference recipe
+    (the paper's DeiT rule, timm's for ViT-Lite, ViT-Adapter's for its Mask R-CNN and its
+    UperNet), nowhere else."""
+    spelled = sorted(osp.relpath(p, ROOT)
+                     for p in glob.glob(f'{ROOT}/configs/**/*.py', recursive=True)
+                     if any(k in open(p).read() for k in ('custom_keys', 'decay_mult')))
+    assert spelled == sorted([
+        NO_DECAY_FRAGMENT,
+        'configs/_base_/schedules/cifar100_bs128_adamw_310e.py',
+        'configs/_base_/schedules/coco_adamw_3x_vit-adapter.py',
+        'configs/_base_/schedules/ade20k_adamw_160k_vit-adapter.py',
+    ])
 
 
 def _config(family, preset='mpvg'):

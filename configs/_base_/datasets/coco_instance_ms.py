@@ -10,7 +10,8 @@
 #      capped at 1333);
 #   b) resize to a short side of 400/500/600, crop a random window of 384..600 px
 #      per side (objects are cut at its border; a window may hold none and then
-#      trains as a negative), then the resize of branch a).
+#      trains as a negative), then the resize of branch a);
+# then a random window of at most 1024x1024.
 _base_ = ['mmdet::_base_/datasets/coco_instance.py']
 train_scales = [(1333, short) for short in range(480, 801, 32)]
 crop_scales = [(1333, 400), (1333, 500), (1333, 600)]
@@ -29,7 +30,12 @@ train_pipeline = [
                 dict(type='RandomChoiceResize', scales=train_scales, keep_ratio=True),
             ],
         ]),
-    # drop instances the crop reduced to slivers
+    # then a random 1024x1024 window (smaller images are kept whole): the official
+    # recipe's last crop (czczup/ViT-Adapter detection/configs/mask_rcnn/
+    # mask_rcnn_deit_adapter_tiny_fpn_3x_coco.py), the paper's "crop 1024"
+    dict(type='RandomCrop', crop_type='absolute_range', crop_size=(1024, 1024),
+         allow_negative_crop=True),
+    # drop instances the crops reduced to slivers
     dict(type='FilterAnnotations', min_gt_bbox_wh=(1e-2, 1e-2)),
     dict(type='PackDetInputs'),
 ]

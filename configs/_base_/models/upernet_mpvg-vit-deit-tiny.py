@@ -1,9 +1,12 @@
 # UperNet on a plain DeiT-Ti MPVGViT, as mmseg's UperNet for DeiT: the outputs of blocks
 # 2, 5, 8, 11 (stride 16; the last one after the Last LN, plus LN''(pos_0) for MPVG) go
 # through MultiLevelNeck to strides 4/8/16/32, then UPerHead; an FCN auxiliary head reads
-# the neck's stride-32 map. Data preprocessor and sliding-window test as the adapter's
-# UperNet (upernet_vit-adapter-deit-tiny.py). Leaves of other presets set backbone.pe_mode
-# and backbone.init_cfg.checkpoint.
+# the neck's stride-32 map. Whole-image test, as mmseg's DeiT UperNet
+# (configs/vit/vit_deit-s16-ln_mln_upernet_8xb2-160k_ade20k-512x512.py on
+# _base_/models/upernet_vit-b16_ln_mln.py: test_cfg mode='whole'); sliding windows as the
+# adapter's UperNet: --cfg-options model.test_cfg.mode=slide
+# model.test_cfg.crop_size='(512,512)' model.test_cfg.stride='(341,341)'. Leaves of other
+# presets set backbone.pe_mode and backbone.init_cfg.checkpoint.
 _base_ = ['./upernet_mpvg-vit.py']
 data_preprocessor = dict(size=(512, 512))  # training batches are padded to the crop size
 model = dict(
@@ -21,5 +24,4 @@ model = dict(
     neck=dict(in_channels=[192, 192, 192, 192], out_channels=192),
     decode_head=dict(in_channels=[192, 192, 192, 192], num_classes=150),
     auxiliary_head=dict(in_channels=192, num_classes=150),
-    test_cfg=dict(mode='slide', crop_size=(512, 512), stride=(341, 341)),
 )
