@@ -224,6 +224,12 @@ class MPVGSwin(SwinTransformer):
             for param in norm.parameters():
                 param.requires_grad = False
 
+    def train(self, mode: bool = True):
+        """mmpretrain's (freezing, ``norm_eval``), returning the module as ``nn.Module``
+        does (mmpretrain's returns None, so ``MPVGSwin(...).eval()`` would too)."""
+        super().train(mode)
+        return self
+
     def get_layer_depth(self, param_name: str, prefix: str = '') -> Tuple[int, int]:
         """mmpretrain's Swin depths (patch embedding 0, block ``l`` ``l + 1``, a stage's
         merging with its last block, the rest last), with ``absolute_pos_embed`` at 0,
