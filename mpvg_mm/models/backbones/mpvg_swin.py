@@ -27,6 +27,8 @@ What the PE does in Swin (proposed where the paper is silent; see the README, "S
 """
 from typing import Optional, Sequence, Tuple, Union
 
+import contextlib
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -145,14 +147,18 @@ class MPVGSwin(SwinTransformer):
                 f'stage {num_stages - 1}, which out_indices={out_indices!r} leaves out: '
                 f'include it, or set pe_cfg=dict(last_ln_pos=None) (PVG).')
         attn_cfgs = dict(window_msa=FusedWindowMSA) if fused_attn else dict()
-        super().__init__(
-            arch=arch, img_size=img_size, patch_size=patch_size, in_channels=in_channels,
-            window_size=window_size, drop_rate=drop_rate, drop_path_rate=drop_path_rate,
-            out_indices=tuple(resolved), out_after_downsample=False, use_abs_pos_embed=True,
-            with_cp=with_cp, frozen_stages=frozen_stages, norm_eval=norm_eval,
-            pad_small_map=pad_small_map, norm_cfg=norm_cfg,
-            stage_cfgs=dict(block_cfgs=dict(attn_cfgs=attn_cfgs)), init_cfg=init_cfg)
+        # mmpretrain reads its drop-path rates with Tensor.item(), which tensors on a meta
+        # default device (`with torch.device('meta')`, fast model inspection) refuse
+        on_meta = torch.empty(0).device.type == 'meta'
+        with torch.device('cpu') if on_meta else contextlib.nullcontext():
+            self._build_swin(
+                arch=arch, img_size=img_size, patch_size=patch_size, in_channels=in_channels,
+                window_size=window_size, drop_rate=drop_rate, drop_path_rate=drop_path_rate,
+                out_indices=tuple(resolved), with_cp=with_cp, frozen_stages=frozen_stages,
+                norm_eval=norm_eval, pad_small_map=pad_small_map, norm_cfg=norm_cfg,
+                stage_cfgs=dict(block_cfgs=dict(attn_cfgs=attn_cfgs)), init_cfg=init_cfg)
         self.pe_mode = pe_mode
+
         self.out_type = out_type
         self.with_cp = with_cp
         self.pe_grid = tuple(self.patch_resolution)
@@ -164,6 +170,10 @@ class MPVGSwin(SwinTransformer):
         # the grid of absolute_pos_embed, saved with every checkpoint (read on load)
         self.register_buffer('pos_embed_grid', torch.tensor(self.pe_grid, dtype=torch.long))
         self._freeze_stages()
+
+    def _build_swin(self, **kwargs) -> None:
+        """mmpretrain's ``SwinTransformer.__init__`` with the APE on."""
+        super().__init__(out_after_downsample=False, use_abs_pos_embed=True, **kwargs)
 
     # ------------------------------------------------------------------ forward
     def merge_pe(self, stage: int, pe: torch.Tensor,
