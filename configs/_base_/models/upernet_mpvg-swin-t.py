@@ -1,8 +1,7 @@
 # UperNet on MPVGSwin-T (mmseg's upernet_swin.py with our backbone): the four stages'
 # outputs, each through its own norm (the last one plus LN''(P) for MPVG), windows padded
-# on small maps, drop path 0.3 (mmseg's Swin-T), initialised from the Swin-T ImageNet
-# classifier of the same PE structure. Leaves set backbone.pe_mode and
-# backbone.init_cfg.checkpoint.
+# on small maps, drop path 0.3 (mmseg's Swin-T). The ADE20K configs initialise it from
+# the Swin-T ImageNet classifier of the same PE structure (backbone.init_cfg).
 _base_ = ['mmseg::_base_/models/upernet_swin.py']
 data_preprocessor = dict(size=(512, 512))
 model = dict(
@@ -15,9 +14,6 @@ model = dict(
         img_size=224,
         out_indices=(0, 1, 2, 3),
         pad_small_map=True,
-        drop_path_rate=0.3,
-        init_cfg=dict(type='Pretrained',
-                      checkpoint='work_dirs/swin-tiny_mpvg_16xb64_in1k/epoch_300.pth',
-                      prefix='backbone.')),
+        drop_path_rate=0.3),
     decode_head=dict(in_channels=[96, 192, 384, 768], num_classes=150),
     auxiliary_head=dict(in_channels=384, num_classes=150))

@@ -1,5 +1,4 @@
 from .mpvg_vit import ARCH_ALIASES, ARCH_SETTINGS, MPVGViT, resolve_arch
-from .mpvg_swin import MPVGSwin
 from .vit_adapter import MPVGViTAdapter
 
-__all__ = ['ARCH_ALIASES', 'ARCH_SETTINGS', 'MPVGSwin', 'MPVGViT', 'MPVGViTAdapter', 'resolve_arch']
+__all__ = ['ARCH_ALIASES', 'ARCH_SETTINGS', 'MPVGViT', 'MPVGViTAdapter', 'resolve_arch']

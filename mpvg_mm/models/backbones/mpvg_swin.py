@@ -181,6 +181,12 @@ class MPVGSwin(SwinTransformer):
         """Stage ``stage``'s ``PatchMerging`` (the tokens' own) on a ``(1, h*w, C)`` PE."""
         return self.stages[stage].downsample(pe, grid)
 
+    def pe_plan(self, grid: Tuple[int, int]):
+        """The :class:`~mpvg_mm.models.pos_embed.PEPlan` of a pass whose stage-1 grid is
+        ``(h, w)``: ``pos_0`` resampled to it, the ``LN'`` chain and the Last-LN PE."""
+        pos_0 = resample_pos_embed(self.absolute_pos_embed, self.pe_grid, grid)
+        return self.pe(pos_0, self.merge_pe, grid)
+
     def forward_block(self, block: nn.Module, x: torch.Tensor, grid: Tuple[int, int],
                       pos: Optional[torch.Tensor]) -> torch.Tensor:
         """mmpretrain's ``SwinBlock`` with ``pos`` ``(1, h*w, C)`` (or None) added to
@@ -200,8 +206,7 @@ class MPVGSwin(SwinTransformer):
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """Images ``(B, C_in, H, W)`` -> one output per ``out_indices`` stage (out_type)."""
         x, grid = self.patch_embed(x)
-        pos_0 = resample_pos_embed(self.absolute_pos_embed, self.pe_grid, grid)
-        plan = self.pe(pos_0, self.merge_pe, grid)
+        plan = self.pe_plan(grid)
         if plan.input is not None:
             x = x + plan.input
         x = self.drop_after_pos(x)
