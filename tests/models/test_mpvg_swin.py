@@ -7,7 +7,7 @@ from mmengine.logging import MMLogger
 from mmpretrain.models.backbones import SwinTransformer
 from mmpretrain.models.utils import resize_pos_embed
 
-from mpvg_mm.models import MPVGSwin
+from mpvg_mm.models import LayerwisePositionEmbedding, MPVGSwin, PEStructure
 
 pytestmark = pytest.mark.usefixtures('single_thread')
 PRESETS = ['default', 'lape', 'pvg', 'mpvg']
@@ -227,6 +227,19 @@ def test_presets_include_block_0_in_swin():
 def test_bad_configurations_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         _tiny(**kwargs)
+
+
+def test_staged_chain_checks_its_stages_and_needs_the_transition():
+    structure = PEStructure(layerwise_from=0)
+    with pytest.raises(ValueError, match='stage_depths'):
+        LayerwisePositionEmbedding(structure, 4, (8, 16), (2, 3))
+    with pytest.raises(ValueError, match='stage_depths'):
+        LayerwisePositionEmbedding(structure, 4, (8, 16, 32), (2, 2))
+    staged = LayerwisePositionEmbedding(structure, 4, (8, 16), (2, 2))
+    with pytest.raises(ValueError, match='transition'):
+        staged(torch.zeros(1, 4, 8))
+    # Default needs no transition: nothing crosses a stage
+    LayerwisePositionEmbedding(PEStructure(), 4, (8, 16), (2, 2))(torch.zeros(1, 4, 8))
 
 
 # --------------------------------------------------------------------------- loading
