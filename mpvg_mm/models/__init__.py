@@ -1,5 +1,6 @@
 """The PE structures (:mod:`.pos_embed`, torch alone) and the OpenMMLab modules built on
-them: the backbones ``MPVGViT``, ``MPVGSwin`` and ``MPVGViTAdapter``, the neck ``SimpleFeaturePyramid``.
+them: the backbones ``MPVGViT``, ``MPVGSwin`` and ``MPVGViTAdapter``, the neck
+``SimpleFeaturePyramid``.
 
 The OpenMMLab modules are imported on first access, so that ``mpvg_mm.models.pos_embed``
 imports without mmengine and mmcv.
@@ -7,8 +8,7 @@ imports without mmengine and mmcv.
 import importlib
 
 from .pos_embed import (PE_PRESETS, STAGED_PE_PRESETS, LayerwisePositionEmbedding, PEPlan,
-                        PEStructure,
-                        build_pe_structure, resample_pos_embed)
+                        PEStructure, build_pe_structure, resample_pos_embed)
 
 _LAZY = {
     'ARCH_ALIASES': '.backbones.mpvg_vit',
