@@ -29,6 +29,10 @@ FAMILIES = {
     'upernet/upernet_vit-adapter-deit-tiny_{}_4xb2-160k_ade20k-512x512': 'mmseg',
     'upernet/upernet_mpvg-vit-deit-tiny_{}_8xb2-160k_ade20k-512x512': 'mmseg',
     'demo/mpvg-vit-demo_{}_1xb64_demo-cls': 'mmpretrain',
+    'swin/swin-tiny_{}_16xb64_in1k': 'mmpretrain',
+    'swin/mask-rcnn_mpvg-swin-t_{}_fpn_1x_coco': 'mmdet',
+    'swin/mask-rcnn_mpvg-swin-t_{}_fpn_ms-crop-3x_coco': 'mmdet',
+    'swin/upernet_mpvg-swin-t_{}_8xb2-160k_ade20k-512x512': 'mmseg',
 }
 # the rest: name -> (default scope, preset); the ablations of Fig. 5 and Table 6 and the
 # demo detector and segmentor
@@ -43,6 +47,8 @@ SINGLES = {
     'mpvg/deit-tiny_mpvg-lastlnpe-pos11_8xb128_in1k': ('mmpretrain', 'mpvg'),
     'demo/mask-rcnn_mpvg-vit-demo-mln_mpvg_1xb8_demo-coco': ('mmdet', 'mpvg'),
     'demo/upernet_mpvg-vit-demo_mpvg_1xb8_demo-ade': ('mmseg', 'mpvg'),
+    'demo/mpvg-swin-demo_mpvg_1xb64_demo-cls': ('mmpretrain', 'mpvg'),
+    'demo/upernet_mpvg-swin-demo_mpvg_1xb8_demo-ade': ('mmseg', 'mpvg'),
 }
 EXPECTED = {family.format(preset): (scope, preset)
             for family, scope in FAMILIES.items() for preset in PRESETS}
@@ -140,6 +146,10 @@ def _expected_weight_decay(name, param, module, weight_decay):
     parameter the rule does not cover."""
     leaf = name.rsplit('.', 1)[-1]
     if name in ('backbone.pos_embed', 'backbone.cls_token', 'backbone.level_embed'):
+        return 0.0, leaf
+    if name == 'backbone.absolute_pos_embed':  # Swin's pos_0
+        return 0.0, 'pos_embed'
+    if leaf == 'relative_position_bias_table':  # Swin's relative position bias
         return 0.0, leaf
     if name.startswith('backbone.pe.layer_norms.'):
         return 0.0, "LN'"

@@ -10,6 +10,12 @@ Models compared per architecture (each one a full classifier ``(B, 3, S, S) -> (
 * ``timm-vit``: timm's ``VisionTransformer`` with fused attention forced on (when timm is
   installed).
 
+Swin archs (``swin-tiny``, ``swin-small``, ``swin-base``, or a dict with ``depths``): the
+presets are :class:`MPVGSwin` (GAP in the backbone, fused window attention) and the
+baseline ``mmpretrain-swin`` is mmpretrain's ``SwinTransformer`` with the absolute PE on
+(the paper's Default) + GAP + a linear head; the ratios read ``vs_default`` and
+``vs_mmpretrain`` (against it). Small stage grids are padded to the window in both.
+
 Measurement protocol (:func:`run_benchmark`):
 
 * the same random input batch for every model; ``warmup`` untimed rounds, then ``iters``
@@ -50,13 +56,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..models import ARCH_ALIASES, MPVGViT, resolve_arch
+from ..models import ARCH_ALIASES, MPVGSwin, MPVGViT, resolve_arch
 
 OUR_PRESETS = ('default', 'lape', 'pvg', 'mpvg', 'mpvg-folded')
 BASELINES = ('mmpretrain-vit', 'timm-vit')
 #: the ratio columns: baseline model -> key in the results
 RATIO_BASES = {'vs_default': 'default', 'vs_mmpretrain': 'mmpretrain-vit',
                'vs_timm': 'timm-vit'}
+#: the ratio columns of Swin archs
+SWIN_RATIO_BASES = {'vs_default': 'default', 'vs_mmpretrain': 'mmpretrain-swin'}
+#: Swin arch names -> mmpretrain's Swin arch names
+SWIN_ARCHS = {'swin-tiny': 'tiny', 'swin-small': 'small', 'swin-base': 'base'}
 RATIO_METRICS = ('fwd_img_s', 'fwd_bwd_img_s', 'peak_mem_fwd_mb', 'peak_mem_fwd_bwd_mb',
                  'params', 'flops')
 
@@ -77,9 +87,45 @@ class ClassifierNet(nn.Module):
         return self.head(feats)
 
 
+def is_swin_arch(arch: Union[str, dict]) -> bool:
+    """A Swin arch: a name of :data:`SWIN_ARCHS` or a dict with ``depths``."""
+    return arch in SWIN_ARCHS if isinstance(arch, str) else 'depths' in arch
+
+
+class _GAP(nn.Module):
+    """``(B, C, h, w)`` feature maps (the last one) -> ``(B, C)``."""
+
+    def __init__(self, backbone: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone(x)[-1].mean((2, 3))
+
+
+def build_swin_models(arch: Union[str, dict], img_size: int,
+                      num_classes: int = 1000) -> Dict[str, nn.Module]:
+    """The benchmarked Swin classifiers (module docstring)."""
+    from mmpretrain.models import SwinTransformer
+    arch = SWIN_ARCHS[arch] if isinstance(arch, str) else arch
+    common = dict(arch=arch, img_size=img_size, pad_small_map=True)
+    models: Dict[str, nn.Module] = {}
+    for name in ('default', 'lape', 'pvg', 'mpvg'):
+        backbone = MPVGSwin(pe_mode=name, out_type='avg_featmap', **common)
+        models[name] = ClassifierNet(backbone, backbone.stage_dims[-1], num_classes)
+    folded = MPVGSwin(pe_mode='mpvg', pe_cfg=dict(last_ln_pos=None), out_type='avg_featmap',
+                      **common)
+    models['mpvg-folded'] = ClassifierNet(folded, folded.stage_dims[-1], num_classes)
+    peer = SwinTransformer(use_abs_pos_embed=True, **common)
+    models['mmpretrain-swin'] = ClassifierNet(_GAP(peer), peer.num_features[-1], num_classes)
+    return models
+
+
 def build_models(arch: Union[str, dict], img_size: int, num_classes: int = 1000,
                  include_timm: bool = True) -> Dict[str, nn.Module]:
     """The benchmarked classifiers for one arch, keyed by model name (module docstring)."""
+    if is_swin_arch(arch):
+        return build_swin_models(arch, img_size, num_classes)
     settings = resolve_arch(arch)
     D = settings['embed_dims']
     ours = dict(arch={k: settings[k] for k in ('embed_dims', 'num_layers', 'num_heads',
@@ -321,12 +367,15 @@ def benchmark_arch(arch: Union[str, dict], batch_size: int, img_size: int, iters
             r[f'peak_mem_{mode}_mb'] = peak_memory_mb(steps[name][mode], device)
         models[name].zero_grad(set_to_none=True)
     ratios = {}
-    for key, base in RATIO_BASES.items():
+    bases = SWIN_RATIO_BASES if is_swin_arch(arch) else RATIO_BASES
+    for key, base in bases.items():
         if base not in results:
             continue
         ratios[key] = {name: {m: _ratio(results[name][m], results[base][m])
                               for m in RATIO_METRICS} for name in names}
-    return dict(models=results, ratios=ratios, settings=resolve_arch(arch))
+    settings = (dict(arch=SWIN_ARCHS.get(arch, arch) if isinstance(arch, str) else arch)
+                if is_swin_arch(arch) else resolve_arch(arch))
+    return dict(models=results, ratios=ratios, ratio_bases=bases, settings=settings)
 
 
 def _ratio(a, b) -> Optional[float]:

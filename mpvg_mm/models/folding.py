@@ -12,11 +12,36 @@ from typing import Tuple
 import torch
 import torch.nn as nn
 
+from .backbones.mpvg_swin import MPVGSwin
 from .backbones.mpvg_vit import MPVGViT
 
 
+def _pooled_last_ln_pe(classifier: nn.Module, backbone: nn.Module) -> torch.Tensor:
+    """``c̄``, the token mean of the Last-LN PE at the backbone's own grid, ``(D,)``.
+
+    Raises:
+        ValueError: the classifier does not pool the Last-LN output globally.
+    """
+    neck = getattr(classifier, 'neck', None)
+    if isinstance(backbone, MPVGSwin):
+        # GAP in the backbone, or mmpretrain's GlobalAveragePooling neck on its feature map
+        gap = (backbone.out_type == 'avg_featmap' and neck is None) or (
+            backbone.out_type == 'featmap' and type(neck).__name__ == 'GlobalAveragePooling')
+        if not gap or backbone.out_indices != (len(backbone.stages) - 1, ):
+            raise ValueError('folding needs the last stage alone (out_indices=(3, )), '
+                             "globally average-pooled (out_type='avg_featmap' without a neck, "
+                             'or a GlobalAveragePooling neck): the Last-LN PE is a constant '
+                             'only after global average pooling.')
+        return backbone.pe_plan(backbone.pe_grid).last[0].mean(0)
+    if backbone.out_type != 'avg_featmap' or neck is not None:
+        raise ValueError('folding needs out_type=avg_featmap and no neck: the Last-LN PE is a '
+                         'constant only after global average pooling.')
+    return backbone.pe(backbone.resampled_pos_embed(backbone.pe_grid)).last[0].mean(0)
+
+
 def fold_last_ln_pe(classifier: nn.Module) -> Tuple[dict, dict]:
-    """Fold ``LN''`` of an ``ImageClassifier(MPVGViT, LinearClsHead)`` into the head bias.
+    """Fold ``LN''`` of an ``ImageClassifier(MPVGViT or MPVGSwin, LinearClsHead)`` into
+    the head bias.
 
     Returns:
         ``(state_dict, backbone_update)``: the folded classifier's state dict and the
@@ -24,18 +49,15 @@ def fold_last_ln_pe(classifier: nn.Module) -> Tuple[dict, dict]:
         (``pe_cfg.last_ln_pos=None``).
     """
     backbone = getattr(classifier, 'backbone', None)
-    if not isinstance(backbone, MPVGViT) or backbone.pe.last_norm is None:
-        raise ValueError('folding needs an ImageClassifier whose backbone is an MPVGViT with '
-                         "the PE in the Last LN (pe_mode='mpvg' or last_ln_pos set).")
-    if backbone.out_type != 'avg_featmap' or getattr(classifier, 'neck', None) is not None:
-        raise ValueError('folding needs out_type=avg_featmap and no neck: the Last-LN PE is a '
-                         'constant only after global average pooling.')
+    if not isinstance(backbone, (MPVGViT, MPVGSwin)) or backbone.pe.last_norm is None:
+        raise ValueError('folding needs an ImageClassifier whose backbone is an MPVGViT or '
+                         "MPVGSwin with the PE in the Last LN (pe_mode='mpvg' or last_ln_pos "
+                         'set).')
     fc = getattr(getattr(classifier, 'head', None), 'fc', None)
     if not isinstance(fc, nn.Linear):
         raise ValueError('folding needs a linear head (LinearClsHead: head.fc).')
     with torch.no_grad():
-        plan = backbone.pe(backbone.resampled_pos_embed(backbone.pe_grid))
-        mean_pe = plan.last[0].mean(0)  # (D,)
+        mean_pe = _pooled_last_ln_pe(classifier, backbone)  # (D,)
         bias = fc.bias if fc.bias is not None else torch.zeros(fc.out_features)
         folded_bias = bias + fc.weight @ mean_pe
     state = {k: v.clone() for k, v in classifier.state_dict().items()

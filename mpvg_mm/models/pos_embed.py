@@ -33,6 +33,21 @@ class token         yes         yes                no (GAP)      no (GAP)
   ``k>=1`` the PE that block ``k`` receives; ``None``: no PE in the Last LN. (The old
   name ``last_ln_pe`` is still accepted in ``pe_cfg``, with a ``FutureWarning``.)
 
+**Staged backbones** (Swin): the blocks form stages of different widths and token grids,
+joined by a transition (Swin's ``PatchMerging``). :class:`LayerwisePositionEmbedding`
+takes the stage depths and widths, and its forward takes the transition, the **same**
+module that merges the tokens (shared weights), which it applies to the batch-free PE
+between stages; a plain ViT is the one-stage case. Across a transition:
+
+* the chain: ``pos_first(s+1) = LN'(T_s(pos_last(s)))``, the value of the chain at the end
+  of stage ``s`` merged, then the next block's own ``LN'``; ``hierarchical=False`` reads
+  ``pos_l = LN'_l(T(pos_0))``, ``pos_0`` merged to block ``l``'s stage;
+* ``last_ln_pos=k``: the PE that block ``k`` receives (``k=0``: the raw ``pos_0``), merged
+  forward through the remaining transitions to the last stage's width.
+
+Their presets are :data:`STAGED_PE_PRESETS`: as the paper states for Swin, PVG and MPVG
+include block 0 there (``layerwise_from=0``).
+
 The paper's ablations are overrides of a preset, e.g. Table 6's "PE to layer 0 too" is
 ``mpvg`` with ``layerwise_from=0``; Fig. 5's "GAP + Last-LN PE" is ``default`` without a
 class token and with ``last_ln_pos=0``; the "which PE in the Last LN" ablation sets
@@ -42,7 +57,7 @@ import dataclasses
 import numbers
 import warnings
 from dataclasses import dataclass
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -102,17 +117,31 @@ PE_PRESETS: Dict[str, Tuple[PEStructure, bool]] = {
     'pvg': (PEStructure(input_pe=True, layerwise_from=1), False),
     'mpvg': (PEStructure(input_pe=True, layerwise_from=1, last_ln_pos=0), False),
 }
+#: The presets of staged backbones (Swin). The paper (Sec. 4, Swin-Ti): "due to its staged
+#: architecture ... both PVG and MPVG exceptionally include layer 0", so there they take
+#: the layer-wise PE from block 0 on (``input_pe`` stays on, unlike LaPE). No class token
+#: in any of them (Swin pools).
+STAGED_PE_PRESETS: Dict[str, Tuple[PEStructure, bool]] = {
+    'default': (PEStructure(input_pe=True), False),
+    'lape': (PEStructure(input_pe=False, layerwise_from=0), False),
+    'pvg': (PEStructure(input_pe=True, layerwise_from=0), False),
+    'mpvg': (PEStructure(input_pe=True, layerwise_from=0, last_ln_pos=0), False),
+}
 #: Renamed switches: old ``pe_cfg`` key -> new key.
 DEPRECATED_SWITCHES = {'last_ln_pe': 'last_ln_pos'}
 
 
-def build_pe_structure(pe_mode: str, overrides: Optional[dict] = None) -> Tuple[PEStructure, bool]:
+def build_pe_structure(pe_mode: str, overrides: Optional[dict] = None,
+                       presets: Optional[Dict[str, Tuple[PEStructure, bool]]] = None
+                       ) -> Tuple[PEStructure, bool]:
     """A preset of :data:`PE_PRESETS` with some of its switches overridden.
 
     Args:
         pe_mode: ``'default'``, ``'lape'``, ``'pvg'`` or ``'mpvg'``.
         overrides: switch -> value (the fields of :class:`PEStructure`); the deprecated
             names of :data:`DEPRECATED_SWITCHES` are renamed with a warning.
+        presets: the preset table (None: :data:`PE_PRESETS`, the plain ViT's;
+            :data:`STAGED_PE_PRESETS` for Swin).
 
     Returns:
         ``(structure, preset_uses_cls_token)``.
@@ -120,10 +149,11 @@ def build_pe_structure(pe_mode: str, overrides: Optional[dict] = None) -> Tuple[
     Raises:
         ValueError: an unknown preset or switch, or an old and a new name given together.
     """
-    if pe_mode not in PE_PRESETS:
-        raise ValueError(f'unknown pe_mode {pe_mode!r}; choose one of {sorted(PE_PRESETS)} '
+    presets = PE_PRESETS if presets is None else presets
+    if pe_mode not in presets:
+        raise ValueError(f'unknown pe_mode {pe_mode!r}; choose one of {sorted(presets)} '
                          'and refine it with pe_cfg=dict(...) if needed.')
-    structure, with_cls_token = PE_PRESETS[pe_mode]
+    structure, with_cls_token = presets[pe_mode]
     overrides = dict(overrides or {})
     for old, new in DEPRECATED_SWITCHES.items():
         if old in overrides:
@@ -141,7 +171,8 @@ def build_pe_structure(pe_mode: str, overrides: Optional[dict] = None) -> Tuple[
 
 
 class PEPlan(NamedTuple):
-    """The PE terms of one forward pass; every tensor is ``(1, N[+1], D)``.
+    """The PE terms of one forward pass; every tensor is batch-free, ``(1, N_l, D_l)`` in
+    the token count and width of where it is added.
 
     ``input``: added to the tokens before block 0 (or None); ``blocks[l]``: added to
     ``LN1_l(x)`` in block ``l`` (or None); ``last``: added after the Last LN (or None).
@@ -152,44 +183,100 @@ class PEPlan(NamedTuple):
     last: Optional[torch.Tensor]
 
 
+#: A stage transition as :meth:`LayerwisePositionEmbedding.forward` calls it:
+#: ``(stage, pe (1, h*w, D_s), (h, w)) -> (pe (1, h'*w', D_{s+1}), (h', w'))``, the module
+#: that joins stage ``stage`` to the next (Swin: that stage's ``PatchMerging``).
+Transition = Callable[[int, torch.Tensor, Tuple[int, int]], Tuple[torch.Tensor, Tuple[int, int]]]
+
+
 class LayerwisePositionEmbedding(nn.Module):
     """The ``LN'`` chain and the Last-LN PE of a :class:`PEStructure`.
 
-    It owns the LayerNorms (``layer_norms[str(l)]`` is ``LN'_l``, ``last_norm`` is
-    ``LN''``), not ``pos_0`` itself, which the backbone keeps (it is resampled to the
-    input's patch grid first). The chain acts on the batch-free ``(1, N, D)`` PE, so it
-    runs once per forward pass whatever the batch size.
+    It owns the LayerNorms (``layer_norms[str(l)]`` is ``LN'_l``, in the width of block
+    ``l``'s stage; ``last_norm`` is ``LN''``, in the last stage's width), not ``pos_0``
+    itself, which the backbone keeps (it is resampled to the input's patch grid first),
+    nor the stage transitions, which the backbone shares with its tokens. The chain acts
+    on the batch-free ``(1, N, D)`` PE, so it runs once per forward pass whatever the
+    batch size.
 
     Args:
         structure: the switches.
-        num_layers: number of transformer blocks ``L``.
-        embed_dims: channels ``D``.
+        num_layers: number of transformer blocks ``L`` (over all stages).
+        embed_dims: channels ``D``: an int (one stage, a plain ViT), or one width per
+            stage.
+        stage_depths: blocks per stage (they sum to ``L``); None: one stage of ``L``
+            blocks. Swin-T: ``(2, 2, 6, 2)`` with ``embed_dims=(96, 192, 384, 768)``.
+
+    Raises:
+        ValueError: ``structure`` does not define a network (:meth:`PEStructure.validate`),
+            or the stages do not match ``num_layers`` / ``embed_dims``.
     """
 
-    def __init__(self, structure: PEStructure, num_layers: int, embed_dims: int):
+    def __init__(self, structure: PEStructure, num_layers: int,
+                 embed_dims: Union[int, Sequence[int]],
+                 stage_depths: Optional[Sequence[int]] = None):
         super().__init__()
         structure.validate(num_layers)
+        stage_depths = (num_layers, ) if stage_depths is None else tuple(stage_depths)
+        dims = (embed_dims, ) if is_positive_int(embed_dims) else tuple(embed_dims)
+        if not all(is_positive_int(d) for d in stage_depths + dims) or \
+                sum(stage_depths) != num_layers or len(dims) != len(stage_depths):
+            raise ValueError(f'stage_depths={stage_depths} and embed_dims={embed_dims} must '
+                             f'give one positive width per stage and depths that sum to '
+                             f'num_layers={num_layers}.')
         self.structure = structure
         self.num_layers = num_layers
+        self.stage_depths = stage_depths
+        #: the stage of each block
+        self.block_stage = [s for s, depth in enumerate(stage_depths) for _ in range(depth)]
         self.layer_norms = nn.ModuleDict({
-            str(i): nn.LayerNorm(embed_dims, eps=PE_NORM_EPS)
+            str(i): nn.LayerNorm(dims[self.block_stage[i]], eps=PE_NORM_EPS)
             for i in structure.layerwise_blocks(num_layers)
         })
-        self.last_norm = (nn.LayerNorm(embed_dims, eps=PE_NORM_EPS)
+        self.last_norm = (nn.LayerNorm(dims[-1], eps=PE_NORM_EPS)
                           if structure.last_ln_pos is not None else None)
 
-    def forward(self, pos_0: torch.Tensor) -> PEPlan:
-        """Turn ``pos_0`` of shape ``(1, N, D)`` into the terms of a :class:`PEPlan`."""
+    def forward(self, pos_0: torch.Tensor, transition: Optional[Transition] = None,
+                grid: Optional[Tuple[int, int]] = None) -> PEPlan:
+        """Turn ``pos_0`` of shape ``(1, N, D_0)`` into the terms of a :class:`PEPlan`.
+
+        Args:
+            pos_0: the PE on the first stage's token grid.
+            transition: how a PE goes from one stage to the next (see :data:`Transition`);
+                needed with more than one stage, unused with one.
+            grid: ``(h, w)`` of ``pos_0``'s rows, passed to ``transition``.
+
+        Raises:
+            ValueError: a staged structure that needs a transition and got none.
+        """
         s = self.structure
         blocks: List[Optional[torch.Tensor]] = [None] * self.num_layers
-        prev = pos_0
-        for i in s.layerwise_blocks(self.num_layers):
-            blocks[i] = self.layer_norms[str(i)](prev if s.hierarchical else pos_0)
-            prev = blocks[i]
-        last = None
-        if self.last_norm is not None:
-            k = s.last_ln_pos
-            last = self.last_norm(pos_0 if k == 0 else blocks[k])
+        layerwise = s.layerwise_blocks(self.num_layers)
+        k = s.last_ln_pos
+        # the last block whose PE is needed: a layer-wise block, or k for the Last LN
+        needed_until = max(layerwise + ([k] if k is not None else []), default=-1)
+        # src: what the next LN' reads (the chain, or pos_0 when not hierarchical), on
+        # the current stage's grid; carry: the PE bound for LN'', merged as stages pass
+        src, carry = pos_0, (pos_0 if k == 0 else None)
+        for i in range(self.num_layers):
+            stage = self.block_stage[i]
+            if i > 0 and stage != self.block_stage[i - 1]:
+                if carry is None and i > needed_until:
+                    break  # nothing downstream reads a PE
+                if transition is None:
+                    raise ValueError('this PE structure spans stages: forward(pos_0, '
+                                     'transition, grid) needs the stage transition.')
+                merged, next_grid = transition(stage - 1, src, grid)
+                if carry is not None:
+                    carry = merged if carry is src else transition(stage - 1, carry, grid)[0]
+                src, grid = merged, next_grid
+            if i in layerwise:
+                blocks[i] = self.layer_norms[str(i)](src)
+                if s.hierarchical:
+                    src = blocks[i]
+                if k == i and k > 0:  # k=0 is the raw pos_0, even when block 0 has an LN'
+                    carry = blocks[i]
+        last = self.last_norm(carry) if self.last_norm is not None else None
         return PEPlan(pos_0 if s.input_pe else None, blocks, last)
 
 

@@ -204,3 +204,22 @@ def test_cli_writes_json_and_markdown(tmp_path, analysis_tool):
     assert list(data['archs']) == ['vit-lite']
     assert 'timm-vit' not in data['archs']['vit-lite']['models']
     assert '### vit-lite' in out_md.read_text()
+
+
+def test_swin_models_against_mmpretrain_swin():
+    """A Swin arch: our four presets (+ folded) and mmpretrain's Swin with APE; Default has
+    exactly mmpretrain's parameters and MACs, and the ratios are against those two."""
+    swin = dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 2, 2, 4])
+    res = bm.run_benchmark(archs=[swin], batch_size=BATCH, img_size=32, iters=1, warmup=0,
+                           device='cpu', num_classes=NUM_CLASSES, matmul_size=64,
+                           log=lambda s: None)
+    (arch_result, ) = res['archs'].values()
+    models = arch_result['models']
+    assert list(models) == list(bm.OUR_PRESETS) + ['mmpretrain-swin']
+    assert models['default']['params'] == models['mmpretrain-swin']['params']
+    assert models['default']['flops'] == models['mmpretrain-swin']['flops']
+    # LaPE/PVG: one LN' per block (4 blocks: 16, 32, 64, 128 channels); MPVG: + LN''(128)
+    assert models['pvg']['params'] - models['default']['params'] == 2 * (16 + 32 + 64 + 128)
+    assert models['mpvg']['params'] - models['pvg']['params'] == 2 * 128
+    assert arch_result['ratio_bases'] == bm.SWIN_RATIO_BASES
+    assert arch_result['ratios']['vs_mmpretrain']['mmpretrain-swin']['params'] == 1.0

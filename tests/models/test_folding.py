@@ -60,3 +60,31 @@ def test_fold_tool(tmp_path):
     assert "'last_ln_pos': None" in out.stdout
     folded = torch.load(dst, weights_only=True)['state_dict']
     assert not any('last_norm' in k for k in folded)
+
+
+@pytest.mark.parametrize('out_type', ['featmap', 'avg_featmap'])
+def test_swin_folded_logits_equal(out_type):
+    """Swin: LN''(P) after the last stage's norm is a constant after GAP too."""
+    torch.manual_seed(0)
+
+    def swin(**kw):
+        return MODELS.build(dict(
+            type='ImageClassifier',
+            backbone=dict(type='MPVGSwin', arch=dict(embed_dims=16, depths=[2, 2, 2, 2],
+                                                     num_heads=[2, 2, 4, 4]),
+                          img_size=32, patch_size=2, window_size=2, out_type=out_type, **kw),
+            neck=dict(type='GlobalAveragePooling') if out_type == 'featmap' else None,
+            head=dict(type='LinearClsHead', num_classes=5, in_channels=128)))
+
+    mpvg = swin(pe_mode='mpvg').eval()
+    with torch.no_grad():
+        for p in mpvg.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+    state, update = fold_last_ln_pe(mpvg)
+    folded = swin(pe_mode='mpvg', **update).eval()
+    folded.load_state_dict(state, strict=True)
+    assert folded.backbone.pe.last_norm is None
+    img = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(folded(img, mode='tensor'), mpvg(img, mode='tensor'),
+                                   rtol=1e-5, atol=1e-5)

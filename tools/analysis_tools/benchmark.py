@@ -37,8 +37,9 @@ def format_markdown(results: dict) -> str:
              + ', '.join(f'{k} {v / 1e9:.1f} GFLOP/s' for k, v in peaks.items())
              + f"; memory: {s['memory_method']}."]
     for arch, res in results['archs'].items():
-        bases = [k for k in RATIO_BASES if k in res['ratios']]
-        ratio_head = ' / '.join(RATIO_BASES[k] for k in bases)
+        names = res.get('ratio_bases', RATIO_BASES)
+        bases = [k for k in names if k in res['ratios']]
+        ratio_head = ' / '.join(names[k] for k in bases)
         lines += ['', f'### {arch}', '',
                   '| model | params (M) | GFLOPs (MACs) | fwd img/s | fwd+bwd img/s | '
                   'mem fwd (MiB) | mem fwd+bwd (MiB) | fwd % peak | fwd+bwd % peak | '
@@ -67,7 +68,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         description='Throughput, memory, params and FLOPs of the PE presets vs mmpretrain/'
         'timm ViTs')
     parser.add_argument('--archs', default='deit-tiny,deit-small,deit-base',
-                        help='comma-separated: deit-tiny|deit-small|deit-base|vit-lite')
+                        help='comma-separated: deit-tiny|deit-small|deit-base|vit-lite|'
+                        'swin-tiny|swin-small|swin-base')
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--img-size', type=int, default=224)
     parser.add_argument('--iters', type=int, default=10, help='timed rounds')

@@ -1,0 +1,5 @@
+# PVG preset of mask-rcnn_mpvg-swin-t_mpvg_fpn_1x_coco.py, from the PVG Swin-T classifier.
+_base_ = ['./mask-rcnn_mpvg-swin-t_mpvg_fpn_1x_coco.py']
+model = dict(backbone=dict(
+    pe_mode='pvg',
+    init_cfg=dict(checkpoint='work_dirs/swin-tiny_pvg_16xb64_in1k/epoch_300.pth')))

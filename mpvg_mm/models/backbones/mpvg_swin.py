@@ -1,0 +1,309 @@
+"""``MPVGSwin``: Swin Transformer whose absolute PE follows a :class:`PEStructure`.
+
+The paper (MPVG, AAAI 2025, Table 1) reports the four PE structures on Swin-Ti with the
+absolute PE (APE) on, next to Swin's relative position bias. This backbone is mmpretrain's
+``SwinTransformer(use_abs_pos_embed=True)`` (mmpretrain 1.x
+``mmpretrain/models/backbones/swin_transformer.py``): it subclasses it and reuses its
+patch embedding, stages, ``SwinBlock``/``ShiftWindowMSA``/``WindowMSA``, mmcv's
+``PatchMerging``, per-stage output norms, relative-position-bias resizing on load and
+layer-wise lr depths, so parameter names are mmpretrain's (``patch_embed.projection``,
+``absolute_pos_embed``, ``stages.{s}.blocks.{j}.attn.w_msa.qkv``,
+``stages.{s}.downsample.reduction``, ``norm{s}``), plus ``pe.layer_norms.{l}``
+(``LN'_l``, ``l`` the block index over all stages) and ``pe.last_norm`` (``LN''``).
+
+What the PE does in Swin (proposed where the paper is silent; see the README, "Swin"):
+
+* input PE: ``x_0 = LN(PatchEmbed(img)) + pos_0`` on the stage-1 grid (mmpretrain's APE);
+* layer-wise PE: block ``l`` computes ``x = x + SW-MSA(LN1(x) + pos_l)`` on the token grid,
+  before the cyclic shift, padding and window partition (so the PE shifts and partitions
+  with the tokens); never the residual stream or the MLP;
+* across stages the PE goes through the **same** ``PatchMerging`` as the tokens (shared
+  weights, the batch-free ``(1, L, C)`` tensor, once per forward pass), and the next
+  stage's first block applies its own ``LN'``;
+* MPVG: ``y = norm3(x) + LN''(P)`` per stage-4 token, then GAP; ``P`` is ``pos_0`` pushed
+  through the three mergings without any ``LN'`` (``last_ln_pos=0``, the default), or
+  the PE that block ``k`` receives, merged forward (``last_ln_pos=k``; ``k=10`` in
+  Swin-T is "the chain's PE entering stage 4").
+"""
+from typing import Optional, Sequence, Tuple, Union
+
+import contextlib
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.utils.checkpoint as cp
+from mmengine.logging import MMLogger
+from mmpretrain.models.backbones.swin_transformer import SwinTransformer
+from mmpretrain.models.utils.attention import WindowMSA
+
+from ..pos_embed import (STAGED_PE_PRESETS, LayerwisePositionEmbedding, build_pe_structure,
+                         resample_pos_embed)
+from .mpvg_vit import size_pair
+
+SWIN_OUT_TYPES = ('featmap', 'avg_featmap')
+
+
+class FusedWindowMSA(WindowMSA):
+    """mmpretrain's ``WindowMSA`` (same parameters and buffers) computed with PyTorch's
+    ``scaled_dot_product_attention``: the relative position bias plus the shifted-window
+    mask (``(nW, N, N)``, 0 or -100) form its additive mask, instead of an explicit
+    softmax. Input ``(num_windows * B, N, C)``, output the same shape."""
+
+    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        B_, N, C = x.shape
+        heads = self.num_heads
+        q, k, v = self.qkv(x).reshape(B_, N, 3, heads, C // heads).permute(2, 0, 3, 1, 4)
+        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
+        bias = bias.view(N, N, heads).permute(2, 0, 1).unsqueeze(0)  # 1, nH, N, N
+        if mask is not None:
+            nW = mask.shape[0]
+            bias = (bias + mask.unsqueeze(1)).unsqueeze(0).expand(B_ // nW, -1, -1, -1, -1)
+            bias = bias.reshape(B_, heads, N, N)
+        x = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=bias.to(q.dtype), scale=self.scale,
+            dropout_p=self.attn_drop.p if self.training else 0.0)
+        return self.proj_drop(self.proj(x.transpose(1, 2).reshape(B_, N, C)))
+
+
+class MPVGSwin(SwinTransformer):
+    """Swin Transformer with the position-embedding structures of MPVG (AAAI 2025).
+
+    Args:
+        arch: mmpretrain's Swin names (``'tiny' | 'small' | 'base' | 'large'``, or
+            ``'t'``...) or a dict with ``embed_dims``, ``depths``, ``num_heads``.
+        pe_mode: ``'default' | 'lape' | 'pvg' | 'mpvg'``, the presets of
+            :data:`~mpvg_mm.models.pos_embed.STAGED_PE_PRESETS` (PVG and MPVG take the
+            layer-wise PE from block 0 on, as the paper does for Swin).
+        pe_cfg: overrides of the preset's switches, e.g. ``dict(last_ln_pos=10)``.
+        img_size: the input size ``absolute_pos_embed`` is defined for (int or ``(H, W)``).
+            Any input size runs: images are zero-padded to the patch size (bottom/right),
+            ``pos_0`` is resampled bicubically to the stage-1 grid, and windows are padded
+            as the tokens are.
+        pretrained_img_size: the input size a checkpoint without a recorded grid
+            (``pos_embed_grid``; mmpretrain's and converted official checkpoints) was
+            trained at; None: ``img_size`` (mmpretrain's Swin-T/S/B at 224 load as they are).
+        out_indices: stages (0..3; negative counts from the end) whose outputs are
+            returned, each through its own norm (``norm{s}``); the last stage's norm is the
+            Last LN (the MPVG term is added there).
+        out_type: ``'featmap'`` -> ``(B, C_s, h_s, w_s)`` (mmpretrain's Swin output, pooled
+            by the ``GlobalAveragePooling`` neck in classification); ``'avg_featmap'`` ->
+            ``(B, C_s)``, the token mean after the norm (GAP in the backbone).
+        pad_small_map: pad a stage grid smaller than the window (dense prediction);
+            False refuses it as mmpretrain does (classification, equal to the original).
+        fused_attn: window attention with ``scaled_dot_product_attention``
+            (:class:`FusedWindowMSA`); False uses mmpretrain's explicit softmax.
+        window_size, drop_rate, drop_path_rate, with_cp, frozen_stages, norm_eval,
+        patch_size, in_channels, norm_cfg, init_cfg: as mmpretrain's ``SwinTransformer``.
+            ``frozen_stages=s`` also freezes ``pos_0`` and the ``LN'`` of the blocks of
+            stages ``0..s`` (and ``LN''`` with the last stage).
+
+    Raises:
+        ValueError: unknown ``pe_mode``/``pe_cfg`` keys or a structure that does not define
+            a network; a Last-LN PE without the last stage in ``out_indices``; an unknown
+            ``out_type``; an ``out_indices`` entry outside the stages; an ``img_size``
+            not a multiple of the patch size. Loading (:meth:`_prepare_abs_pos_embed`):
+            an APE of another width, or rows that are not the checkpoint's grid.
+    """
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'tiny',
+                 pe_mode: str = 'mpvg',
+                 pe_cfg: Optional[dict] = None,
+                 img_size: Union[int, Sequence[int]] = 224,
+                 pretrained_img_size: Optional[Union[int, Sequence[int]]] = None,
+                 patch_size: int = 4,
+                 in_channels: int = 3,
+                 window_size: int = 7,
+                 drop_rate: float = 0.,
+                 drop_path_rate: float = 0.1,
+                 out_indices: Union[int, Sequence[int]] = (3, ),
+                 out_type: str = 'featmap',
+                 with_cp: bool = False,
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 pad_small_map: bool = False,
+                 fused_attn: bool = True,
+                 norm_cfg: dict = dict(type='LN'),
+                 init_cfg=None):
+        structure, _ = build_pe_structure(pe_mode, pe_cfg, STAGED_PE_PRESETS)
+        if out_type not in SWIN_OUT_TYPES:
+            raise ValueError(f'unknown out_type {out_type!r}; choose one of {SWIN_OUT_TYPES}.')
+        img_size = size_pair(img_size)
+        if img_size[0] % patch_size or img_size[1] % patch_size:
+            raise ValueError(f'img_size={img_size} is not a multiple of the patch size '
+                             f'{patch_size}.')
+        depths = (arch if isinstance(arch, dict) else
+                  self.arch_zoo.get(str(arch).lower(), {})).get('depths')
+        num_stages = len(depths) if depths else 4
+        indices = [out_indices] if isinstance(out_indices, int) else list(out_indices)
+        resolved = sorted({i + num_stages if i < 0 else i for i in indices})
+        if not resolved or not all(0 <= i < num_stages for i in resolved):
+            raise ValueError(f'out_indices={out_indices!r} must name stages of '
+                             f'0..{num_stages - 1} (negative counts from the end).')
+        if structure.last_ln_pos is not None and num_stages - 1 not in resolved:
+            raise ValueError(
+                f'pe_mode={pe_mode!r} adds LN\'\'(pos) after the Last LN, the norm of the last '
+                f'stage {num_stages - 1}, which out_indices={out_indices!r} leaves out: '
+                f'include it, or set pe_cfg=dict(last_ln_pos=None) (PVG).')
+        attn_cfgs = dict(window_msa=FusedWindowMSA) if fused_attn else dict()
+        # mmpretrain reads its drop-path rates with Tensor.item(), which tensors on a meta
+        # default device (`with torch.device('meta')`, fast model inspection) refuse
+        on_meta = torch.empty(0).device.type == 'meta'
+        with torch.device('cpu') if on_meta else contextlib.nullcontext():
+            self._build_swin(
+                arch=arch, img_size=img_size, patch_size=patch_size, in_channels=in_channels,
+                window_size=window_size, drop_rate=drop_rate, drop_path_rate=drop_path_rate,
+                out_indices=tuple(resolved), with_cp=with_cp, frozen_stages=frozen_stages,
+                norm_eval=norm_eval, pad_small_map=pad_small_map, norm_cfg=norm_cfg,
+                stage_cfgs=dict(block_cfgs=dict(attn_cfgs=attn_cfgs)), init_cfg=init_cfg)
+        self.pe_mode = pe_mode
+
+        self.out_type = out_type
+        self.with_cp = with_cp
+        self.pe_grid = tuple(self.patch_resolution)
+        self.pretrained_grid = self.pe_grid if pretrained_img_size is None else tuple(
+            s // patch_size for s in size_pair(pretrained_img_size, 'pretrained_img_size'))
+        self.stage_dims = [stage.embed_dims for stage in self.stages]
+        self.pe = LayerwisePositionEmbedding(structure, sum(self.depths), self.stage_dims,
+                                             self.depths)
+        # the grid of absolute_pos_embed, saved with every checkpoint (read on load)
+        self.register_buffer('pos_embed_grid', torch.tensor(self.pe_grid, dtype=torch.long))
+        self._freeze_stages()
+
+    def _build_swin(self, **kwargs) -> None:
+        """mmpretrain's ``SwinTransformer.__init__`` with the APE on."""
+        super().__init__(out_after_downsample=False, use_abs_pos_embed=True, **kwargs)
+
+    # ------------------------------------------------------------------ forward
+    def merge_pe(self, stage: int, pe: torch.Tensor,
+                 grid: Tuple[int, int]) -> Tuple[torch.Tensor, Tuple[int, int]]:
+        """Stage ``stage``'s ``PatchMerging`` (the tokens' own) on a ``(1, h*w, C)`` PE."""
+        return self.stages[stage].downsample(pe, grid)
+
+    def pe_plan(self, grid: Tuple[int, int]):
+        """The :class:`~mpvg_mm.models.pos_embed.PEPlan` of a pass whose stage-1 grid is
+        ``(h, w)``: ``pos_0`` resampled to it, the ``LN'`` chain and the Last-LN PE."""
+        pos_0 = resample_pos_embed(self.absolute_pos_embed, self.pe_grid, grid)
+        return self.pe(pos_0, self.merge_pe, grid)
+
+    def forward_block(self, block: nn.Module, x: torch.Tensor, grid: Tuple[int, int],
+                      pos: Optional[torch.Tensor]) -> torch.Tensor:
+        """mmpretrain's ``SwinBlock`` with ``pos`` ``(1, h*w, C)`` (or None) added to
+        ``LN1(x)`` before the shifted-window attention; ``x`` is ``(B, h*w, C)``."""
+
+        def inner(x, pos):
+            h = block.norm1(x)
+            if pos is not None:
+                h = h + pos
+            x = x + block.attn(h, grid)  # attn ends with the drop path
+            return block.ffn(block.norm2(x), identity=x)
+
+        if self.with_cp and self.training and x.requires_grad:
+            return cp.checkpoint(inner, x, pos, use_reentrant=False)
+        return inner(x, pos)
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """Images ``(B, C_in, H, W)`` -> one output per ``out_indices`` stage (out_type)."""
+        x, grid = self.patch_embed(x)
+        plan = self.pe_plan(grid)
+        if plan.input is not None:
+            x = x + plan.input
+        x = self.drop_after_pos(x)
+        outs, index = [], 0
+        for s, stage in enumerate(self.stages):
+            for block in stage.blocks:
+                x = self.forward_block(block, x, grid, plan.blocks[index])
+                index += 1
+            if s in self.out_indices:
+                out = getattr(self, f'norm{s}')(x)
+                if s == len(self.stages) - 1 and plan.last is not None:
+                    out = out + plan.last
+                outs.append(out.mean(1) if self.out_type == 'avg_featmap' else
+                            out.view(-1, *grid, out.shape[-1]).permute(0, 3, 1, 2).contiguous())
+            if stage.downsample is not None:
+                x, grid = stage.downsample(x, grid)
+        return tuple(outs)
+
+    # ------------------------------------------------------------------ freezing, lr decay
+    def _freeze_stages(self):
+        super()._freeze_stages()
+        if self.frozen_stages < 0 or not hasattr(self, 'pe'):
+            return
+        self.absolute_pos_embed.requires_grad = False
+        frozen_blocks = sum(self.depths[:self.frozen_stages + 1])
+        frozen = [norm for i, norm in self.pe.layer_norms.items() if int(i) < frozen_blocks]
+        if self.frozen_stages >= len(self.stages) - 1 and self.pe.last_norm is not None:
+            frozen.append(self.pe.last_norm)
+        for norm in frozen:
+            for param in norm.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True):
+        """mmpretrain's (freezing, ``norm_eval``), returning the module as ``nn.Module``
+        does (mmpretrain's returns None, so ``MPVGSwin(...).eval()`` would too)."""
+        super().train(mode)
+        return self
+
+    def get_layer_depth(self, param_name: str, prefix: str = '') -> Tuple[int, int]:
+        """mmpretrain's Swin depths (patch embedding 0, block ``l`` ``l + 1``, a stage's
+        merging with its last block, the rest last), with ``absolute_pos_embed`` at 0,
+        ``LN'_l`` with block ``l`` and ``LN''`` last.
+
+        Returns:
+            ``(layer_depth, sum(depths) + 2)``.
+        """
+        num_depths = sum(self.depths) + 2
+        name = param_name[len(prefix):] if param_name.startswith(prefix) else None
+        if name == 'absolute_pos_embed':
+            return 0, num_depths
+        if name is not None and name.startswith('pe.layer_norms.'):
+            return int(name.split('.')[2]) + 1, num_depths
+        return super().get_layer_depth(param_name, prefix)
+
+    # ------------------------------------------------------------------ loading
+    def _prepare_abs_pos_embed(self, state_dict, prefix, *args, **kwargs) -> None:
+        """Load-state-dict pre-hook (replaces mmpretrain's, which infers the grid from a
+        square root of the row count): fit the checkpoint's ``absolute_pos_embed``.
+
+        * No ``absolute_pos_embed`` in a checkpoint that has this backbone's weights (an
+          mmpretrain Swin with ``use_abs_pos_embed=False``, or official Swin): ``pos_0``
+          is loaded as zeros, with a warning. Default then computes what that Swin does.
+        * The grid of its rows is ``pos_embed_grid`` when recorded (every checkpoint of
+          this backbone), else ``pretrained_img_size // patch_size``; the rows must be that
+          grid, and are resampled bicubically to this model's grid.
+        * ``pos_embed_grid`` always ends up as this model's grid (read, never copied).
+
+        Raises:
+            ValueError: a malformed APE or grid, or rows that do not make the grid.
+        """
+        key, grid_key = prefix + 'absolute_pos_embed', prefix + 'pos_embed_grid'
+        recorded = state_dict.pop(grid_key, None)
+        state_dict[grid_key] = self.pos_embed_grid.detach().clone()
+        logger = MMLogger.get_current_instance()
+        if key not in state_dict:
+            if prefix + 'patch_embed.projection.weight' in state_dict:
+                logger.warning(f'{key} is not in the checkpoint (a Swin without absolute PE): '
+                               'pos_0 is loaded as zeros.')
+                state_dict[key] = torch.zeros_like(self.absolute_pos_embed)
+            return
+        ckpt, C = state_dict[key], self.embed_dims
+        if ckpt.dim() != 3 or ckpt.shape[0] != 1 or ckpt.shape[-1] != C:
+            raise ValueError(f'checkpoint {key} has shape {tuple(ckpt.shape)}; this model '
+                             f'needs (1, h*w, {C}).')
+        if recorded is not None:
+            src = tuple(int(v) for v in recorded.flatten().tolist())
+            source = f'recorded in {grid_key}'
+        else:
+            src = self.pretrained_grid
+            source = 'from pretrained_img_size (None: img_size)'
+        if len(src) != 2 or ckpt.shape[1] != src[0] * src[1]:
+            raise ValueError(
+                f'checkpoint {key} has {ckpt.shape[1]} rows, not the grid {src} ({source}): '
+                'build the backbone with pretrained_img_size=<the (H, W) the checkpoint was '
+                'trained at>.')
+        if src != self.pe_grid:
+            logger.info(f'{key}: resampling the checkpoint\'s {src[0]}x{src[1]} grid '
+                        f'({source}) to {self.pe_grid[0]}x{self.pe_grid[1]} (bicubic).')
+        state_dict[key] = resample_pos_embed(ckpt, src, self.pe_grid)
+
