@@ -236,6 +236,39 @@ def test_deit_regularisation_and_augmentation(name):
     assert 'clip_grad' not in cfg.optim_wrapper or cfg.optim_wrapper.clip_grad is None
 
 
+# ----------------------------------------------------------------------------- Swin
+
+SWIN = [f'swin/swin-tiny_{preset}_16xb64_in1k' for preset in PRESETS]
+
+
+def test_swin_recipe():
+    """Swin's ``config.py``/``main.py`` (the paper's Table 7 Swin row): BASE_LR 5e-4,
+    WARMUP_LR 5e-7 and MIN_LR 5e-6, each scaled by total batch / 512 -> 1e-3, 1e-6 and
+    1e-5 at 16 x 64; 20 warm-up epochs of 300; AdamW wd 0.05, eps 1e-8; CLIP_GRAD 5.0;
+    DROP_PATH_RATE 0.2 for Swin-T; no repeated augmentation and no model EMA."""
+    cfg = _cfg(SWIN[-1])
+    assert _total_batch(cfg, 16) == 1024 and cfg.train_cfg.max_epochs == 300
+    _, wrapper, groups, schedulers = _build(cfg, 16, 100)
+    assert {round(g['initial_lr'], 12) for g in groups.values()} == {1e-3}
+    assert (wrapper.optimizer.defaults['eps'], wrapper.optimizer.defaults['weight_decay']) \
+        == (1e-8, 0.05)
+    assert wrapper.clip_grad_kwargs['max_norm'] == 5.0
+    warmup, cosine = schedulers
+    assert (warmup.begin, warmup.end, cosine.begin) == (0, 20 * 100, 20 * 100)
+    trace = _lr_trace(cfg, 1e-3, 4, epochs=300)
+    assert trace[0] == pytest.approx(1e-6)
+    assert trace[20 * 4] == pytest.approx(1e-3)
+    assert trace[-1] == pytest.approx(1e-5, rel=1e-3)
+    assert cfg.train_dataloader.sampler.type == 'DefaultSampler'
+    assert not [h for h in cfg.get('custom_hooks', []) if 'EMA' in h['type']]
+    model = _build_on_meta(cfg)
+    depths = [len(stage.blocks) for stage in model.backbone.stages]
+    rates = [b.ffn.dropout_layer.drop_prob if hasattr(b.ffn.dropout_layer, 'drop_prob')
+             else None for stage in model.backbone.stages for b in stage.blocks]
+    assert depths == [2, 2, 6, 2]
+    assert rates[-1] == pytest.approx(0.2)
+
+
 # ------------------------------------------------------------------------- ViT-Lite
 
 @pytest.mark.parametrize('name', VIT_LITE)
@@ -351,7 +384,7 @@ def test_plain_vit_mask_rcnn_recipe():
     assert schedulers[1].milestones == {27: 1, 33: 1}
 
 
-@pytest.mark.parametrize('name', DEIT + VIT_LITE + ADAPTER_DET + PLAIN_DET + ADAPTER_SEG
+@pytest.mark.parametrize('name', DEIT + SWIN + VIT_LITE + ADAPTER_DET + PLAIN_DET + ADAPTER_SEG
                          + PLAIN_SEG)
 def test_every_preset_runs_its_familys_recipe(name):
     """The other presets and sizes change the model only: each such config inherits the
@@ -365,7 +398,7 @@ def test_every_preset_runs_its_familys_recipe(name):
                 for target in node.targets}
     bases = next(ast.literal_eval(node.value) for node in tree.body
                  if isinstance(node, ast.Assign) and node.targets[0].id == '_base_')
-    if name.endswith(('_mpvg_8xb128_in1k', '_mpvg_1xb128_cifar100', '_mpvg_3x-ms_coco',
+    if name.endswith(('_mpvg_8xb128_in1k', '_mpvg_16xb64_in1k', '_mpvg_1xb128_cifar100', '_mpvg_3x-ms_coco',
                       '_mpvg_4xb2-160k_ade20k-512x512', '_mpvg_8xb2-160k_ade20k-512x512')):
         if 'deit-tiny' in name or not name.startswith('mpvg/'):
             return  # the family's config itself, asserted above
