@@ -65,6 +65,13 @@ def data_options(toolbox, data_root):
     return opts
 
 
+def demo_val_images(data_root, toolbox):
+    fmt = DEMO[toolbox][1]
+    pattern = dict(imagenet='val/*/*.JPEG', coco='val2017/*.jpg',
+                   ade20k='images/validation/*.jpg')[fmt]
+    return sorted(glob.glob(f'{data_root}/{fmt}/{pattern}'))
+
+
 @pytest.fixture(scope='module')
 def demo_data(tmp_path_factory):
     out = tmp_path_factory.mktemp('upstream_data')
@@ -115,3 +122,88 @@ def test_shipped_train_then_test(toolbox, trained, demo_data, tmp_path):
     drawn = glob.glob(str(tmp_path / '**' / '*.png'), recursive=True) + glob.glob(
         str(tmp_path / '**' / '*.jpg'), recursive=True)
     assert drawn, f'--show-dir drew nothing under {tmp_path}'
+
+
+# Run in a fresh interpreter: what a user of the published weights has (the toolboxes and
+# mpvg_mm installed, nothing imported). Prints the inferencer's scores with the published
+# and with the training checkpoint.
+LOAD_PUBLISHED = r'''
+import json, pickle, sys
+import numpy as np
+import torch
+toolbox, config, published, original, image = sys.argv[1:]
+assert 'mpvg_mm' not in sys.modules
+ckpt = torch.load(published, map_location='cpu', weights_only=True)
+assert sorted(ckpt) == ['meta', 'state_dict'], sorted(ckpt)
+from mmengine.runner import CheckpointLoader
+CheckpointLoader.load_checkpoint(published, map_location='cpu')
+try:  # a training checkpoint: its message hub needs the project's allow-list
+    torch.load(original, map_location='cpu', weights_only=True)
+    refused = False
+except pickle.UnpicklingError:
+    refused = True
+assert 'mpvg_mm' not in sys.modules  # so far, weights only
+
+
+def scores(weights, **kwargs):
+    if toolbox == 'mmpretrain':
+        from mmpretrain.apis import ImageClassificationInferencer
+        inferencer = ImageClassificationInferencer(model=config, pretrained=weights,
+                                                   device='cpu')
+        return inferencer(image)[0]['pred_scores'].tolist()
+    if toolbox == 'mmdet':
+        from mmdet.apis import DetInferencer
+        inferencer = DetInferencer(weights=weights, device='cpu', **kwargs)
+        return inferencer(image)['predictions'][0]['scores']
+    from mmseg.apis import MMSegInferencer
+    inferencer = MMSegInferencer(model=config, weights=weights, device='cpu')
+    return inferencer(image, return_datasamples=True).seg_logits.data.mean((1, 2)).tolist()
+
+
+result = dict(refused=refused, published=scores(published))
+result['original'] = scores(original)  # loads now: the config imported mpvg_mm
+if toolbox == 'mmdet':  # above, the config from the checkpoint's meta; here, the file
+    result['published_with_config'] = scores(published, model=config)
+    result['original_with_config'] = scores(original, model=config)
+print('RESULT', json.dumps(result))
+'''
+
+
+@pytest.mark.parametrize('toolbox', list(DEMO))
+def test_published_checkpoint_loads_without_the_project(toolbox, trained, demo_data, tool,
+                                                        tmp_path):
+    """tools/model_converters/publish_model.py: meta and state_dict only, named by its
+    sha256, readable by torch.load(weights_only=True) and the toolbox's inferencer in a
+    process that imported nothing of the project; same predictions as the training
+    checkpoint."""
+    import hashlib
+    import json
+
+    import torch
+    run = trained(toolbox)
+    published = tool('model_converters/publish_model').publish(run['ckpt'],
+                                                               str(tmp_path / 'model.pth'))
+    with open(published, 'rb') as f:
+        sha = hashlib.sha256(f.read()).hexdigest()
+    assert osp.basename(published) == f'model-{sha[:8]}.pth'
+    before = torch.load(run['ckpt'], map_location='cpu', weights_only=True)
+    after = torch.load(published, map_location='cpu', weights_only=True)
+    assert after['meta']['cfg'] == before['meta']['cfg']
+    assert after['meta']['dataset_meta'] == before['meta']['dataset_meta']
+    assert after['state_dict'].keys() == before['state_dict'].keys()
+    for key, value in before['state_dict'].items():
+        assert torch.equal(after['state_dict'][key], value), key
+
+    image = demo_val_images(demo_data, toolbox)[0]
+    script = tmp_path / 'load_published.py'
+    script.write_text(LOAD_PUBLISHED)
+    out = run_python([str(script), toolbox, run['config'], published, run['ckpt'], image],
+                     cwd=str(tmp_path))
+    result = json.loads(out.split('RESULT ', 1)[1].splitlines()[0])
+    assert result['refused']  # why publishing is needed (README, "Checkpoints")
+    assert result['published'], result
+    torch.testing.assert_close(torch.tensor(result['published']),
+                               torch.tensor(result['original']))
+    if toolbox == 'mmdet':
+        torch.testing.assert_close(torch.tensor(result['published_with_config']),
+                                   torch.tensor(result['original_with_config']))
