@@ -24,8 +24,8 @@ FAMILIES = {
     'mpvg/deit-small_{}_8xb128_in1k': 'mmpretrain',
     'mpvg/deit-base_{}_8xb128_in1k': 'mmpretrain',
     'vit_lite/vit-lite-7-4_{}_1xb128_cifar100': 'mmpretrain',
-    'mask_rcnn/mask-rcnn_vit-adapter-deit-tiny_{}_3x-ms_coco': 'mmdet',
-    'mask_rcnn/mask-rcnn_mpvg-vit-deit-tiny-sfp_{}_3x-ms_coco': 'mmdet',
+    'mask_rcnn/mask-rcnn_vit-adapter-deit-tiny_{}_4xb2-ms-3x_coco': 'mmdet',
+    'mask_rcnn/mask-rcnn_mpvg-vit-deit-tiny-sfp_{}_4xb2-ms-3x_coco': 'mmdet',
     'upernet/upernet_vit-adapter-deit-tiny_{}_4xb2-160k_ade20k-512x512': 'mmseg',
     'upernet/upernet_mpvg-vit-deit-tiny_{}_8xb2-160k_ade20k-512x512': 'mmseg',
     'demo/mpvg-vit-demo_{}_1xb64_demo-cls': 'mmpretrain',
@@ -260,7 +260,7 @@ def _config(family, preset='mpvg'):
 
 
 def test_adapter_detector_schedule_has_no_layer_decay():
-    cfg = _config('mask_rcnn/mask-rcnn_vit-adapter-deit-tiny_{}_3x-ms_coco')
+    cfg = _config('mask_rcnn/mask-rcnn_vit-adapter-deit-tiny_{}_4xb2-ms-3x_coco')
     lr = cfg.optim_wrapper.optimizer.lr
     assert (lr, cfg.optim_wrapper.optimizer.weight_decay) == (1e-4, 0.05)
     _, groups = _param_groups(cfg)
@@ -268,7 +268,7 @@ def test_adapter_detector_schedule_has_no_layer_decay():
 
 
 def test_plain_vit_detector_schedule_layer_decay():
-    _, groups = _param_groups(_config('mask_rcnn/mask-rcnn_mpvg-vit-deit-tiny-sfp_{}_3x-ms_coco'))
+    _, groups = _param_groups(_config('mask_rcnn/mask-rcnn_mpvg-vit-deit-tiny-sfp_{}_4xb2-ms-3x_coco'))
     lr = 1e-4
     # 12 blocks -> 14 depths: lr * 0.9 ** (13 - depth)
     assert groups['backbone.patch_embed.proj.weight']['lr'] == pytest.approx(lr * 0.9**13)

@@ -30,8 +30,8 @@ PRESETS = ('default', 'lape', 'pvg', 'mpvg')
 DEIT = [f'mpvg/deit-{size}_{preset}_8xb128_in1k'
         for size in ('tiny', 'small', 'base') for preset in PRESETS]
 VIT_LITE = [f'vit_lite/vit-lite-7-4_{preset}_1xb128_cifar100' for preset in PRESETS]
-ADAPTER_DET = [f'mask_rcnn/mask-rcnn_vit-adapter-deit-tiny_{p}_3x-ms_coco' for p in PRESETS]
-PLAIN_DET = [f'mask_rcnn/mask-rcnn_mpvg-vit-deit-tiny-sfp_{p}_3x-ms_coco' for p in PRESETS]
+ADAPTER_DET = [f'mask_rcnn/mask-rcnn_vit-adapter-deit-tiny_{p}_4xb2-ms-3x_coco' for p in PRESETS]
+PLAIN_DET = [f'mask_rcnn/mask-rcnn_mpvg-vit-deit-tiny-sfp_{p}_4xb2-ms-3x_coco' for p in PRESETS]
 ADAPTER_SEG = [f'upernet/upernet_vit-adapter-deit-tiny_{p}_4xb2-160k_ade20k-512x512'
                for p in PRESETS]
 PLAIN_SEG = [f'upernet/upernet_mpvg-vit-deit-tiny_{p}_8xb2-160k_ade20k-512x512'
@@ -398,7 +398,7 @@ def test_every_preset_runs_its_familys_recipe(name):
                 for target in node.targets}
     bases = next(ast.literal_eval(node.value) for node in tree.body
                  if isinstance(node, ast.Assign) and node.targets[0].id == '_base_')
-    if name.endswith(('_mpvg_8xb128_in1k', '_mpvg_16xb64_in1k', '_mpvg_1xb128_cifar100', '_mpvg_3x-ms_coco',
+    if name.endswith(('_mpvg_8xb128_in1k', '_mpvg_16xb64_in1k', '_mpvg_1xb128_cifar100', '_mpvg_4xb2-ms-3x_coco',
                       '_mpvg_4xb2-160k_ade20k-512x512', '_mpvg_8xb2-160k_ade20k-512x512')):
         if 'deit-tiny' in name or not name.startswith('mpvg/'):
             return  # the family's config itself, asserted above

@@ -55,6 +55,8 @@ param_scheduler = [
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(
     logger=dict(interval=20),
-    checkpoint=dict(interval=max_iters, max_keep_ckpts=1))
+    checkpoint=dict(interval=max_iters, max_keep_ckpts=1),
+    # --show-dir draws every 4th val image (mmseg's default 50 would draw 1 of the 50)
+    visualization=dict(interval=4))
 env_cfg = dict(cudnn_benchmark=False)
 randomness = dict(seed=0)

@@ -50,7 +50,7 @@ import platform
 import statistics
 import time
 from contextlib import nullcontext
-from typing import Callable, Dict, Optional, Sequence, Union
+from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -200,6 +200,78 @@ def count_complexity(model: nn.Module, img_size: int) -> dict:
     finally:
         model.train(was_training)
     return dict(params=int(parameter_count(model)['']), flops=flops)
+
+
+def config_input_shape(cfg) -> Tuple[int, int]:
+    """The ``(H, W)`` one test image has when it reaches a config's model.
+
+    * mmpretrain: the backbone's ``img_size`` (the test pipeline's crop);
+    * mmdet: the test ``Resize`` scale read as ``(short, long)`` bounds, the largest input
+      it lets through (``(1333, 800)`` -> 800 x 1333), padded to ``pad_size_divisor``;
+    * mmseg: the sliding window (``test_cfg.crop_size``) or the data preprocessor's
+      ``size`` (whole-image inference): what one forward pass sees.
+
+    Raises:
+        ValueError: when the config states no such size.
+    """
+    scope = cfg.get('default_scope')
+    model = cfg.model
+    if scope == 'mmpretrain':
+        size = model.backbone.get('img_size')
+        if size is None:
+            from mpvg_mm.models import resolve_arch
+            size = resolve_arch(model.backbone.arch)['img_size']
+        return (size, size) if isinstance(size, int) else tuple(size)
+    if scope == 'mmdet':
+        resize = [t for t in cfg.test_dataloader.dataset.pipeline if t['type'] == 'Resize']
+        if not resize:
+            raise ValueError('the mmdet config has no Resize in its test pipeline: pass '
+                             'input_shape')
+        long, short = sorted(resize[0]['scale'], reverse=True)
+        div = model.data_preprocessor.get('pad_size_divisor', 1)
+        return (-(-short // div) * div, -(-long // div) * div)
+    if scope == 'mmseg':
+        test_cfg = model.get('test_cfg') or {}
+        size = (test_cfg.get('crop_size') if test_cfg.get('mode') == 'slide' else
+                model.data_preprocessor.get('size'))
+        if size is None:
+            raise ValueError('the mmseg config sets no test crop_size or data_preprocessor '
+                             'size: pass input_shape')
+        return tuple(size)
+    raise ValueError(f'default_scope={scope!r}: one of mmpretrain, mmdet, mmseg expected')
+
+
+def count_config_complexity(cfg, input_shape: Optional[Tuple[int, int]] = None) -> dict:
+    """``{'params', 'flops', 'input_shape'}`` of a config's whole model (classifier,
+    detector or segmentor) on one image of ``input_shape`` (default
+    :func:`config_input_shape`), flops = MACs as mmengine's ``FlopAnalyzer`` counts them
+    (+ SDPA). A detector runs as mmdet's ``tools/analysis_tools/get_flops.py`` runs it:
+    ``forward(inputs, data_samples, mode='tensor')`` with the image's meta; its RoI
+    heads see the proposals an untrained RPN gives (up to ``test_cfg.rpn.max_per_img``).
+    """
+    from functools import partial
+
+    from mmengine.analysis import FlopAnalyzer, parameter_count
+
+    from mpvg_mm.registry import build_model
+    height, width = input_shape or config_input_shape(cfg)
+    model = build_model(cfg).eval()
+    image = torch.randn(1, 3, height, width)
+    if cfg.get('default_scope') == 'mmdet':
+        from mmdet.structures import DetDataSample
+        meta = dict(img_shape=(height, width), ori_shape=(height, width),
+                    pad_shape=(height, width), batch_input_shape=(height, width),
+                    scale_factor=(1.0, 1.0))
+        model.forward = partial(model.forward, data_samples=[DetDataSample(metainfo=meta)],
+                                mode='tensor')
+    with torch.no_grad():
+        analyzer = FlopAnalyzer(model, (image, ))
+        analyzer.set_op_handle('aten::scaled_dot_product_attention', _sdpa_flop_jit)
+        analyzer.unsupported_ops_warnings(False)
+        analyzer.uncalled_modules_warnings(False)
+        flops = int(analyzer.total())
+    return dict(params=int(parameter_count(model)['']), flops=flops,
+                input_shape=(height, width))
 
 
 # --------------------------------------------------------------------------- timing

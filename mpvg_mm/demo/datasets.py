@@ -13,6 +13,7 @@ the others need not be installed.
 """
 import importlib
 import os.path as osp
+import warnings
 from typing import Mapping, Optional
 
 
@@ -38,8 +39,18 @@ class _ClassesFromFile:
     ``__init__`` runs."""
 
     def __init__(self, *args, **kwargs):
-        kwargs['metainfo'] = load_classes_file(kwargs.get('metainfo'),
-                                               kwargs.get('data_root'))
+        metainfo = kwargs.get('metainfo')
+        if kwargs.get('lazy_init') and metainfo and isinstance(metainfo.get('classes'), str):
+            # an inferencer (mmdet's DetInferencer) builds the test set lazily for its
+            # palette alone, on images far from any data_root: no class file needed
+            path = osp.join(kwargs.get('data_root') or '', metainfo['classes'])
+            if not osp.isfile(path):
+                warnings.warn(f'{path} not found: lazily built dataset without its class '
+                              "names (the upstream reader's metainfo stands)")
+                kwargs['metainfo'] = {k: v for k, v in metainfo.items() if k != 'classes'}
+                super().__init__(*args, **kwargs)
+                return
+        kwargs['metainfo'] = load_classes_file(metainfo, kwargs.get('data_root'))
         super().__init__(*args, **kwargs)
 
 

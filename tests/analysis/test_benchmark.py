@@ -223,3 +223,31 @@ def test_swin_models_against_mmpretrain_swin():
     assert models['mpvg']['params'] - models['pvg']['params'] == 2 * 128
     assert arch_result['ratio_bases'] == bm.SWIN_RATIO_BASES
     assert arch_result['ratios']['vs_mmpretrain']['mmpretrain-swin']['params'] == 1.0
+
+
+DENSE_DEMOS = ('configs/demo/mask-rcnn_mpvg-vit-demo-mln_mpvg_1xb8_demo-coco.py',
+               'configs/demo/upernet_mpvg-vit-demo_mpvg_1xb8_demo-ade.py')
+
+
+def test_cli_complexity_of_detector_and_segmentor_configs(analysis_tool):
+    """--configs: whole detectors and segmentors at the size their test pipeline feeds
+    (128x128 demo scenes); parameters as torch counts them, FLOPs above the backbone's
+    alone and growing with the input."""
+    import os.path as osp
+
+    from mmengine.config import Config
+
+    from mpvg_mm.analysis.benchmark import count_complexity
+    from mpvg_mm.registry import build_model
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    configs = [osp.join(root, c) for c in DENSE_DEMOS]
+    results = analysis_tool('benchmark').main(['--configs', *configs])
+    for config in configs:
+        r = results[config]
+        assert r['input_shape'] == (128, 128)
+        model = build_model(Config.fromfile(config))
+        assert r['params'] == sum(p.numel() for p in model.parameters())
+        assert r['flops'] > count_complexity(model.backbone, 128)['flops']
+    smaller = analysis_tool('benchmark').main(['--configs', configs[1], '--shape', '64', '64'])
+    assert smaller[configs[1]]['input_shape'] == (64, 64)
+    assert 3.5 < results[configs[1]]['flops'] / smaller[configs[1]]['flops'] < 5

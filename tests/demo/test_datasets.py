@@ -84,6 +84,18 @@ def test_missing_class_file_is_a_clear_error(tmp_path, fmt, toolbox_scope):
     assert path in str(err.value)
 
 
+@pytest.mark.parametrize('fmt', demo.FORMATS)
+def test_lazy_dataset_without_class_file_warns(tmp_path, fmt, toolbox_scope):
+    """What mmdet's DetInferencer builds for the palette alone (``lazy_init=True``), far
+    from any data: the upstream reader's metainfo, with a warning naming the file."""
+    DATASETS = toolbox_scope(CONFIGS[fmt][1])
+    cfg = dict(_dataset_cfg(fmt, 'val', str(tmp_path)), lazy_init=True)
+    with pytest.warns(UserWarning, match=str(tmp_path)):
+        dataset = DATASETS.build(cfg)
+    upstream = DATASETS.get(CONFIGS[fmt][2])
+    assert dataset.metainfo.get('classes') == upstream.METAINFO.get('classes')
+
+
 def test_upstream_reader_would_take_the_path_as_the_class_names(tmp_path, toolbox_scope):
     """Why the demo configs use the Demo* readers: mmengine keeps a metainfo string that
     names no file as the value itself (a warning only)."""

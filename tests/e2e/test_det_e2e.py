@@ -4,14 +4,13 @@
   CocoMetric reports bbox and segm AP;
 * a classification checkpoint of the demo backbone loads into the detector's backbone
   with every key (``init_cfg=Pretrained, prefix='backbone.'``);
-* mmdet's own ``tools/train.py`` (or, if the install lacks it, the same two calls:
-  ``Config.fromfile`` + ``Runner.from_cfg``) runs the config without anyone importing
-  ``mpvg_mm`` by hand: ``custom_imports`` does it.
+* ``Config.fromfile`` + ``Runner.from_cfg`` (what mmdet's own ``tools/train.py`` does, run
+  by tests/e2e/test_upstream_tools.py) run the config without anyone importing ``mpvg_mm``
+  by hand: ``custom_imports`` does it.
 
 The configs' own checks (weight decay, layer-wise lr decay) are in tests/test_configs.py.
 """
 import os
-import os.path as osp
 import subprocess
 import sys
 
@@ -116,19 +115,6 @@ def test_cls_checkpoint_loads_into_detector_backbone(demo):
     assert set(got) == set(expected)  # nothing missing, nothing left over
     for name, value in expected.items():
         torch.testing.assert_close(got[name], value, msg=name)
-
-
-@pytest.mark.slow
-def test_upstream_mmdet_train_runs_the_config(demo, tmp_path):
-    """mmdet's own tools/train.py (shipped in the package's .mim folder) trains the
-    config."""
-    import mmdet
-    upstream = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools', 'train.py')
-    wd = str(tmp_path / 'upstream')
-    out = _run([upstream, demo['config'], '--work-dir', wd, '--cfg-options',
-                'train_cfg.max_epochs=1', 'train_cfg.val_interval=10'], cwd=str(tmp_path))
-    assert 'Epoch(train) [1][2/2]' in out
-    assert osp.isfile(osp.join(wd, 'epoch_1.pth'))
 
 
 @pytest.mark.slow

@@ -121,7 +121,7 @@ def _official_layout(state_dict):
 
 
 @pytest.mark.parametrize('config, vit_feature', [
-    ('mask_rcnn/mask-rcnn_vit-adapter-deit-tiny_default_3x-ms_coco.py', 'last'),
+    ('mask_rcnn/mask-rcnn_vit-adapter-deit-tiny_default_4xb2-ms-3x_coco.py', 'last'),
     ('upernet/upernet_vit-adapter-deit-tiny_default_4xb2-160k_ade20k-512x512.py', 'per_group')])
 def test_a_whole_official_model_loads_strictly_into_our_config(config, vit_feature):
     cfg = Config.fromfile(Path(__file__).parents[2] / 'configs' / config)

@@ -18,7 +18,8 @@ from typing import List, Optional, Sequence
 import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from mpvg_mm.analysis.benchmark import RATIO_BASES, run_benchmark  # noqa: E402
+from mpvg_mm.analysis.benchmark import (  # noqa: E402
+    RATIO_BASES, count_config_complexity, run_benchmark)
 
 
 # --------------------------------------------------------------------------- report
@@ -63,6 +64,21 @@ def _parse_archs(text: str) -> List[str]:
     return [a.strip() for a in text.split(',') if a.strip()]
 
 
+def config_complexity(configs: Sequence[str], shape=None) -> dict:
+    """Prints and returns ``{config: {'params', 'flops', 'input_shape'}}``
+    (:func:`mpvg_mm.analysis.benchmark.count_config_complexity`); mmseg 1.2.2's own
+    ``get_flops.py`` fails on every config."""
+    from mmengine.config import Config
+    results = {}
+    print('| config | input (H x W) | params (M) | GFLOPs (MACs) |\n|---|---|---|---|')
+    for config in configs:
+        r = results[config] = count_config_complexity(Config.fromfile(config),
+                                                      tuple(shape) if shape else None)
+        print(f'| {os.path.basename(config)} | {r["input_shape"][0]} x {r["input_shape"][1]} '
+              f'| {r["params"] / 1e6:.3f} | {r["flops"] / 1e9:.2f} |', flush=True)
+    return results
+
+
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     parser = argparse.ArgumentParser(
         description='Throughput, memory, params and FLOPs of the PE presets vs mmpretrain/'
@@ -85,7 +101,14 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     parser.add_argument('--no-timm', action='store_true')
     parser.add_argument('--json', help='write the results here')
     parser.add_argument('--markdown', help='write the table here')
+    parser.add_argument('--configs', nargs='+', metavar='CONFIG',
+                        help='instead: params and FLOPs of these configs\' whole models '
+                        '(classifier, detector, segmentor) at their real input size')
+    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
+                        help='with --configs: this input size instead')
     args = parser.parse_args(argv)
+    if args.configs:
+        return config_complexity(args.configs, args.shape)
     results = run_benchmark(_parse_archs(args.archs), args.batch_size, args.img_size,
                             args.iters, args.warmup, args.device, args.amp, args.threads,
                             args.num_classes, not args.no_timm, args.matmul_size)

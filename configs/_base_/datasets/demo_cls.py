@@ -14,7 +14,14 @@ data_preprocessor = dict(
     to_rgb=True,
 )
 train_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
-test_pipeline = train_pipeline
+# any image size at test time, as mmpretrain's test pipelines: short side to 32, centre
+# crop (identities on the 32x32 demo images)
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='ResizeEdge', scale=32, edge='short'),
+    dict(type='CenterCrop', crop_size=32),
+    dict(type='PackInputs'),
+]
 train_dataloader = dict(
     batch_size=64,
     num_workers=0,

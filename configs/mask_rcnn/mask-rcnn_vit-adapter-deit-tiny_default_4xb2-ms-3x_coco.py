@@ -1,7 +1,7 @@
 # Default (DeiT): pos_0 added to the patch tokens at the input only.
 # The classifier's class token and the class row of its pos_embed are dropped on load
 # (this backbone has none).
-_base_ = ['./mask-rcnn_mpvg-vit-deit-tiny-sfp_mpvg_3x-ms_coco.py']
+_base_ = ['./mask-rcnn_vit-adapter-deit-tiny_mpvg_4xb2-ms-3x_coco.py']
 model = dict(
     backbone=dict(
         pe_mode='default',

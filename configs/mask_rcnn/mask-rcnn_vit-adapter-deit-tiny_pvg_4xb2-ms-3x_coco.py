@@ -1,5 +1,5 @@
 # PVG: the input PE, then LaPE's layer-wise PE for blocks 1..11.
-_base_ = ['./mask-rcnn_mpvg-vit-deit-tiny-sfp_mpvg_3x-ms_coco.py']
+_base_ = ['./mask-rcnn_vit-adapter-deit-tiny_mpvg_4xb2-ms-3x_coco.py']
 model = dict(
     backbone=dict(
         pe_mode='pvg',

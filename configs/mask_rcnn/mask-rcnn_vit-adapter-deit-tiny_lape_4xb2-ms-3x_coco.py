@@ -2,7 +2,7 @@
 # input.
 # The classifier's class token and the class row of its pos_embed are dropped on load
 # (this backbone has none).
-_base_ = ['./mask-rcnn_vit-adapter-deit-tiny_mpvg_3x-ms_coco.py']
+_base_ = ['./mask-rcnn_vit-adapter-deit-tiny_mpvg_4xb2-ms-3x_coco.py']
 model = dict(
     backbone=dict(
         pe_mode='lape',

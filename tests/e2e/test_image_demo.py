@@ -1,0 +1,56 @@
+"""demo/image_demo.py: every demo config on a real photograph (matplotlib's
+grace_hopper.jpg, 512x600) and a non-square crop of it (361x233, no side a multiple of the
+8x8 patches), with the inferencer of the config's toolbox; the picture is written."""
+import glob
+import os.path as osp
+
+import matplotlib
+import mmcv
+import pytest
+
+ROOT = __file__.rsplit('/tests/', 1)[0]
+PHOTO = osp.join(matplotlib.get_data_path(), 'sample_data', 'grace_hopper.jpg')
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures('single_thread')]
+
+
+@pytest.fixture(scope='module')
+def images(tmp_path_factory):
+    if not osp.isfile(PHOTO):
+        pytest.skip(f'{PHOTO}: this matplotlib ships no sample data')
+    crop = str(tmp_path_factory.mktemp('photo') / 'crop.jpg')
+    mmcv.imwrite(mmcv.imread(PHOTO)[40:273, 100:461], crop)  # 233 x 361
+    return [PHOTO, crop]
+
+
+@pytest.fixture(scope='module')
+def image_demo():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('image_demo', f'{ROOT}/demo/image_demo.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize('config', sorted(glob.glob(f'{ROOT}/configs/demo/*.py')),
+                         ids=osp.basename)
+def test_every_demo_config_runs_on_a_photograph(config, images, image_demo, tmp_path):
+    results = image_demo.run(images, config, out_dir=str(tmp_path))  # random weights
+    assert [path for path, _ in results] == [
+        str(tmp_path / 'grace_hopper.png'), str(tmp_path / 'crop.png')]
+    for (path, line), image in zip(results, images):
+        drawn = mmcv.imread(path)
+        height, width = mmcv.imread(image).shape[:2]
+        if 'demo-cls' in config:  # mmpretrain draws the short side at 256 px
+            assert min(drawn.shape[:2]) == 256
+            assert drawn.shape[0] / drawn.shape[1] == pytest.approx(height / width, rel=0.02)
+            assert '(' in line  # "class (score)"
+        else:  # mmdet and mmseg draw on the image at its size
+            assert drawn.shape[:2] == (height, width)
+            assert line
+
+
+def test_unknown_scope_is_refused(image_demo, tmp_path):
+    config = tmp_path / 'other.py'
+    config.write_text("default_scope = 'mmocr'\n")
+    with pytest.raises(ValueError, match="default_scope='mmocr'"):
+        image_demo.make_inferencer(str(config))
