@@ -60,6 +60,18 @@ def _close_distributed() -> None:
         dist.destroy_process_group()
 
 
+def _check_resume(cfg: Config) -> None:
+    """Refuse a weights-only checkpoint before anything is built (local files; the
+    checkpoint ``--resume`` names, or the one the work dir's ``last_checkpoint`` names)."""
+    from mmengine.runner import find_latest_checkpoint
+
+    from .engine.checkpoint_hook import check_resumable
+    path = cfg.load_from if cfg.load_from else (
+        find_latest_checkpoint(cfg.work_dir) if osp.isdir(cfg.work_dir) else None)
+    if path and '://' not in path:
+        check_resumable(path, needs_param_schedulers=bool(cfg.get('param_scheduler')))
+
+
 def train_main(argv=None) -> None:
     parser = argparse.ArgumentParser(description='Train a model (mmpretrain/mmdet/mmseg)')
     parser.add_argument('config', help='config file')
@@ -82,6 +94,8 @@ def train_main(argv=None) -> None:
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
+    if args.resume is not None:
+        _check_resume(cfg)
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg:
             raise ValueError('--auto-scale-lr needs auto_scale_lr=dict(base_batch_size=...) '

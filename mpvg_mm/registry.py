@@ -19,6 +19,8 @@ SHARED_MODULES = (
     ('MODELS', 'mpvg_mm.models.necks.simple_fpn', 'SimpleFeaturePyramid'),
     ('OPTIM_WRAPPER_CONSTRUCTORS', 'mpvg_mm.engine.optim_constructors',
      'LayerDecayOptimWrapperConstructor'),
+    ('HOOKS', 'mpvg_mm.engine.checkpoint_hook', 'DurableCheckpointHook'),
+    ('HOOKS', 'mpvg_mm.engine.loss_check', 'NonFiniteLossHook'),
 )
 #: ``(scope, registry name, module path, class name)`` registered in one scope only: the
 #: demo data's readers, one per toolbox.

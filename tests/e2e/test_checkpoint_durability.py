@@ -1,0 +1,154 @@
+"""A preempted run loses no checkpoint and crowns no wrong best: real SIGKILLs of
+tools/train.py in the middle of a checkpoint write, then --resume (DurableCheckpointHook).
+
+The demo classifier on 16 images (one iteration an epoch), validated every epoch with
+scripted scores (ScriptedMetricHook) so that the best epoch is known: 30.0, 35.16, 33.59
+(epoch 2 is the best; epoch 3, worse, must not be crowned)."""
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+ROOT = __file__.rsplit('/tests/', 1)[0]
+DEMO_CONFIG = f'{ROOT}/configs/demo/mpvg-vit-demo_mpvg_1xb64_demo-cls.py'
+SCORES = [30.0, 35.16, 33.59]
+BEST = 'best_accuracy_top1_epoch_2.pth'
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures('single_thread')]
+
+
+@pytest.fixture(scope='module')
+def demo_config(tmp_path_factory):
+    out = tmp_path_factory.mktemp('demo')
+    subprocess.run([sys.executable, f'{ROOT}/tools/make_demo_data.py', str(out), '--formats',
+                    'imagenet', '--num-train', '16', '--num-val', '4'], check=True,
+                   capture_output=True)
+    root = f'{out}/imagenet'
+    config = out / 'demo_cls.py'
+    config.write_text(
+        f"_base_ = ['{DEMO_CONFIG}']\n"
+        "custom_imports = dict(imports=['mpvg_mm', 'mpvg_test_hooks'])\n"
+        f"custom_hooks = [dict(type='ScriptedMetricHook', key='accuracy/top1', "
+        f"scores={SCORES})]\n"
+        "default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1))\n"
+        "train_cfg = dict(max_epochs=3, val_interval=1)\n"
+        f"train_dataloader = dict(batch_size=32, dataset=dict(data_root='{root}'))\n"
+        f"val_dataloader = dict(dataset=dict(data_root='{root}'))\n"
+        f"test_dataloader = dict(dataset=dict(data_root='{root}'))\n")
+    return str(config)
+
+
+def _env(**extra):
+    return dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=f'{ROOT}:{ROOT}/tests/e2e', **extra)
+
+
+def _train(args, **env):
+    proc = subprocess.run([sys.executable, f'{ROOT}/tools/train.py', *args], cwd=ROOT,
+                          env=_env(**env), capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def _train_killed_while_writing(args, name, marker):
+    """Run tools/train.py until it is half-way through writing the checkpoint ``name``
+    (``NAME#N``: the N-th write of that name), then SIGKILL it."""
+    proc = subprocess.Popen([sys.executable, f'{ROOT}/tools/train.py', *args], cwd=ROOT,
+                            env=_env(MPVG_TEST_STALL_WRITE=name, MPVG_TEST_STALL_MARKER=marker),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 600
+        while not os.path.exists(marker):
+            assert proc.poll() is None, f'ended before writing {name}: {proc.stderr.read()}'
+            assert time.monotonic() < deadline, f'never reached the write of {name}'
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+
+
+def _load(path):
+    return torch.load(path, map_location='cpu', weights_only=True)
+
+
+def _best_files(work_dir):
+    return sorted(os.path.basename(p) for p in glob.glob(f'{work_dir}/best_*.pth'))
+
+
+def _check_resumable_state(wd, epoch, best_files):
+    """What a requeued job finds: last_checkpoint names a complete, resumable checkpoint of
+    ``epoch``, the best checkpoints are ``best_files`` and complete."""
+    with open(wd / 'last_checkpoint') as f:
+        checkpoint = _load(f.read().strip())
+    assert {'optimizer', 'param_schedulers', 'message_hub'} <= set(checkpoint)
+    assert checkpoint['meta']['epoch'] == epoch
+    assert _best_files(wd) == best_files
+    for name in best_files:
+        _load(wd / name)
+
+
+def test_kills_during_checkpoint_writes_then_resume(demo_config, tmp_path):
+    """Three kills, each half-way through a checkpoint write, in one run (max_keep_ckpts=1,
+    so that the checkpoint being replaced is the only one)."""
+    wd = tmp_path / 'wd'
+    args = [demo_config, '--work-dir', str(wd), '--cfg-options',
+            'default_hooks.checkpoint.max_keep_ckpts=1']
+    resume = [*args[:3], '--resume', *args[3:]]
+    # 1. the epoch checkpoint: epoch_1.pth survives and last_checkpoint names it
+    _train_killed_while_writing(args, 'epoch_2.pth', str(tmp_path / 'stall1'))
+    _check_resumable_state(wd, 1, ['best_accuracy_top1_epoch_1.pth'])
+    # 2. the new best checkpoint (epoch 2): the old best survives
+    _train_killed_while_writing(resume, BEST, str(tmp_path / 'stall2'))
+    _check_resumable_state(wd, 2, ['best_accuracy_top1_epoch_1.pth'])
+    # 3. resumed, epoch 2's lost validation runs again, its best is written, the old one
+    # removed; killed while epoch_2.pth is saved again to name the new best
+    _train_killed_while_writing(resume, 'epoch_2.pth', str(tmp_path / 'stall3'))
+    _check_resumable_state(wd, 2, [BEST])
+    # the run ends with epoch 2 as the best: epoch 3 (33.59) is not crowned
+    out = _train(resume)
+    assert 'Validating epoch 2 again' in out
+    assert f'Adopted the best checkpoint {wd}/{BEST} (35.1600)' in out
+    assert sorted(p for p in os.listdir(wd) if p.endswith('.pth') or p.startswith('.')) == [
+        BEST, 'epoch_3.pth']  # no temporary file left, one best, max_keep_ckpts=1
+    info = _load(wd / 'epoch_3.pth')['message_hub']['runtime_info']
+    assert info['best_score'] == pytest.approx(SCORES[1])
+    assert info['best_ckpt'] == str(wd / BEST)
+    best = _load(wd / BEST)
+    assert best['meta']['best_score'] == pytest.approx(SCORES[1])
+    assert best['meta']['epoch'] == 2
+
+
+def test_resume_from_another_run_never_deletes_its_files(demo_config, tmp_path):
+    run_a, run_b = tmp_path / 'a', tmp_path / 'b'
+    _train([demo_config, '--work-dir', str(run_a), '--cfg-options',
+            'default_hooks.checkpoint.max_keep_ckpts=3'])
+    files_a = {p: os.path.getsize(p) for p in glob.glob(f'{run_a}/*.pth')}
+    assert os.path.basename(next(p for p in files_a if 'best' in p)) == BEST
+    # run B continues A's epoch 2 in its own directory; its better epoch 3 replaces only
+    # its own best checkpoints, not A's best (epoch 2), which B's resumed record names
+    out = _train([demo_config, '--work-dir', str(run_b), '--resume', f'{run_a}/epoch_2.pth',
+                  '--cfg-options', 'default_hooks.checkpoint.max_keep_ckpts=1',
+                  'custom_hooks.0.scores=[30.0,35.16,40.0]'])
+    assert {p: os.path.getsize(p) for p in glob.glob(f'{run_a}/*.pth')} == files_a
+    assert 'belongs to another run directory' in out
+    assert f'Kept the previous best checkpoint {run_a}/{BEST}' in out
+    assert _best_files(run_b) == ['best_accuracy_top1_epoch_3.pth']
+
+
+def test_non_finite_loss_stops_at_the_first_iteration(demo_config, tmp_path):
+    wd = tmp_path / 'nan'
+    proc = subprocess.run(
+        [sys.executable, f'{ROOT}/tools/train.py', demo_config, '--work-dir', str(wd),
+         '--cfg-options', 'model.head.loss.loss_weight=nan'],
+        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=900)
+    assert proc.returncode != 0
+    assert 'FloatingPointError: non-finite loss at iteration 1 (epoch 1): loss=nan' in proc.stderr
+    assert 'learning rate' in proc.stderr
+    assert not glob.glob(f'{wd}/*.pth')
