@@ -4,10 +4,12 @@ The config's ``default_scope`` picks the toolbox (its registries and, for ``--sh
 its visualization hook); flags and behaviour follow OpenMMLab's own scripts.
 """
 import argparse
+import logging
 import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 # default_scope -> (visualization hook type, its switch, its output-dir key)
@@ -114,10 +116,22 @@ def test_main(argv=None) -> dict:
     parser.add_argument('--out', help='dump the raw predictions to this pickle file')
     parser.add_argument('--show-dir', help='draw predictions into this directory '
                         '(relative to the work dir)')
+    parser.add_argument('--non-strict', action='store_true',
+                        help='evaluate even when the checkpoint misses weights of the model '
+                        'or holds others (by default an error)')
     _common_args(parser)
     args = parser.parse_args(argv)
     cfg = _load_cfg(args)
-    cfg.load_from = args.checkpoint
+    checkpoint = _peek_checkpoint(args.checkpoint)
+    if checkpoint is not None and 'backbone' in cfg.model:
+        from .models.folding import configure_folded
+        folded = configure_folded(cfg.model, checkpoint.get('meta') or {})
+        if folded is not None:
+            print_log(f'{args.checkpoint} is an MPVG checkpoint folded for inference (its '
+                      "meta['folded_last_ln_pe']): testing the folded model, "
+                      f'model.backbone.pe_cfg={folded}.', logger='current')
+    if checkpoint is None:  # not a local file: mmengine's loaders, not checked here
+        cfg.load_from = args.checkpoint
     if args.show_dir:
         hook_type, switch, dir_key = _VIS_HOOKS[cfg.default_scope]
         hook = cfg.default_hooks.setdefault('visualization', dict(type=hook_type))
@@ -133,6 +147,53 @@ def test_main(argv=None) -> dict:
         evaluator = cfg.test_evaluator
         evaluators = list(evaluator) if isinstance(evaluator, (list, tuple)) else [evaluator]
         cfg.test_evaluator = evaluators + [dict(type='DumpResults', out_file_path=args.out)]
-    metrics = _build_runner(cfg).test()
+    runner = _build_runner(cfg)
+    if checkpoint is not None:
+        _load_weights(runner, checkpoint, args)
+    metrics = runner.test()
     _close_distributed()
     return metrics
+
+
+def _peek_checkpoint(path: str):
+    """A local checkpoint memory-mapped (its tensors are read on use), or None for URLs."""
+    if '://' in path:
+        return None
+    from .compat import load_checkpoint_file
+    return load_checkpoint_file(path, map_location='cpu', mmap=True)
+
+
+def _load_weights(runner, checkpoint: dict, args) -> None:
+    """Load the checkpoint into the model under test; missing or unexpected weights (after
+    the model's own load rules, e.g. the PE grid) are an error unless ``--non-strict``."""
+    from collections import OrderedDict
+
+    from mmengine.model import is_model_wrapper
+    runner.call_hook('after_load_checkpoint', checkpoint=checkpoint)  # as Runner.load_checkpoint
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    state = checkpoint.get('state_dict', checkpoint)
+    revised = OrderedDict((k[len('module.'):] if k.startswith('module.') else k, v)
+                          for k, v in state.items())
+    if hasattr(state, '_metadata'):
+        revised._metadata = state._metadata
+    result = model.load_state_dict(revised, strict=False)
+    missing, unexpected = sorted(result.missing_keys), sorted(result.unexpected_keys)
+    runner.logger.info(f'Load checkpoint from {args.checkpoint}')
+    if not missing and not unexpected:
+        return
+
+    def listed(keys):
+        return ', '.join(keys[:8]) + (f' ... ({len(keys)} in all)' if len(keys) > 8 else '')
+
+    problem = '; '.join(part for part in (
+        f'missing in the checkpoint (left at their initial values): {listed(missing)}'
+        if missing else '',
+        f'in the checkpoint but not in the model (ignored): {listed(unexpected)}'
+        if unexpected else '') if part)
+    message = (f'{args.checkpoint} does not fit the model of {args.config}: {problem}. The '
+               'checkpoint was probably trained with another config (PE preset pe_mode, '
+               'arch, head): test it with its own config, or pass --non-strict to evaluate '
+               'the partly loaded model anyway.')
+    if not args.non_strict:
+        raise ValueError(message)
+    print_log(message, logger='current', level=logging.WARNING)
