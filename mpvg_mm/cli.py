@@ -74,6 +74,52 @@ def _check_resume(cfg: Config) -> None:
         check_resumable(path, needs_param_schedulers=bool(cfg.get('param_scheduler')))
 
 
+def _check_amp_device() -> None:
+    """--amp is mmengine's ``AmpOptimWrapper``, which runs on CUDA, NPU, MLU or MUSA devices
+    only; decide before the data and the model are built."""
+    from mmengine import device
+    if not any(getattr(device, f'is_{name}_available', lambda: False)()
+               for name in ('cuda', 'npu', 'mlu', 'musa')):
+        raise ValueError('--amp needs an accelerator (mmengine\'s AmpOptimWrapper runs on '
+                         'CUDA, NPU, MLU or MUSA devices) and none is visible here: drop '
+                         '--amp to train in fp32 on the CPU.')
+
+
+def check_schedule_fits(cfg: Config) -> None:
+    """Every parameter scheduler must begin before the run ends (mmengine fails inside the
+    scheduler otherwise: "end should be larger than begin"), e.g. a cosine that starts
+    after a 5-epoch warm-up in a 5-epoch run.
+
+    Raises:
+        ValueError: naming the scheduler, the run's length and the keys to change.
+    """
+    train_cfg = cfg.get('train_cfg') or {}
+    by_epoch = 'max_epochs' in train_cfg
+    length = train_cfg.get('max_epochs', train_cfg.get('max_iters'))
+    schedulers = cfg.get('param_scheduler') or []
+    if length is None or isinstance(schedulers, dict) and 'type' not in schedulers:
+        return  # no length to compare with, or one scheduler list per optimizer
+    schedulers = [schedulers] if isinstance(schedulers, dict) else list(schedulers)
+    unit = 'epoch' if by_epoch else 'iteration'
+    key = 'max_epochs' if by_epoch else 'max_iters'
+    for i, scheduler in enumerate(schedulers):
+        if not isinstance(scheduler, dict) or scheduler.get('by_epoch', True) != by_epoch:
+            continue  # another unit: mmengine converts it with the epoch length
+        begin = scheduler.get('begin', 0)
+        end = min(scheduler.get('end', length), length)
+        if begin < end:
+            continue
+        before = [f'param_scheduler.{j}.end' for j, other in enumerate(schedulers[:i])
+                  if isinstance(other, dict) and other.get('end', 0) > begin - 1]
+        raise ValueError(
+            f'train_cfg.{key}={length} is too short for the lr schedule: '
+            f'param_scheduler[{i}] ({scheduler.get("type")}) begins at {unit} {begin}, when '
+            f'the run has ended. Shorten what comes before it (the warm-up: '
+            f'--cfg-options {" ".join(f"{k}=N" for k in before) or "..."} '
+            f'param_scheduler.{i}.begin=N with N < {length}), or train for more than '
+            f'{begin} {unit}s.')
+
+
 def train_main(argv=None) -> None:
     parser = argparse.ArgumentParser(description='Train a model (mmpretrain/mmdet/mmseg)')
     parser.add_argument('config', help='config file')
@@ -90,6 +136,7 @@ def train_main(argv=None) -> None:
     args = parser.parse_args(argv)
     cfg = _load_cfg(args)
     if args.amp:
+        _check_amp_device()
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.resume == 'auto':
@@ -105,6 +152,7 @@ def train_main(argv=None) -> None:
         cfg.auto_scale_lr.enable = True
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    check_schedule_fits(cfg)
     _build_runner(cfg).train()
     _close_distributed()
 

@@ -1,4 +1,5 @@
-"""tools/train.py --resume refuses a weights-only checkpoint before building anything."""
+"""tools/train.py refuses at start what would fail or go wrong later: --resume of a
+weights-only checkpoint, a schedule shorter than its warm-up, --amp without an accelerator."""
 import pytest
 import torch
 
@@ -36,3 +37,24 @@ def test_a_complete_checkpoint_passes_the_check(tmp_path):
     check_resumable(full)
     check_resumable(_save(tmp_path / 'no_sched.pth', message_hub={}, optimizer={}),
                     needs_param_schedulers=False)
+
+
+@pytest.mark.parametrize('config, epochs', [
+    (DEMO_CONFIG, 1),  # 1 warm-up epoch
+    (f'{ROOT}/configs/vit_lite/vit-lite-7-4_mpvg_1xb128_cifar100.py', 10),  # 10
+    (f'{ROOT}/configs/mpvg/deit-tiny_mpvg_8xb128_in1k.py', 3),  # 5
+])
+def test_a_schedule_shorter_than_the_warm_up_is_refused_at_start(tmp_path, config, epochs):
+    with pytest.raises(ValueError, match=rf'train_cfg.max_epochs={epochs} is too short .*'
+                       r'param_scheduler\[1\] \(CosineAnnealingLR\) begins at epoch '
+                       r'.*param_scheduler.0.end=N param_scheduler.1.begin=N'):
+        train_main([config, '--work-dir', str(tmp_path), '--cfg-options',
+                    f'train_cfg.max_epochs={epochs}'])
+
+
+def test_amp_without_an_accelerator_is_refused_at_start(tmp_path, monkeypatch):
+    from mmengine import device
+    for name in ('cuda', 'npu', 'mlu', 'musa'):
+        monkeypatch.setattr(device, f'is_{name}_available', lambda: False)
+    with pytest.raises(ValueError, match='--amp needs an accelerator.*drop --amp'):
+        train_main([DEMO_CONFIG, '--work-dir', str(tmp_path), '--amp'])
