@@ -5,7 +5,9 @@ The demo classifier on 16 images (one iteration an epoch), validated every epoch
 scripted scores (ScriptedMetricHook) so that the best epoch is known: 30.0, 35.16, 33.59
 (epoch 2 is the best; epoch 3, worse, must not be crowned)."""
 import glob
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -154,3 +156,41 @@ def test_resume_from_another_run_never_deletes_its_files(demo_config, tmp_path):
     assert 'belongs to another run directory' in out
     assert f'Kept the previous best checkpoint {run_a}/{BEST}' in out
     assert _best_files(run_b) == ['best_accuracy_top1_epoch_3.pth']
+
+
+def test_random_augmentation_continues_exactly_after_a_kill(demo_config, tmp_path):
+    """Random crops (numpy), Mixup (numpy + torch) and drop path (torch): the epoch after a
+    kill and --resume sees the same random draws, hence the same losses, as without the kill;
+    without the saved random states it does not."""
+    config = tmp_path / 'random_aug.py'
+    config.write_text(
+        f"_base_ = ['{demo_config}']\n"
+        "custom_imports = dict(imports=['mpvg_mm', 'mpvg_test_hooks'])\n"
+        "custom_hooks = [dict(type='RecordLossHook')]\n"
+        "train_cfg = dict(max_epochs=2, val_interval=100)\n"
+        "model = dict(backbone=dict(drop_path_rate=0.1),\n"
+        "             train_cfg=dict(augments=[dict(type='Mixup', alpha=0.8)]))\n"
+        "train_dataloader = dict(dataset=dict(pipeline=[\n"
+        "    dict(type='LoadImageFromFile'),\n"
+        "    dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.5, 1.0)),\n"
+        "    dict(type='PackInputs')]))\n")
+    config = str(config)
+    full, part = tmp_path / 'full', tmp_path / 'part'
+    _train_in_process([config, '--work-dir', str(full), '--cfg-options', 'experiment_name=f'])
+    _train_killed_while_writing([config, '--work-dir', str(part)], 'epoch_2.pth',
+                                str(tmp_path / 'stalled'))
+
+    def epoch_2_losses(work_dir, *options):
+        shutil.copytree(part, work_dir)
+        _train_in_process([config, '--work-dir', str(work_dir), '--resume', '--cfg-options',
+                           f'experiment_name={work_dir.name}', *options])
+        with open(work_dir / 'losses_rank0.json') as f:
+            return json.load(f)
+
+    with open(full / 'losses_rank0.json') as f:
+        want = json.load(f)[4:]
+    assert len(want) == 4
+    assert epoch_2_losses(tmp_path / 'resumed') == want
+    unseeded = epoch_2_losses(tmp_path / 'without_rng', 'default_hooks.checkpoint.'
+                              'save_rng_state=False')
+    assert unseeded != want
