@@ -1,5 +1,6 @@
-"""The shell tools: the launchers put the repository on PYTHONPATH without an empty entry (an empty
-entry is the current directory: a sitecustomize.py there would run in every worker); setup_env.sh installs only listed mmcv wheels."""
+"""The shell tools: the launchers put the repository on PYTHONPATH without an empty entry
+(an empty entry is the current directory: a sitecustomize.py there would run in every
+worker); setup_env.sh installs only listed mmcv wheels."""
 import os
 import stat
 import subprocess
