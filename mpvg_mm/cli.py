@@ -19,6 +19,10 @@ _VIS_HOOKS = {
     'mmseg': ('SegVisualizationHook', 'draw', None),
 }
 
+# default_scope -> the predictions dumper of tools/test.py --out: what the toolbox keeps
+# (mmdet: RLE masks, no ground truth; mmseg: label maps without logits, DumpSegResults)
+_DUMPERS = {'mmpretrain': 'DumpResults', 'mmdet': 'DumpDetResults', 'mmseg': 'DumpSegResults'}
+
 
 def _common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--work-dir', help='the directory for logs and checkpoints')
@@ -194,7 +198,8 @@ def test_main(argv=None) -> dict:
             raise ValueError(f'--out {args.out}: the dump is a pickle, name it *.pkl.')
         evaluator = cfg.test_evaluator
         evaluators = list(evaluator) if isinstance(evaluator, (list, tuple)) else [evaluator]
-        cfg.test_evaluator = evaluators + [dict(type='DumpResults', out_file_path=args.out)]
+        cfg.test_evaluator = evaluators + [dict(type=_DUMPERS[cfg.default_scope],
+                                                out_file_path=args.out)]
     runner = _build_runner(cfg)
     if checkpoint is not None:
         _load_weights(runner, checkpoint, args)

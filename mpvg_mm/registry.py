@@ -23,11 +23,12 @@ SHARED_MODULES = (
     ('HOOKS', 'mpvg_mm.engine.loss_check', 'NonFiniteLossHook'),
 )
 #: ``(scope, registry name, module path, class name)`` registered in one scope only: the
-#: demo data's readers, one per toolbox.
+#: demo data's readers, one per toolbox, and mmseg's prediction dumper.
 SCOPE_MODULES = (
     ('mmpretrain', 'DATASETS', 'mpvg_mm.demo.datasets', 'DemoCustomDataset'),
     ('mmdet', 'DATASETS', 'mpvg_mm.demo.datasets', 'DemoCocoDataset'),
     ('mmseg', 'DATASETS', 'mpvg_mm.demo.datasets', 'DemoSegDataset'),
+    ('mmseg', 'METRICS', 'mpvg_mm.engine.dump_results', 'DumpSegResults'),
 )
 
 
