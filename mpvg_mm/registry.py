@@ -21,6 +21,7 @@ SHARED_MODULES = (
      'LayerDecayOptimWrapperConstructor'),
     ('HOOKS', 'mpvg_mm.engine.checkpoint_hook', 'DurableCheckpointHook'),
     ('HOOKS', 'mpvg_mm.engine.loss_check', 'NonFiniteLossHook'),
+    ('HOOKS', 'mpvg_mm.engine.data_check', 'DataCheckHook'),
 )
 #: ``(scope, registry name, module path, class name)`` registered in one scope only: the
 #: demo data's readers, one per toolbox, and mmseg's prediction dumper.

@@ -263,3 +263,6 @@ def test_runtime_keeps_checkpoints_and_stops_on_non_finite_loss(path):
     hooks = __import__(f'{cfg.default_scope}.registry', fromlist=['HOOKS']).HOOKS
     assert type(hooks.build(cfg.default_hooks.checkpoint)) is DurableCheckpointHook
     assert type(hooks.build(cfg.default_hooks.check_loss)) is NonFiniteLossHook
+    if cfg.default_scope in ('mmdet', 'mmseg'):
+        from mpvg_mm.engine.data_check import DataCheckHook
+        assert type(hooks.build(cfg.default_hooks.data_check)) is DataCheckHook

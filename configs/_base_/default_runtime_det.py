@@ -7,4 +7,5 @@
 _base_ = ['mmdet::_base_/default_runtime.py']
 custom_imports = dict(imports=['mpvg_mm'], allow_failed_imports=False)
 default_hooks = dict(checkpoint=dict(type='DurableCheckpointHook', max_keep_ckpts=3),
-                     check_loss=dict(type='NonFiniteLossHook'))
+                     check_loss=dict(type='NonFiniteLossHook'),
+                     data_check=dict(type='DataCheckHook'))

@@ -15,4 +15,5 @@ default_hooks = dict(
     checkpoint=dict(type='DurableCheckpointHook', by_epoch=False, interval=16000, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'),
-    check_loss=dict(type='NonFiniteLossHook'))
+    check_loss=dict(type='NonFiniteLossHook'),
+    data_check=dict(type='DataCheckHook'))
