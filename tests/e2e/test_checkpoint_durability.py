@@ -19,30 +19,20 @@ import torch
 ROOT = __file__.rsplit('/tests/', 1)[0]
 if f'{ROOT}/tests/e2e' not in sys.path:  # the test hooks, for the runs in this process
     sys.path.insert(0, f'{ROOT}/tests/e2e')
-DEMO_CONFIG = f'{ROOT}/configs/demo/mpvg-vit-demo_mpvg_1xb64_demo-cls.py'
 SCORES = [30.0, 35.16, 33.59]
 BEST = 'best_accuracy_top1_epoch_2.pth'
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures('single_thread')]
 
 
 @pytest.fixture(scope='module')
-def demo_config(tmp_path_factory):
-    out = tmp_path_factory.mktemp('demo')
-    subprocess.run([sys.executable, f'{ROOT}/tools/make_demo_data.py', str(out), '--formats',
-                    'imagenet', '--num-train', '16', '--num-val', '4'], check=True,
-                   capture_output=True)
-    root = f'{out}/imagenet'
-    config = out / 'demo_cls.py'
+def demo_config(demo_cls_config, tmp_path_factory):
+    config = tmp_path_factory.mktemp('durability') / 'scripted.py'
     config.write_text(
-        f"_base_ = ['{DEMO_CONFIG}']\n"
-        "custom_imports = dict(imports=['mpvg_mm', 'mpvg_test_hooks'])\n"
+        f"_base_ = ['{demo_cls_config}']\n"
         f"custom_hooks = [dict(type='ScriptedMetricHook', key='accuracy/top1', "
         f"scores={SCORES})]\n"
-        "default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1))\n"
-        "train_cfg = dict(max_epochs=3, val_interval=1)\n"
-        f"train_dataloader = dict(batch_size=32, dataset=dict(data_root='{root}'))\n"
-        f"val_dataloader = dict(dataset=dict(data_root='{root}'))\n"
-        f"test_dataloader = dict(dataset=dict(data_root='{root}'))\n")
+        "default_hooks = dict(checkpoint=dict(interval=1))\n"
+        "train_cfg = dict(max_epochs=3, val_interval=1)\n")
     return str(config)
 
 
