@@ -4,10 +4,12 @@ The config's ``default_scope`` picks the toolbox (its registries and, for ``--sh
 its visualization hook); flags and behaviour follow OpenMMLab's own scripts.
 """
 import argparse
+import logging
 import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 # default_scope -> (visualization hook type, its switch, its output-dir key)
@@ -16,6 +18,10 @@ _VIS_HOOKS = {
     'mmdet': ('DetVisualizationHook', 'draw', 'test_out_dir'),
     'mmseg': ('SegVisualizationHook', 'draw', None),
 }
+
+# default_scope -> the predictions dumper of tools/test.py --out: what the toolbox keeps
+# (mmdet: RLE masks, no ground truth; mmseg: label maps without logits, DumpSegResults)
+_DUMPERS = {'mmpretrain': 'DumpResults', 'mmdet': 'DumpDetResults', 'mmseg': 'DumpSegResults'}
 
 
 def _common_args(parser: argparse.ArgumentParser) -> None:
@@ -60,6 +66,64 @@ def _close_distributed() -> None:
         dist.destroy_process_group()
 
 
+def _check_resume(cfg: Config) -> None:
+    """Refuse a weights-only checkpoint before anything is built (local files; the
+    checkpoint ``--resume`` names, or the one the work dir's ``last_checkpoint`` names)."""
+    from mmengine.runner import find_latest_checkpoint
+
+    from .engine.checkpoint_hook import check_resumable
+    path = cfg.load_from if cfg.load_from else (
+        find_latest_checkpoint(cfg.work_dir) if osp.isdir(cfg.work_dir) else None)
+    if path and '://' not in path:
+        check_resumable(path, needs_param_schedulers=bool(cfg.get('param_scheduler')))
+
+
+def _check_amp_device() -> None:
+    """--amp is mmengine's ``AmpOptimWrapper``, which runs on CUDA, NPU, MLU or MUSA devices
+    only; decide before the data and the model are built."""
+    from mmengine import device
+    if not any(getattr(device, f'is_{name}_available', lambda: False)()
+               for name in ('cuda', 'npu', 'mlu', 'musa')):
+        raise ValueError('--amp needs an accelerator (mmengine\'s AmpOptimWrapper runs on '
+                         'CUDA, NPU, MLU or MUSA devices) and none is visible here: drop '
+                         '--amp to train in fp32 on the CPU.')
+
+
+def check_schedule_fits(cfg: Config) -> None:
+    """Every parameter scheduler must begin before the run ends (mmengine fails inside the
+    scheduler otherwise: "end should be larger than begin"), e.g. a cosine that starts
+    after a 5-epoch warm-up in a 5-epoch run.
+
+    Raises:
+        ValueError: naming the scheduler, the run's length and the keys to change.
+    """
+    train_cfg = cfg.get('train_cfg') or {}
+    by_epoch = 'max_epochs' in train_cfg
+    length = train_cfg.get('max_epochs', train_cfg.get('max_iters'))
+    schedulers = cfg.get('param_scheduler') or []
+    if length is None or isinstance(schedulers, dict) and 'type' not in schedulers:
+        return  # no length to compare with, or one scheduler list per optimizer
+    schedulers = [schedulers] if isinstance(schedulers, dict) else list(schedulers)
+    unit = 'epoch' if by_epoch else 'iteration'
+    key = 'max_epochs' if by_epoch else 'max_iters'
+    for i, scheduler in enumerate(schedulers):
+        if not isinstance(scheduler, dict) or scheduler.get('by_epoch', True) != by_epoch:
+            continue  # another unit: mmengine converts it with the epoch length
+        begin = scheduler.get('begin', 0)
+        end = min(scheduler.get('end', length), length)
+        if begin < end:
+            continue
+        before = [f'param_scheduler.{j}.end' for j, other in enumerate(schedulers[:i])
+                  if isinstance(other, dict) and other.get('end', 0) > begin - 1]
+        raise ValueError(
+            f'train_cfg.{key}={length} is too short for the lr schedule: '
+            f'param_scheduler[{i}] ({scheduler.get("type")}) begins at {unit} {begin}, when '
+            f'the run has ended. Shorten what comes before it (the warm-up: '
+            f'--cfg-options {" ".join(f"{k}=N" for k in before) or "..."} '
+            f'param_scheduler.{i}.begin=N with N < {length}), or train for more than '
+            f'{begin} {unit}s.')
+
+
 def train_main(argv=None) -> None:
     parser = argparse.ArgumentParser(description='Train a model (mmpretrain/mmdet/mmseg)')
     parser.add_argument('config', help='config file')
@@ -76,12 +140,15 @@ def train_main(argv=None) -> None:
     args = parser.parse_args(argv)
     cfg = _load_cfg(args)
     if args.amp:
+        _check_amp_device()
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
+    if args.resume is not None:
+        _check_resume(cfg)
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg:
             raise ValueError('--auto-scale-lr needs auto_scale_lr=dict(base_batch_size=...) '
@@ -89,6 +156,7 @@ def train_main(argv=None) -> None:
         cfg.auto_scale_lr.enable = True
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    check_schedule_fits(cfg)
     _build_runner(cfg).train()
     _close_distributed()
 
@@ -100,10 +168,22 @@ def test_main(argv=None) -> dict:
     parser.add_argument('--out', help='dump the raw predictions to this pickle file')
     parser.add_argument('--show-dir', help='draw predictions into this directory '
                         '(relative to the work dir)')
+    parser.add_argument('--non-strict', action='store_true',
+                        help='evaluate even when the checkpoint misses weights of the model '
+                        'or holds others (by default an error)')
     _common_args(parser)
     args = parser.parse_args(argv)
     cfg = _load_cfg(args)
-    cfg.load_from = args.checkpoint
+    checkpoint = _peek_checkpoint(args.checkpoint)
+    if checkpoint is not None and 'backbone' in cfg.model:
+        from .models.folding import configure_folded
+        folded = configure_folded(cfg.model, checkpoint.get('meta') or {})
+        if folded is not None:
+            print_log(f'{args.checkpoint} is an MPVG checkpoint folded for inference (its '
+                      "meta['folded_last_ln_pe']): testing the folded model, "
+                      f'model.backbone.pe_cfg={folded}.', logger='current')
+    if checkpoint is None:  # not a local file: mmengine's loaders, not checked here
+        cfg.load_from = args.checkpoint
     if args.show_dir:
         hook_type, switch, dir_key = _VIS_HOOKS[cfg.default_scope]
         hook = cfg.default_hooks.setdefault('visualization', dict(type=hook_type))
@@ -118,7 +198,55 @@ def test_main(argv=None) -> dict:
             raise ValueError(f'--out {args.out}: the dump is a pickle, name it *.pkl.')
         evaluator = cfg.test_evaluator
         evaluators = list(evaluator) if isinstance(evaluator, (list, tuple)) else [evaluator]
-        cfg.test_evaluator = evaluators + [dict(type='DumpResults', out_file_path=args.out)]
-    metrics = _build_runner(cfg).test()
+        cfg.test_evaluator = evaluators + [dict(type=_DUMPERS[cfg.default_scope],
+                                                out_file_path=args.out)]
+    runner = _build_runner(cfg)
+    if checkpoint is not None:
+        _load_weights(runner, checkpoint, args)
+    metrics = runner.test()
     _close_distributed()
     return metrics
+
+
+def _peek_checkpoint(path: str):
+    """A local checkpoint memory-mapped (its tensors are read on use), or None for URLs."""
+    if '://' in path:
+        return None
+    from .compat import load_checkpoint_file
+    return load_checkpoint_file(path, map_location='cpu', mmap=True)
+
+
+def _load_weights(runner, checkpoint: dict, args) -> None:
+    """Load the checkpoint into the model under test; missing or unexpected weights (after
+    the model's own load rules, e.g. the PE grid) are an error unless ``--non-strict``."""
+    from collections import OrderedDict
+
+    from mmengine.model import is_model_wrapper
+    runner.call_hook('after_load_checkpoint', checkpoint=checkpoint)  # as Runner.load_checkpoint
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    state = checkpoint.get('state_dict', checkpoint)
+    revised = OrderedDict((k[len('module.'):] if k.startswith('module.') else k, v)
+                          for k, v in state.items())
+    if hasattr(state, '_metadata'):
+        revised._metadata = state._metadata
+    result = model.load_state_dict(revised, strict=False)
+    missing, unexpected = sorted(result.missing_keys), sorted(result.unexpected_keys)
+    runner.logger.info(f'Load checkpoint from {args.checkpoint}')
+    if not missing and not unexpected:
+        return
+
+    def listed(keys):
+        return ', '.join(keys[:8]) + (f' ... ({len(keys)} in all)' if len(keys) > 8 else '')
+
+    problem = '; '.join(part for part in (
+        f'missing in the checkpoint (left at their initial values): {listed(missing)}'
+        if missing else '',
+        f'in the checkpoint but not in the model (ignored): {listed(unexpected)}'
+        if unexpected else '') if part)
+    message = (f'{args.checkpoint} does not fit the model of {args.config}: {problem}. The '
+               'checkpoint was probably trained with another config (PE preset pe_mode, '
+               'arch, head): test it with its own config, or pass --non-strict to evaluate '
+               'the partly loaded model anyway.')
+    if not args.non_strict:
+        raise ValueError(message)
+    print_log(message, logger='current', level=logging.WARNING)

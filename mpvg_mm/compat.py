@@ -6,7 +6,10 @@
    ``torch.serialization.add_safe_globals``; the check stays on, so a checkpoint that
    smuggles any other pickled object is refused. mmengine's local-file loader is
    re-registered (its public ``CheckpointLoader.register_scheme``) only to turn torch's
-   refusal into an :class:`UnsafeCheckpointError` that names the file and the way out.
+   refusal into an :class:`UnsafeCheckpointError` that names the file, the refused global
+   and the way out, and an empty, truncated or foreign file into a
+   :class:`CorruptCheckpointError` that names the file (and does not suggest switching
+   the check off).
    ``HistoryBuffer`` pickles its class-level statistics methods through
    ``builtins.getattr``, a global too powerful to allow-list; a ``copyreg`` reducer makes
    new checkpoints store it as ``HistoryBuffer(log_history, count_history, max_length)``
@@ -20,6 +23,8 @@ Nothing in installed packages is edited, and nothing is patched on import:
 """
 import os.path as osp
 import pickle
+import re
+import zipfile
 
 import numpy as np
 import torch
@@ -29,6 +34,10 @@ _TORCH_HAS_SAFE_GLOBALS = hasattr(torch.serialization, 'add_safe_globals')
 
 class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint holds pickled objects outside the allow-list."""
+
+
+class CorruptCheckpointError(ValueError):
+    """A checkpoint file is empty, truncated, or not a PyTorch checkpoint."""
 
 
 def _numpy_safe_globals() -> list:
@@ -46,23 +55,57 @@ def mmengine_safe_globals() -> list:
     return [HistoryBuffer] + _numpy_safe_globals()
 
 
-def load_from_local_weights_only(filename: str, map_location=None):
-    """``torch.load(weights_only=True)`` with the allow-list and a clear refusal (named
-    so that mmengine's log reads "Loads checkpoint by local_weights_only backend")."""
+def load_checkpoint_file(filename: str, map_location=None, mmap: bool = False):
+    """``torch.load(weights_only=True)`` of a local file with the allow-list, and one clear
+    message per kind of bad file, each naming it.
+
+    Raises:
+        FileNotFoundError: no such file.
+        CorruptCheckpointError: the file is empty, truncated, or not a PyTorch checkpoint
+            (the message does not suggest switching the safety check off: nothing unsafe
+            was found, the bytes are damaged).
+        UnsafeCheckpointError: a well-formed checkpoint that holds pickled objects outside
+            the allow-list; the message names the refused global.
+    """
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{filename} can not be found.')
+    if osp.getsize(filename) == 0:
+        raise CorruptCheckpointError(
+            f'{filename} is empty (0 bytes): a checkpoint whose write was interrupted, or a '
+            'failed copy. Use an earlier checkpoint (for --resume: the work dir\'s '
+            'last_checkpoint names the last complete one) or copy the file again.')
     try:
-        return torch.load(filename, map_location=map_location, weights_only=True)
+        return torch.load(filename, map_location=map_location, weights_only=True,
+                          mmap=mmap and zipfile.is_zipfile(filename))
     except pickle.UnpicklingError as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else ''
-        detail = next((line.strip() for line in str(err).splitlines()
-                       if 'Unsupported global' in line), first_line)
+        blocked = re.search(r'unsupported global:?\s*(?:GLOBAL\s+)?([\w.]+)', str(err),
+                            re.IGNORECASE)
+        if blocked is None:
+            raise _corrupt(filename, err) from None
         raise UnsafeCheckpointError(
-            f'refused to load {filename}: it holds pickled objects outside the allow-list '
-            f'of mmengine checkpoints ({detail}). Only if you trust its source, load it '
-            'once with torch.load(..., weights_only=False) and save the tensors you need, '
-            'or allow the type with torch.serialization.add_safe_globals.') from None
+            f'refused to load {filename}: it holds a pickled object outside the allow-list '
+            f'of mmengine checkpoints (the global {blocked.group(1)}). Only if you trust its '
+            'source, load it once with torch.load(..., weights_only=False) and save the '
+            'tensors you need, or allow the type with '
+            'torch.serialization.add_safe_globals.') from None
+    except (EOFError, RuntimeError, ValueError, OSError) as err:
+        raise _corrupt(filename, err) from None
+
+
+def _corrupt(filename: str, err: Exception) -> 'CorruptCheckpointError':
+    detail = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    return CorruptCheckpointError(
+        f'{filename} is not a readable PyTorch checkpoint: it is truncated or damaged, or '
+        f'not a checkpoint at all ({type(err).__name__}: {detail[:200]}). Use an earlier '
+        'checkpoint (for --resume: the work dir\'s last_checkpoint names the last complete '
+        'one) or copy the file again.')
+
+
+def load_from_local_weights_only(filename: str, map_location=None):
+    """mmengine's local-file checkpoint loader: :func:`load_checkpoint_file` (named so that
+    mmengine's log reads "Loads checkpoint by local_weights_only backend")."""
+    return load_checkpoint_file(filename, map_location=map_location)
 
 
 def _reduce_history_buffer(buf):

@@ -20,13 +20,17 @@ SHARED_MODULES = (
     ('MODELS', 'mpvg_mm.models.necks.simple_fpn', 'SimpleFeaturePyramid'),
     ('OPTIM_WRAPPER_CONSTRUCTORS', 'mpvg_mm.engine.optim_constructors',
      'LayerDecayOptimWrapperConstructor'),
+    ('HOOKS', 'mpvg_mm.engine.checkpoint_hook', 'DurableCheckpointHook'),
+    ('HOOKS', 'mpvg_mm.engine.loss_check', 'NonFiniteLossHook'),
+    ('HOOKS', 'mpvg_mm.engine.data_check', 'DataCheckHook'),
 )
 #: ``(scope, registry name, module path, class name)`` registered in one scope only: the
-#: demo data's readers, one per toolbox.
+#: demo data's readers, one per toolbox, and mmseg's prediction dumper.
 SCOPE_MODULES = (
     ('mmpretrain', 'DATASETS', 'mpvg_mm.demo.datasets', 'DemoCustomDataset'),
     ('mmdet', 'DATASETS', 'mpvg_mm.demo.datasets', 'DemoCocoDataset'),
     ('mmseg', 'DATASETS', 'mpvg_mm.demo.datasets', 'DemoSegDataset'),
+    ('mmseg', 'METRICS', 'mpvg_mm.engine.dump_results', 'DumpSegResults'),
 )
 
 

@@ -7,7 +7,7 @@ import torch
 from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import _load_checkpoint
 
-from mpvg_mm.compat import UnsafeCheckpointError
+from mpvg_mm.compat import CorruptCheckpointError, UnsafeCheckpointError
 
 
 def test_mmengine_style_checkpoint_loads(tmp_path):
@@ -31,8 +31,29 @@ class _Smuggler:
 def test_smuggled_object_is_refused_with_a_clear_message(tmp_path):
     path = tmp_path / 'bad.pth'
     torch.save({'state_dict': {}, 'payload': _Smuggler()}, path)
-    with pytest.raises(UnsafeCheckpointError, match=r'refused to load .*bad\.pth.*allow-list'):
+    with pytest.raises(UnsafeCheckpointError,
+                       match=r'refused to load .*bad\.pth.*allow-list.*global posix\.getcwd'):
         _load_checkpoint(str(path), map_location='cpu')
+
+
+def _corrupt_files(tmp_path):
+    torch.save({'state_dict': {'w': torch.ones(64)}}, tmp_path / 'good.pth')
+    good = (tmp_path / 'good.pth').read_bytes()
+    (tmp_path / 'empty.pth').write_bytes(b'')
+    (tmp_path / 'truncated.pth').write_bytes(good[:len(good) // 2])
+    (tmp_path / 'random.pth').write_bytes(np.random.default_rng(0).bytes(4096))
+    (tmp_path / 'text.pth').write_text('version https://git-lfs.github.com/spec/v1\n')
+    return ['empty', 'truncated', 'random', 'text']
+
+
+def test_corrupt_files_are_named_and_not_called_unsafe(tmp_path):
+    for name in _corrupt_files(tmp_path):
+        with pytest.raises(CorruptCheckpointError) as info:
+            _load_checkpoint(str(tmp_path / f'{name}.pth'), map_location='cpu')
+        message = str(info.value)
+        assert f'{tmp_path}/{name}.pth' in message
+        assert 'weights_only=False' not in message and 'allow-list' not in message
+        assert ('is empty (0 bytes)' if name == 'empty' else 'truncated or damaged') in message
 
 
 def test_missing_file_is_named(tmp_path):

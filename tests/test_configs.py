@@ -309,3 +309,25 @@ def test_metafiles_point_at_configs_and_model_index_lists_them():
         for model in meta['Models']:
             assert osp.isfile(f'{ROOT}/{model["Config"]}'), model['Name']
             assert model['Results'], model['Name']
+
+
+# the configs that set default_hooks themselves, and one real config per toolbox
+RUNTIME_CHECKED = [p for p in CONFIGS if '/demo/' in p or any(
+    f'{f.format("mpvg")}.py' in p for f in list(FAMILIES)[3:8:2])]
+
+
+@pytest.mark.parametrize('path', RUNTIME_CHECKED, ids=_ids(RUNTIME_CHECKED))
+def test_runtime_keeps_checkpoints_and_stops_on_non_finite_loss(path):
+    """The runtimes' checkpoints survive kills (DurableCheckpointHook) and training stops at
+    the first non-finite loss (NonFiniteLossHook), in each toolbox's scope."""
+    from mpvg_mm.engine.checkpoint_hook import DurableCheckpointHook
+    from mpvg_mm.engine.loss_check import NonFiniteLossHook
+    cfg = Config.fromfile(path)
+    DefaultScope._instance_dict.clear()
+    init_default_scope(cfg.default_scope)
+    hooks = __import__(f'{cfg.default_scope}.registry', fromlist=['HOOKS']).HOOKS
+    assert type(hooks.build(cfg.default_hooks.checkpoint)) is DurableCheckpointHook
+    assert type(hooks.build(cfg.default_hooks.check_loss)) is NonFiniteLossHook
+    if cfg.default_scope in ('mmdet', 'mmseg'):
+        from mpvg_mm.engine.data_check import DataCheckHook
+        assert type(hooks.build(cfg.default_hooks.data_check)) is DataCheckHook

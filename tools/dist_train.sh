@@ -12,7 +12,7 @@ MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 DIR=$(cd "$(dirname "$0")" && pwd)
 PYTHON=${PYTHON:-python}
 
-PYTHONPATH="$DIR/..":${PYTHONPATH:-} \
+PYTHONPATH="$(dirname "$DIR")${PYTHONPATH:+:$PYTHONPATH}" \
 exec $PYTHON -m torch.distributed.run \
     --nnodes=$NNODES --node_rank=$NODE_RANK --master_addr=$MASTER_ADDR \
     --nproc_per_node=$GPUS --master_port=$PORT \

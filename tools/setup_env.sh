@@ -8,6 +8,8 @@
 #   PYTHON=python3     the interpreter that creates it
 #   TORCH_SPEC="torch==2.14.1 torchvision==0.29.1"   what to install when no working pair is found
 #   MMCV_WHEEL_DIR=dir a directory holding a prebuilt mmcv-2.1.0 wheel to try first
+#   (a wheel is installed only if its sha256 is listed in requirements/mmcv-wheels.sha256
+#   or was recorded when this script built it: tools/setup_env.sh --check-wheel FILE says)
 #
 # torch/torchvision: kept when the venv (or, through --system-site-packages, the base
 # interpreter) already imports a working pair, e.g. a cluster's CUDA build.
@@ -23,8 +25,23 @@ TORCH_SPEC=${TORCH_SPEC:-"torch==2.14.1 torchvision==0.29.1"}
 MMCV_VERSION=2.1.0
 CACHE_ROOT=${XDG_CACHE_HOME:-$HOME/.cache}/mpvg_mm/wheels
 log() { printf '[setup] %s\n' "$*"; }
+# mmcv wheels are installed only when their sha256 is listed: in the repository
+# (requirements/mmcv-wheels.sha256) or, for a wheel built from the sdist by this script, in
+# this checkout's record of its own builds (written when it is built; not tracked by git)
+WHEEL_LISTS=("$ROOT/requirements/mmcv-wheels.sha256" "${MMCV_LOCAL_WHEELS:-$ROOT/.mmcv-wheels.local.sha256}")
+wheel_allowed() {
+  local sum listed
+  sum=$(sha256sum "$1" | cut -d' ' -f1)
+  listed=$(cat "${WHEEL_LISTS[@]}" 2>/dev/null | grep -v '^#' | cut -d' ' -f1 || true)
+  grep -qxF "$sum" <<<"$listed"
+}
+if [ "${1:-}" = "--check-wheel" ]; then  # tools/setup_env.sh --check-wheel FILE: 0 if allowed
+  if wheel_allowed "$2"; then log "allowed: $2"; exit 0; fi
+  log "not allowed: $2 (sha256 $(sha256sum "$2" | cut -d' ' -f1) is not listed in ${WHEEL_LISTS[*]})"
+  exit 1
+fi
 
-stamp_inputs() { cat requirements.txt requirements/*.txt pyproject.toml tools/setup_env.sh; }
+stamp_inputs() { cat requirements.txt requirements/*.txt requirements/mmcv-wheels.sha256 pyproject.toml tools/setup_env.sh; }
 want_stamp=$(stamp_inputs | sha1sum | cut -d' ' -f1)
 if [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/.mpvg_ready" 2>/dev/null)" = "$want_stamp" ]; then
   exit 0  # everything installed by an earlier run with the same requirements
@@ -73,6 +90,10 @@ else
   for dir in "${candidates[@]}"; do
     for whl in "$dir"/mmcv-"$MMCV_VERSION"-*.whl; do
       [ -f "$whl" ] || continue
+      if ! wheel_allowed "$whl"; then
+        log "skipping $whl: its sha256 $(sha256sum "$whl" | cut -d' ' -f1) is not listed in ${WHEEL_LISTS[*]}"
+        continue
+      fi
       log "trying cached mmcv wheel $whl"
       if "${PIP[@]}" install -q --no-deps --force-reinstall "$whl" && mmcv_ok; then
         installed=1; break 2
@@ -106,6 +127,8 @@ else
       log "ERROR: building mmcv $MMCV_VERSION failed; the last lines of its log are above"
       exit 1
     fi
+    echo "$(sha256sum "$whl" | cut -d' ' -f1)  $(basename "$whl")  built here $(date -u +%F) for $tag" \
+      >> "${WHEEL_LISTS[1]}"
     "${PIP[@]}" install -q --no-deps --force-reinstall "$whl"
     rm -rf "$build"
     mmcv_ok || { log "ERROR: the freshly built mmcv does not load its ops"; exit 1; }

@@ -13,7 +13,7 @@ SRUN_ARGS=${SRUN_ARGS:-""}
 DIR=$(cd "$(dirname "$0")" && pwd)
 PYTHON=${PYTHON:-python}
 
-PYTHONPATH="$DIR/..":${PYTHONPATH:-} \
+PYTHONPATH="$(dirname "$DIR")${PYTHONPATH:+:$PYTHONPATH}" \
 srun -p "$PARTITION" \
     --job-name="$JOB_NAME" \
     --gres=gpu:"$GPUS_PER_NODE" \

@@ -1,6 +1,6 @@
 """Test a checkpoint with mmpretrain / mmdet / mmseg (the config's default_scope decides).
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl]
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl] [--non-strict]
         [--show-dir DIR] [--cfg-options k=v ...] [--launcher none|pytorch|slurm]
 """
 import os.path as osp

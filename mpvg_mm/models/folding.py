@@ -66,3 +66,29 @@ def fold_last_ln_pe(classifier: nn.Module) -> Tuple[dict, dict]:
     pe_cfg = dataclasses.asdict(backbone.pe.structure)
     pe_cfg['last_ln_pos'] = None
     return state, dict(pe_cfg=pe_cfg)
+
+
+def configure_folded(model_cfg, meta: dict):
+    """Make a classifier config build the model a folded checkpoint holds.
+
+    Args:
+        model_cfg: the config's ``model`` (a dict or ``ConfigDict``), changed in place.
+        meta: the checkpoint's ``meta``; :func:`fold_last_ln_pe`'s tool
+            (``tools/model_converters/fold_mpvg.py``) records ``folded_last_ln_pe=True``
+            and ``folded_pe_cfg`` (the folded structure's switches).
+
+    Returns:
+        the backbone ``pe_cfg`` set (a dict), or None when the checkpoint is not folded or
+        the config already builds the folded model.
+    """
+    if not meta.get('folded_last_ln_pe'):
+        return None
+    backbone = model_cfg['backbone']
+    pe_cfg = dict(backbone.get('pe_cfg') or {})
+    folded = dict(meta.get('folded_pe_cfg') or dict(pe_cfg, last_ln_pos=None))
+    folded.pop('last_ln_pe', None)  # the old name of last_ln_pos
+    if 'last_ln_pos' in pe_cfg and pe_cfg['last_ln_pos'] is None and all(
+            pe_cfg.get(k, v) == v for k, v in folded.items()):
+        return None
+    backbone['pe_cfg'] = folded
+    return folded

@@ -9,8 +9,10 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from mmengine.config import Config
 from mmengine.registry import DefaultScope, init_default_scope
 
@@ -112,9 +114,13 @@ def test_train_then_test_whole_and_slide(demo, tmp_path):
     assert re.search(r'Iter\(test\) \[3/3\].*mIoU', slide)
     samples = pickle.loads(dump.read_bytes())
     assert len(samples) == 3
-    preds = [s['pred_sem_seg']['data'][0] for s in samples]
-    gts = [s['gt_sem_seg']['data'][0] for s in samples]
-    assert all(p.shape == (IMG_SIZE, IMG_SIZE) for p in preds)
+    # the dump holds label maps (uint8), no logits and no ground truth (read from its file,
+    # reduce_zero_label: 0 -> 255 ignored, k -> k - 1)
+    assert not any('seg_logits' in s or 'gt_sem_seg' in s for s in samples)
+    preds = [s['pred_sem_seg'] for s in samples]
+    raw = [np.asarray(Image.open(s['seg_map_path']), dtype=np.int64) for s in samples]
+    gts = [np.where(r == 0, 255, r - 1) for r in raw]
+    assert all(p.shape == (IMG_SIZE, IMG_SIZE) and p.dtype == np.uint8 for p in preds)
     ious = []
     for c in range(4):
         inter = sum(int(((p == c) & (g == c)).sum()) for p, g in zip(preds, gts))

@@ -2,8 +2,9 @@
 
     python tools/model_converters/fold_mpvg.py CONFIG CHECKPOINT DST
 
-DST loads into the same config with ``model.backbone.pe_cfg.last_ln_pos=None`` (printed),
-e.g. ``tools/test.py CONFIG DST --cfg-options model.backbone.pe_cfg.last_ln_pos=None``.
+DST loads into the same config with ``model.backbone.pe_cfg.last_ln_pos=None`` (printed);
+its meta records the folding (``folded_last_ln_pe``, ``folded_pe_cfg``), from which
+``tools/test.py CONFIG DST`` builds the folded model by itself.
 Valid at the config's ``img_size`` (see mpvg_mm/models/folding.py).
 """
 import argparse
@@ -29,7 +30,8 @@ def main(argv=None):
     model = build_model(Config.fromfile(args.config))
     ckpt = load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
     state, update = fold_last_ln_pe(model.eval())
-    meta = dict(ckpt.get('meta', {}), folded_last_ln_pe=True)
+    # what tools/test.py reads to build the folded model from the unfolded config
+    meta = dict(ckpt.get('meta', {}), folded_last_ln_pe=True, folded_pe_cfg=update['pe_cfg'])
     torch.save(dict(state_dict=state, meta=meta), args.dst)
     print(f'wrote {args.dst}; build it with model.backbone.pe_cfg={update["pe_cfg"]}')
 

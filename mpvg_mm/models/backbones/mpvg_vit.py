@@ -124,12 +124,36 @@ class PatchEmbed(nn.Module):
             if not self.pad_to_patch:
                 raise ValueError(
                     f'input size {h}x{w} is not a multiple of the patch size {p}: resize or '
-                    f'pad the images (e.g. size_divisor={p} in the data preprocessor), or '
-                    'build the backbone with pad_to_patch=True.')
+                    f'pad the images ({pad_divisor_hint(p)}), or build the backbone with '
+                    'pad_to_patch=True.')
             x = F.pad(x, (0, pad_w, 0, pad_h))
         x = self.proj(x)
         grid = (x.shape[2], x.shape[3])
         return x.flatten(2).transpose(1, 2), grid
+
+
+#: the data preprocessor's padding keys of each toolbox: mmpretrain's
+#: ``ClsDataPreprocessor`` and mmdet's ``DetDataPreprocessor`` take ``pad_size_divisor``;
+#: mmseg's ``SegDataPreProcessor`` takes ``size_divisor`` (training) and
+#: ``test_cfg=dict(size_divisor=...)`` (testing)
+PAD_DIVISOR_HINTS = {
+    'mmpretrain': 'model.data_preprocessor.pad_size_divisor={}',
+    'mmdet': 'model.data_preprocessor.pad_size_divisor={}',
+    'mmseg': 'model.data_preprocessor.size_divisor={0} and '
+             'model.data_preprocessor.test_cfg=dict(size_divisor={0})',
+}
+
+
+def pad_divisor_hint(divisor: int) -> str:
+    """How to pad to a multiple of ``divisor`` with the data preprocessor of the toolbox in
+    use (mmengine's current default scope); every toolbox's keys when none is set."""
+    from mmengine.registry import DefaultScope
+    current = DefaultScope.get_current_instance()
+    scope = current.scope_name if current is not None else None
+    if scope in PAD_DIVISOR_HINTS:
+        return f'{PAD_DIVISOR_HINTS[scope].format(divisor)} in this {scope} config'
+    return '; '.join(f'{name}: {hint.format(divisor)}'
+                     for name, hint in PAD_DIVISOR_HINTS.items())
 
 
 class Attention(nn.Module):

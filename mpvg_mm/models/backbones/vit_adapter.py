@@ -31,7 +31,7 @@ from mmcv.cnn import build_norm_layer
 from mmcv.ops import MultiScaleDeformableAttention
 from mmengine.model.weight_init import trunc_normal_
 
-from .mpvg_vit import LN_EPS, DropPath, MPVGViT
+from .mpvg_vit import LN_EPS, DropPath, MPVGViT, pad_divisor_hint
 
 Shape = Tuple[int, int]
 
@@ -543,7 +543,8 @@ class MPVGViTAdapter(MPVGViT):
             raise ValueError(
                 f'the ViT patch grid {tuple(grid)} differs from the spatial prior\'s '
                 f'stride-16 grid {level_shapes[1]} for input {tuple(x.shape[-2:])}: pad '
-                'inputs to multiples of 16 or build with pad_to_patch=True.')
+                f'inputs to multiples of 16 ({pad_divisor_hint(16)}) or build with '
+                'pad_to_patch=True.')
         inject_inputs = deformable_inputs([grid], level_shapes, x.device)
         extract_inputs = deformable_inputs(level_shapes, [grid], x.device)
 

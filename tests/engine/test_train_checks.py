@@ -1,0 +1,60 @@
+"""tools/train.py refuses at start what would fail or go wrong later: --resume of a
+weights-only checkpoint, a schedule shorter than its warm-up, --amp without an accelerator."""
+import pytest
+import torch
+
+from mpvg_mm.cli import train_main
+
+ROOT = __file__.rsplit('/tests/', 1)[0]
+DEMO_CONFIG = f'{ROOT}/configs/demo/mpvg-vit-demo_mpvg_1xb64_demo-cls.py'
+
+
+def _save(path, **parts):
+    torch.save(dict(meta=dict(epoch=3, iter=12), state_dict={'w': torch.ones(2)}, **parts),
+               path)
+    return str(path)
+
+
+def test_resume_of_a_best_checkpoint_is_refused(tmp_path):
+    # what mmengine's CheckpointHook writes as best_*.pth: weights, meta and message hub
+    best = _save(tmp_path / 'best_accuracy_top1_epoch_3.pth', message_hub={})
+    with pytest.raises(ValueError, match=r'(?s)holds weights only, without optimizer, '
+                       r'param_schedulers.*load_from=.*best_accuracy_top1_epoch_3\.pth'):
+        train_main([DEMO_CONFIG, '--work-dir', str(tmp_path), '--resume', best])
+
+
+def test_auto_resume_checks_the_checkpoint_last_checkpoint_names(tmp_path):
+    weights = _save(tmp_path / 'epoch_3.pth')
+    (tmp_path / 'last_checkpoint').write_text(weights)
+    with pytest.raises(ValueError, match="without optimizer, message_hub"):
+        train_main([DEMO_CONFIG, '--work-dir', str(tmp_path), '--resume'])
+
+
+def test_a_complete_checkpoint_passes_the_check(tmp_path):
+    from mpvg_mm.engine.checkpoint_hook import check_resumable
+    full = _save(tmp_path / 'epoch_3.pth', message_hub={}, optimizer={'state': {}},
+                 param_schedulers=[])
+    check_resumable(full)
+    check_resumable(_save(tmp_path / 'no_sched.pth', message_hub={}, optimizer={}),
+                    needs_param_schedulers=False)
+
+
+@pytest.mark.parametrize('config, epochs', [
+    (DEMO_CONFIG, 1),  # 1 warm-up epoch
+    (f'{ROOT}/configs/vit_lite/vit-lite-7-4_mpvg_1xb128_cifar100.py', 10),  # 10
+    (f'{ROOT}/configs/mpvg/deit-tiny_mpvg_8xb128_in1k.py', 3),  # 5
+])
+def test_a_schedule_shorter_than_the_warm_up_is_refused_at_start(tmp_path, config, epochs):
+    with pytest.raises(ValueError, match=rf'train_cfg.max_epochs={epochs} is too short .*'
+                       r'param_scheduler\[1\] \(CosineAnnealingLR\) begins at epoch '
+                       r'.*param_scheduler.0.end=N param_scheduler.1.begin=N'):
+        train_main([config, '--work-dir', str(tmp_path), '--cfg-options',
+                    f'train_cfg.max_epochs={epochs}'])
+
+
+def test_amp_without_an_accelerator_is_refused_at_start(tmp_path, monkeypatch):
+    from mmengine import device
+    for name in ('cuda', 'npu', 'mlu', 'musa'):
+        monkeypatch.setattr(device, f'is_{name}_available', lambda: False)
+    with pytest.raises(ValueError, match='--amp needs an accelerator.*drop --amp'):
+        train_main([DEMO_CONFIG, '--work-dir', str(tmp_path), '--amp'])

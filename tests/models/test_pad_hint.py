@@ -1,0 +1,42 @@
+"""The patch-size error names the padding key that the toolbox's own data preprocessor takes:
+building that preprocessor with the suggested keys pads a 30x30 image to the patch multiple."""
+import re
+
+import pytest
+import torch
+from mmengine.registry import init_default_scope
+
+from mpvg_mm.models.backbones.mpvg_vit import MPVGViT
+
+PREPROCESSORS = {'mmpretrain': 'ClsDataPreprocessor', 'mmdet': 'DetDataPreprocessor',
+                 'mmseg': 'SegDataPreProcessor'}
+
+
+@pytest.mark.parametrize('scope', list(PREPROCESSORS))
+def test_patch_size_error_suggests_the_toolbox_key(scope, tiny_arch):
+    init_default_scope(scope)
+    with pytest.raises(ValueError, match=f'not a multiple of the patch size 8.*{scope}') as info:
+        MPVGViT(arch=tiny_arch)(torch.randn(1, 3, 30, 30))
+    suggested = dict(re.findall(r'model\.data_preprocessor\.(\w+)=(dict\(size_divisor=8\)|8)',
+                                str(info.value)))
+    assert suggested, str(info.value)
+    registry = __import__(f'{scope}.registry', fromlist=['MODELS']).MODELS
+    preprocessor = registry.build(dict(type=PREPROCESSORS[scope],
+                                       **{k: eval(v) for k, v in suggested.items()}))
+    sample = __import__(f'{scope}.structures', fromlist=['x'])
+    sample = getattr(sample, {'mmpretrain': 'DataSample', 'mmdet': 'DetDataSample',
+                              'mmseg': 'SegDataSample'}[scope])()
+    data = dict(inputs=[torch.randint(0, 255, (3, 30, 30), dtype=torch.uint8)],
+                data_samples=[sample])
+    for training in (True, False):
+        if training and scope == 'mmseg':
+            from mmengine.structures import PixelData
+            sample.gt_sem_seg = PixelData(data=torch.zeros(1, 30, 30, dtype=torch.long))
+        out = preprocessor(data, training=training)
+        assert tuple(out['inputs'].shape[-2:]) == (32, 32), (scope, training)
+
+
+def test_without_a_toolbox_scope_every_key_is_named(tiny_arch):
+    with pytest.raises(ValueError, match=r'mmpretrain: model\.data_preprocessor\.pad_size_'
+                       r'divisor=8; mmdet: .*pad_size_divisor=8; mmseg: .*size_divisor=8'):
+        MPVGViT(arch=tiny_arch)(torch.randn(1, 3, 30, 30))

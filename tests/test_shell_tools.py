@@ -1,0 +1,53 @@
+"""The shell tools: the launchers put the repository on PYTHONPATH without an empty entry
+(an empty entry is the current directory: a sitecustomize.py there would run in every
+worker); setup_env.sh installs only listed mmcv wheels."""
+import os
+import stat
+import subprocess
+
+import pytest
+
+ROOT = __file__.rsplit('/tests/', 1)[0]
+SCRIPTS = {'dist_train.sh': ['cfg.py', '2'], 'dist_test.sh': ['cfg.py', 'ckpt.pth', '2'],
+           'slurm_train.sh': ['part', 'job', 'cfg.py'],
+           'slurm_test.sh': ['part', 'job', 'cfg.py', 'ckpt.pth']}
+
+
+@pytest.mark.parametrize('script', list(SCRIPTS))
+@pytest.mark.parametrize('inherited', [None, '/opt/site'])
+def test_pythonpath_has_no_empty_entry(script, inherited, tmp_path):
+    # python (dist_*) and srun (slurm_*) replaced by a probe printing the PYTHONPATH it gets
+    probe = tmp_path / 'probe'
+    probe.write_text('#!/bin/sh\necho "PYTHONPATH=[$PYTHONPATH]"\n')
+    probe.chmod(probe.stat().st_mode | stat.S_IEXEC)
+    os.symlink(probe, tmp_path / 'srun')
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    env.update(PYTHON=str(probe), PATH=f'{tmp_path}:{env["PATH"]}')
+    if inherited:
+        env['PYTHONPATH'] = inherited
+    out = subprocess.run(['bash', f'{ROOT}/tools/{script}', *SCRIPTS[script]], env=env,
+                         cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    value = out.split('PYTHONPATH=[', 1)[1].split(']', 1)[0]
+    assert value.split(':') == [ROOT] + ([inherited] if inherited else [])
+
+
+def test_setup_installs_only_listed_mmcv_wheels(tmp_path):
+    """tools/setup_env.sh --check-wheel: the decision setup_env.sh makes for every mmcv wheel
+    it finds (the repository's list, or this checkout's record of the wheels it built)."""
+    import hashlib
+    wheel = tmp_path / 'mmcv-2.1.0-cp311-cp311-linux_x86_64.whl'
+    wheel.write_bytes(os.urandom(256))
+    local = tmp_path / 'built.sha256'
+    env = dict(os.environ, MMCV_LOCAL_WHEELS=str(local))
+
+    def check():
+        return subprocess.run(['bash', f'{ROOT}/tools/setup_env.sh', '--check-wheel',
+                               str(wheel)], env=env, capture_output=True, text=True)
+
+    refused = check()
+    assert refused.returncode == 1 and 'not allowed' in refused.stdout
+    local.write_text(f'{hashlib.sha256(wheel.read_bytes()).hexdigest()}  {wheel.name}\n')
+    assert check().returncode == 0
+    with open(f'{ROOT}/requirements/mmcv-wheels.sha256') as f:
+        listed = [line.split()[0] for line in f if not line.startswith('#')]
+    assert listed and all(len(s) == 64 for s in listed)
