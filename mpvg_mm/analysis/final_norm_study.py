@@ -155,6 +155,9 @@ def run_study(config, options: Sequence[str] = tuple(OPTIONS),
         entry = results['options'].setdefault(name, dict(description=OPTIONS[name],
                                                           runs={}))
         entry['description'] = OPTIONS[name]
+    if isinstance(config, (str, os.PathLike)):
+        from mmengine.config import Config
+        config = Config.fromfile(config)  # once: build_run_config copies it per run
     for seed in seeds:
         for name in options:
             runs = results['options'][name]['runs']
