@@ -94,3 +94,20 @@ def test_the_table_lists_mean_and_std(tmp_path, analysis_tool, demo_cfg):
     assert len(table) == 4
     assert table[2].startswith('| `none` |') and '| 0.600 +- 0.082 | 0.300 +- 0.041 |' in \
         table[2] and table[2].endswith('| 3 |')
+
+
+def test_plain_vit_detectors_default_to_the_studys_best():
+    """The configs' final_norm is the option with the best mean bbox mAP in the study
+    committed with them (docs/studies/final_norm_study.json, README table)."""
+    import glob
+
+    from mmengine.config import Config
+    with open(osp.join(ROOT, 'docs/studies/final_norm_study.json')) as f:
+        study = json.load(f)
+    means = {name: entry['summary']['bbox_mAP']['mean']
+             for name, entry in study['options'].items() if len(entry['runs']) >= 3}
+    best = max(means, key=means.get)
+    paths = sorted(glob.glob(osp.join(ROOT, 'configs/mask_rcnn/*-sfp_*.py'))) + [CONFIG]
+    assert len(paths) == 5
+    for path in paths:
+        assert Config.fromfile(path).model.backbone.final_norm == best, path

@@ -20,7 +20,7 @@ from typing import Optional, Sequence
 import torch
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from preset_study import REPO_ROOT, resolve_config  # noqa: E402
+from preset_study import REPO_ROOT, comma_list, resolve_config  # noqa: E402
 
 sys.path.insert(0, REPO_ROOT)
 from mpvg_mm.analysis.final_norm_study import OPTIONS, run_study  # noqa: E402
@@ -61,10 +61,9 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
                         help='results JSON (default: WORK_DIR/final_norm_study.json)')
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    results = run_study(resolve_config(args.config),
-                        [o.strip() for o in args.options.split(',') if o.strip()],
-                        [int(s) for s in args.seeds.split(',') if s.strip()], args.epochs,
-                        args.work_dir, args.out, args.data_root, args.checkpoint)
+    results = run_study(resolve_config(args.config), comma_list(args.options),
+                        comma_list(args.seeds, int), args.epochs, args.work_dir, args.out,
+                        args.data_root, args.checkpoint)
     print(format_table(results))
     return results
 
