@@ -38,13 +38,14 @@ METRICS = ('bbox_mAP', 'bbox_mAP_50', 'segm_mAP', 'segm_mAP_50')
 
 def build_run_config(config, final_norm: str, seed: int, work_dir: str,
                      epochs: Optional[int] = None, data_root: Optional[str] = None,
-                     checkpoint: Optional[str] = None):
+                     checkpoint: Optional[str] = None, batch_size: Optional[int] = None):
     """The detection ``config`` (path or ``Config``, copied) for one run.
 
     Sets ``model.backbone.final_norm``, ``randomness.seed``, ``work_dir``; no validation
     during training (the study evaluates once at the end) and no checkpoint saving;
     ``epochs`` shortens the schedule (by-epoch schedulers ending at the config's
-    ``max_epochs`` end at ``epochs``); ``data_root`` moves the COCO-layout data (and the
+    ``max_epochs`` end at ``epochs``); ``batch_size`` replaces the training batch (the
+    lr is the config's, unscaled); ``data_root`` moves the COCO-layout data (and the
     evaluators' ``ann_file``); ``checkpoint`` replaces the backbone's pretrained file.
 
     Raises:
@@ -75,6 +76,8 @@ def build_run_config(config, final_norm: str, seed: int, work_dir: str,
             cfg[key].dataset.data_root = root
         for key in ('val_evaluator', 'test_evaluator'):
             cfg[key].ann_file = root + 'annotations/instances_val2017.json'
+    if batch_size is not None:
+        cfg.train_dataloader.batch_size = batch_size
     old_epochs = cfg.train_cfg.max_epochs
     epochs = epochs or old_epochs
     if epochs != old_epochs:
@@ -122,7 +125,8 @@ def run_study(config, options: Sequence[str] = tuple(OPTIONS),
               seeds: Sequence[int] = (0, 1, 2), epochs: Optional[int] = None,
               work_root: str = 'work_dirs/final_norm_study',
               results_path: Optional[str] = None, data_root: Optional[str] = None,
-              checkpoint: Optional[str] = None, run=run_one, log=print) -> dict:
+              checkpoint: Optional[str] = None, batch_size: Optional[int] = None,
+              run=run_one, log=print) -> dict:
     """Train every option with every seed (seed-major order, so that an interrupted
     study has whole seeds); returns ``{'settings', 'options': {name: {'description',
     'runs': {seed: metrics}, 'summary': {metric: {'mean', 'std'}}}}}``.
@@ -140,8 +144,8 @@ def run_study(config, options: Sequence[str] = tuple(OPTIONS),
     results_path = results_path or osp.join(work_root, 'final_norm_study.json')
     config_name = os.fspath(config) if isinstance(config, (str, os.PathLike)) else \
         config.filename
-    settings = dict(config=config_name, epochs=epochs, data_root=data_root,
-                    checkpoint=checkpoint)
+    settings = dict(config=config_name, epochs=epochs, batch_size=batch_size,
+                    data_root=data_root, checkpoint=checkpoint)
     results = dict(settings=settings, options={})
     if osp.exists(results_path):
         with open(results_path) as f:
@@ -165,7 +169,7 @@ def run_study(config, options: Sequence[str] = tuple(OPTIONS),
                 continue
             cfg = build_run_config(config, name, seed,
                                    osp.join(work_root, f'{name}_seed{seed}'), epochs,
-                                   data_root, checkpoint)
+                                   data_root, checkpoint, batch_size)
             metrics = run(cfg)
             runs[str(seed)] = metrics
             log(f"final_norm={name:6s} seed {seed}: bbox mAP {metrics['bbox_mAP']:.3f}, "
@@ -175,3 +179,22 @@ def run_study(config, options: Sequence[str] = tuple(OPTIONS),
             with open(results_path, 'w') as f:
                 json.dump(results, f, indent=1, allow_nan=False)
     return summarize(results)
+
+
+def decide(results: dict, baseline: str = 'none', metric: str = 'bbox_mAP',
+           min_seeds: int = 3) -> str:
+    """The option the configs should default to: the best mean ``metric`` among the
+    options with at least ``min_seeds`` runs, if it beats ``baseline`` (ViTDet's
+    structure) by more than the two options' std added; else ``baseline``.
+
+    Raises:
+        ValueError: ``baseline`` has fewer than ``min_seeds`` runs.
+    """
+    summaries = {name: entry['summary'][metric] for name, entry in results['options'].items()
+                 if len(entry['runs']) >= min_seeds}
+    if baseline not in summaries:
+        raise ValueError(f'the baseline {baseline!r} needs {min_seeds} runs to decide; run '
+                         'the study with more seeds.')
+    best = max(summaries, key=lambda name: summaries[name]['mean'])
+    margin = summaries[best]['mean'] - summaries[baseline]['mean']
+    return best if margin > summaries[best]['std'] + summaries[baseline]['std'] else baseline

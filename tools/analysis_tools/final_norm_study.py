@@ -4,13 +4,14 @@ evaluated (bbox / segm mAP, mean +- std over seeds); the protocol is
 :mod:`mpvg_mm.analysis.final_norm_study`.
 
     python tools/analysis_tools/final_norm_study.py [--config CONFIG] \
-        [--options none,pe,ln,ln+pe] [--seeds 0,1,2] [--epochs N] \
+        [--options none,pe,ln,ln+pe] [--seeds 0,1,2] [--epochs N] [--batch-size N] \
         [--checkpoint work_dirs/demo_cls_mpvg/epoch_30.pth] [--data-root data/demo/coco] \
         [--threads 1] [--work-dir work_dirs/final_norm_study] [--out JSON]
 
 Runs one training at a time and rewrites ``--out`` (default
 ``WORK_DIR/final_norm_study.json``) after each; rerun the same command to resume.
-Prints the summary table (Markdown) at the end.
+Prints the summary table (Markdown) and the option the configs should default to
+(:func:`~mpvg_mm.analysis.final_norm_study.decide`) at the end.
 """
 import argparse
 import os.path as osp
@@ -23,7 +24,7 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from preset_study import REPO_ROOT, comma_list, resolve_config  # noqa: E402
 
 sys.path.insert(0, REPO_ROOT)
-from mpvg_mm.analysis.final_norm_study import OPTIONS, run_study  # noqa: E402
+from mpvg_mm.analysis.final_norm_study import OPTIONS, decide, run_study  # noqa: E402
 
 #: the demo's plain-ViT + SimpleFeaturePyramid Mask R-CNN (ViTDet's structure)
 DEFAULT_CONFIG = 'configs/demo/mask-rcnn_mpvg-vit-demo-sfp_mpvg_1xb8_demo-coco.py'
@@ -51,6 +52,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     parser.add_argument('--seeds', default='0,1,2')
     parser.add_argument('--epochs', type=int, default=None,
                         help="training epochs per run (default: the config's max_epochs)")
+    parser.add_argument('--batch-size', type=int, default=None,
+                        help="training batch (default: the config's; the lr is not rescaled)")
     parser.add_argument('--checkpoint', default=None,
                         help="the backbone's pretrained file (default: the config's)")
     parser.add_argument('--data-root', default=None,
@@ -63,8 +66,12 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     torch.set_num_threads(args.threads)
     results = run_study(resolve_config(args.config), comma_list(args.options),
                         comma_list(args.seeds, int), args.epochs, args.work_dir, args.out,
-                        args.data_root, args.checkpoint)
+                        args.data_root, args.checkpoint, args.batch_size)
     print(format_table(results))
+    try:
+        print(f'decision (mpvg_mm.analysis.final_norm_study.decide): {decide(results)}')
+    except ValueError as err:  # too few seeds
+        print(f'no decision: {err}')
     return results
 
 
