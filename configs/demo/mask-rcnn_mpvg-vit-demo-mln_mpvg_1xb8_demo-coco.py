@@ -7,11 +7,13 @@
 # As in the demo segmentor, each block's stride-8 map goes to mmseg's MultiLevelNeck
 # (scales 2/1/0.5/0.25 -> strides 4/8/16/32, the four levels of the RPN and RoI heads),
 # so the stride-4 level, where RoIAlign reads every demo object, comes from the
-# shallowest block. The last map alone, which has been through the classifier's final
-# LN (ViTDet's pyramid in the mask_rcnn/ plain-ViT configs, or this neck), trains the
-# RoI heads poorly at this scale: 0.01-0.03 bbox mAP after the same schedule (RPN fine,
-# RoI heads stuck at predicting background), while block 2's or block 3's map before
-# that LN gives 0.62. Heads are slimmed to 64 channels and fewer proposals.
+# shallowest block. The last map alone after the classifier's final LN (this neck, or
+# final_norm='ln+pe' in ViTDet's pyramid) trained the RoI heads poorly at this scale in
+# an earlier measurement: 0.01-0.03 bbox mAP after the same schedule (RPN fine, RoI
+# heads stuck at predicting background), while block 2's or block 3's map before that
+# LN gave 0.62. The last-block-only structure of the mask_rcnn/ plain-ViT configs is
+# mask-rcnn_mpvg-vit-demo-sfp_mpvg_1xb8_demo-coco.py (the README's final_norm study).
+# Heads are slimmed to 64 channels and fewer proposals.
 #
 #   python tools/make_demo_data.py data/demo --formats imagenet,coco
 #   python tools/train.py configs/demo/mpvg-vit-demo_mpvg_1xb64_demo-cls.py \

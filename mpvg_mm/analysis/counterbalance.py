@@ -82,12 +82,22 @@ def _floats(t: torch.Tensor) -> List[float]:
 
 # --------------------------------------------------------------------------- recording
 def find_backbone(model: nn.Module) -> nn.Module:
-    """``model.backbone`` for classifiers/detectors/segmentors, else ``model`` itself."""
+    """``model.backbone`` for classifiers/detectors/segmentors, else ``model`` itself.
+
+    Raises:
+        TypeError: not an ``MPVGViT``.
+        ValueError: an ``MPVGViT`` built without the Last LN (``final_norm`` 'pe'/'none').
+    """
     from mpvg_mm.models import MPVGViT
     backbone = getattr(model, 'backbone', model)
     if not isinstance(backbone, MPVGViT):
         raise TypeError(f'the diagnostics need an MPVGViT backbone (or a subclass), got '
                         f'{type(backbone).__name__}.')
+    if backbone.norm is None:
+        raise ValueError(
+            f'the diagnostics read the Last LN, which this backbone does not have '
+            f'(final_norm={backbone.final_norm!r}): run them on the classifier checkpoint '
+            'it was fine-tuned from.')
     return backbone
 
 

@@ -205,12 +205,19 @@ def _layer_means(runs: List[dict], key: str) -> List[Optional[float]]:
     return out
 
 
+def mean_std(values: Sequence[float]) -> Dict[str, float]:
+    """``{'mean', 'std'}``: the mean and the population std (0 for one value)."""
+    values = list(values)
+    return dict(mean=statistics.fmean(values),
+                std=statistics.pstdev(values) if len(values) > 1 else 0.0)
+
+
 def aggregate(runs: List[dict]) -> dict:
     """Mean and population std over seeds of the accuracy; per-layer mean correlation."""
-    accs = [r['val_acc'] for r in runs]
+    acc = mean_std(r['val_acc'] for r in runs)
     return dict(
-        val_acc_mean=statistics.fmean(accs),
-        val_acc_std=statistics.pstdev(accs) if len(accs) > 1 else 0.0,
+        val_acc_mean=acc['mean'],
+        val_acc_std=acc['std'],
         correlation_mean=_layer_means(runs, 'correlation'),
         correlation_vs_pos0_mean=_layer_means(runs, 'correlation_vs_pos0'),
         last_ln_beta_var_mean=statistics.fmean(

@@ -34,6 +34,11 @@ def resolve_config(path: str) -> str:
     return osp.join(REPO_ROOT, path)
 
 
+def comma_list(text: str, convert=str) -> list:
+    """``'a, b,'`` -> ``['a', 'b']`` (each item stripped, empty ones dropped, converted)."""
+    return [convert(item.strip()) for item in text.split(',') if item.strip()]
+
+
 def format_summary(results: dict) -> str:
     """Accuracy mean +- std and per-layer correlation (mean over seeds) per preset."""
     lines = [f"{'preset':22s} {'val acc (%)':>16s}   r(LN1(x_l), pos_ref) per layer "
@@ -62,10 +67,9 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     parser.add_argument('--out-dir', default='work_dirs/preset_study')
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    results = run_study(resolve_config(args.config),
-                        [p.strip() for p in args.presets.split(',') if p.strip()],
-                        [int(s) for s in args.seeds.split(',') if s.strip()], args.epochs,
-                        args.data_root, args.batch_size, args.max_train, args.max_val)
+    results = run_study(resolve_config(args.config), comma_list(args.presets),
+                        comma_list(args.seeds, int), args.epochs, args.data_root,
+                        args.batch_size, args.max_train, args.max_val)
     print(format_summary(results))
     os.makedirs(args.out_dir, exist_ok=True)
     path = osp.join(args.out_dir, 'preset_study.json')

@@ -1,7 +1,8 @@
 # Mask R-CNN on a plain DeiT-Ti (MPVGViT, ViTDet-style): the ViT's stride-16 feature map
-# (its last block after the Last LN, plus MPVG's LN''(pos_0) for pe_mode='mpvg') feeds
-# ViTDet's SimpleFeaturePyramid (strides 4/8/16/32, plus 64 for the RPN) in place of FPN;
-# the RPN and RoI heads are mmdet's, as in mask-rcnn_vit-adapter-deit-tiny_fpn.py.
+# (its last block's output x_L; final_norm below) feeds ViTDet's SimpleFeaturePyramid
+# (strides 4/8/16/32, plus 64 for the RPN; a LayerNorm after each of its convs, as
+# ViTDet's) in place of FPN; the RPN and RoI heads are mmdet's, as in
+# mask-rcnn_vit-adapter-deit-tiny_fpn.py.
 # Leaves of other presets set backbone.pe_mode and backbone.init_cfg.checkpoint.
 _base_ = ['./mask-rcnn_mpvg-vit.py']
 model = dict(
@@ -17,6 +18,12 @@ model = dict(
         init_cfg=dict(type='Pretrained',
                       checkpoint='work_dirs/deit-tiny_mpvg_8xb128_in1k/epoch_300.pth',
                       prefix='backbone.'),
+        # what x_L gets before the pyramid: 'none' (x_L, ViTDet: no final norm), or the
+        # classifier's Last-LN terms 'ln+pe' (LN(x_L) + LN''(pos_0)), 'ln', 'pe'. Chosen
+        # by the demo study in the README ("Plain-ViT detection: where the Last LN goes",
+        # tools/analysis_tools/final_norm_study.py); the classifier checkpoint's norm.* /
+        # pe.last_norm.* keys the choice leaves out are ignored on load.
+        final_norm='none',
         with_cp=False),  # True saves memory on 1333x800 inputs
     neck=dict(
         type='SimpleFeaturePyramid',

@@ -80,6 +80,9 @@ def resolve_arch(arch: Union[str, dict]) -> dict:
 
 
 OUT_TYPES = ('cls_token', 'avg_featmap', 'featmap')
+#: What the last block's output ``x_L`` gets (``MPVGViT(final_norm=...)``): the terms of
+#: the Last LN of the paper's Eq. 11, ``y = LN(x_L) + LN''(pos_k)``.
+FINAL_NORMS = ('ln+pe', 'ln', 'pe', 'none')
 
 
 def size_pair(value: Union[int, Sequence[int]], name: str = 'img_size') -> Tuple[int, int]:
@@ -306,8 +309,26 @@ class MPVGViT(BaseModule):
             ``(B, D, h, w)``. None: ``'cls_token'`` with a class token, else
             ``'avg_featmap'``.
         out_indices: blocks whose outputs are returned (negative counts from the end).
-            The last block's output goes through the Last LN (and Last-LN PE); earlier ones
-            are the raw residual stream.
+            The last block's output gets what ``final_norm`` says; earlier ones are the
+            raw residual stream.
+        final_norm: what the last block's output ``x_L`` (``(B, N, D)``) gets before it is
+            returned (any ``out_type``), i.e. which terms of the paper's Last LN (Sec. 4,
+            Eq. 11: ``y = LN(x_L) + LN''(pos_k)``, ``k = last_ln_pos``) are kept:
+
+            * ``'ln+pe'`` (default): ``LN(x_L) + LN''(pos_k)``, the classifier's output;
+              for structures without a Last-LN PE (Default, LaPE, PVG) ``LN(x_L)``.
+            * ``'ln'``: ``LN(x_L)``; the Last-LN PE is dropped (built without ``LN''``,
+              as the structure with ``last_ln_pos=None``: MPVG -> PVG).
+            * ``'pe'``: ``x_L + LN''(pos_k)``: MPVG's PE term on the un-normalised
+              tokens; ``x_L`` for structures without it. No Last LN is built.
+            * ``'none'``: ``x_L``, as ViTDet feeds its simple pyramid (mmdet
+              ``projects/ViTDet``: ``final_norm=False``). No Last LN, no ``LN''``.
+
+            Unused norms are not built (no unused parameter under DDP); a classifier
+            checkpoint's ``norm.*`` / ``pe.last_norm.*`` are then reported as unexpected
+            keys and ignored. ``True``/``False`` (mmpretrain's boolean ``final_norm``)
+            mean ``'ln+pe'``/``'none'``. The plain-ViT Mask R-CNN configs choose by the
+            study in the README ("Plain-ViT detection: where the Last LN goes").
         img_size: the size ``pos_embed`` is defined for (the arch's by default): an int
             ``s`` (``s x s``) or ``(H, W)``, multiples of the patch size; anything else
             raises ``ValueError``. Other input sizes work: ``pos_0`` is resampled to the
@@ -362,6 +383,7 @@ class MPVGViT(BaseModule):
                  with_cls_token: Optional[bool] = None,
                  out_type: Optional[str] = None,
                  out_indices: Union[int, Sequence[int]] = -1,
+                 final_norm: Union[str, bool] = 'ln+pe',
                  img_size: Optional[Union[int, Sequence[int]]] = None,
                  patch_size: Optional[int] = None,
                  in_channels: int = 3,
@@ -386,6 +408,11 @@ class MPVGViT(BaseModule):
         self.pretrained_grid = (None if pretrained_img_size is None else
                                 self._grid_of(self.pretrained_img_size, 'pretrained_img_size'))
 
+        self.final_norm = self._resolve_final_norm(final_norm)
+        if 'pe' not in self.final_norm.split('+'):
+            # the structure without the Last-LN PE (the deprecated key goes too)
+            pe_cfg = {k: v for k, v in (pe_cfg or {}).items() if k != 'last_ln_pe'}
+            pe_cfg['last_ln_pos'] = None
         structure, preset_cls = build_pe_structure(pe_mode, pe_cfg)
         self.pe_mode = pe_mode
         self.with_cls_token = preset_cls if with_cls_token is None else bool(with_cls_token)
@@ -426,7 +453,9 @@ class MPVGViT(BaseModule):
             Block(D, arch_cfg['num_heads'], arch_cfg['mlp_ratio'], qkv_bias, dpr[i],
                   window_size if i in window_blocks else 0) for i in range(self.num_layers)
         ])
-        self.norm = nn.LayerNorm(D, eps=LN_EPS)  # the Last LN
+        # the Last LN (None when final_norm leaves it out)
+        self.norm = (nn.LayerNorm(D, eps=LN_EPS) if 'ln' in self.final_norm.split('+')
+                     else None)
         self._register_load_state_dict_pre_hook(self._resample_pos_embed_on_load)
         self._init_deit()
         self._freeze_stages()
@@ -437,6 +466,16 @@ class MPVGViT(BaseModule):
         if size[0] % p or size[1] % p:
             raise ValueError(f'{name}={size} is not a multiple of the patch size {p}.')
         return size[0] // p, size[1] // p
+
+    @staticmethod
+    def _resolve_final_norm(final_norm: Union[str, bool]) -> str:
+        if isinstance(final_norm, bool):
+            return 'ln+pe' if final_norm else 'none'
+        if final_norm not in FINAL_NORMS:
+            raise ValueError(f'unknown final_norm {final_norm!r}; choose one of {FINAL_NORMS} '
+                             "('ln+pe': LN(x_L) + LN''(pos), the classifier's; 'none': x_L, "
+                             "ViTDet's).")
+        return final_norm
 
     def _resolve_out_indices(self, out_indices) -> Tuple[int, ...]:
         indices = [out_indices] if isinstance(out_indices, int) else list(out_indices)
@@ -629,8 +668,10 @@ class MPVGViT(BaseModule):
         return block(tokens, pos, grid)
 
     def forward_last_ln(self, tokens: torch.Tensor, plan) -> torch.Tensor:
-        """The Last LN, plus MPVG's ``LN''(pos_k)`` when the structure has it."""
-        tokens = self.norm(tokens)
+        """``(B, N, D)`` -> ``(B, N, D)``: the terms of the Last LN that ``final_norm``
+        keeps: ``LN(x_L)`` (or ``x_L``), plus MPVG's ``LN''(pos_k)`` when built."""
+        if self.norm is not None:
+            tokens = self.norm(tokens)
         return tokens if plan.last is None else tokens + plan.last
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
