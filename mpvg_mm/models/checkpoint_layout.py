@@ -578,3 +578,83 @@ def _convert_vit_adapter(sd: Dict[str, torch.Tensor], overrides: dict,
     meta = dict(mpvg_backbone=dict(type='MPVGViTAdapter', **cfg), converted_from='vit-adapter',
                 pos_embed_grid=grid, num_classes=None)
     return dict(state_dict=state_dict, meta=meta), cfg, notes
+
+
+# ---------------------------------------------------------------------------------------
+# The load hook's key check (``MPVGViT._resample_pos_embed_on_load``)
+
+#: Wrapper keys of training files (DeiT's main.py: ``model``, ``model_ema``); mmengine's
+#: ``Pretrained`` / ``load_checkpoint`` unwraps only ``state_dict``.
+WRAPPER_KEYS = ('model', 'model_ema', 'state_dict', 'module')
+_FOREIGN_HINT = ('convert it first: python tools/model_converters/convert.py SRC DST '
+                 "(then init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.'))")
+_CORE_KEY = re.compile(r'^(patch_embed\.proj\.weight|norm\.(weight|bias)|blocks\.\d+\.('
+                       + '|'.join(map(re.escape, _BLOCK_PARTS)) + r')\.weight)$')
+#: keys of a backbone-level checkpoint that may go unused without changing the function:
+#: a classifier's head, DeiT's distillation token and head, the class token (and its
+#: ``pos_embed`` row) of a class-token file in a GAP model, our own PE-structure keys.
+_IGNORABLE_KEY = re.compile(r'^(head\.|head_dist\.|dist_token$|cls_token$|pos_embed_grid$|pe\.)')
+
+
+def refuse_foreign_backbone_keys(state_dict: dict, prefix: str, own_keys) -> None:
+    """Refuse a state dict whose keys under ``prefix`` are not ``MPVGViT``'s layout.
+
+    Run by ``MPVGViT``'s load hook before mmengine's non-strict ``Pretrained`` load,
+    which would otherwise load the matching fraction and only warn. Decided from the
+    keys alone: a training-file wrapper (``model`` / ``model_ema`` / ``state_dict`` /
+    ``module`` holding a dict), the mmpretrain / mmseg ``layers.{i}.*`` or official
+    ViT-Adapter (``spm.*``, ``interactions.*``) layout, timm's ``fc_norm`` of a GAP model
+    (an LN after the average, which ``MPVGViT`` does not have), and in general a file that
+    lacks any of the backbone's own core weights (patch projection, block Linear / LN
+    weights, the Last LN) while it has keys ``MPVGViT`` does not know. A file without any
+    key under ``prefix`` is left alone (the hook then does nothing).
+
+    Args:
+        state_dict: the state dict being loaded (the whole model's keys).
+        prefix: this backbone's prefix in it (``''`` for mmengine's ``Pretrained`` with
+            ``prefix='backbone.'``, which strips it; ``'backbone.'`` for a classifier).
+        own_keys: this backbone's state-dict keys (without ``prefix``).
+
+    Raises:
+        ValueError: naming the layout found and the fix (``convert.py SRC DST``).
+    """
+    sub = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    if not sub:
+        return
+    wrappers = [k for k in WRAPPER_KEYS if isinstance(sub.get(k), dict)]
+    if wrappers:
+        raise ValueError(
+            f"the checkpoint wraps its weights in {{'{wrappers[0]}': ...}} (a timm/DeiT "
+            "training file), which mmengine does not unwrap (it unwraps 'state_dict' only), "
+            f'so no weight would load: {_FOREIGN_HINT}.')
+    own = set(own_keys)
+    foreign = set(sub) - own  # MPVGViTAdapter's own keys have the official names
+    layout = None
+    if any(re.match(r'(spm\.|interactions\.\d+\.)', k) for k in foreign):
+        layout = 'official ViT-Adapter (spm.*, interactions.*)'
+    elif any(re.match(r'layers\.\d+\.attn\.attn\.', k) for k in foreign):
+        layout = 'mmseg VisionTransformer (layers.{i}.attn.attn.in_proj_weight)'
+    elif any(re.match(r'layers\.\d+\.', k) for k in foreign):
+        layout = 'mmpretrain VisionTransformer (layers.{i}.ln1, attn.qkv, ffn.layers.0.0)'
+    if layout:
+        raise ValueError(f'the checkpoint is in the {layout} layout, not MPVGViT\'s '
+                         '(blocks.{i}.*): mmengine would load only the few keys whose names '
+                         f'agree and leave the rest random; {_FOREIGN_HINT}.')
+    if 'fc_norm.weight' in sub:
+        raise ValueError(
+            "the checkpoint is a timm GAP ViT with fc_norm (global_pool='avg'): an LN after "
+            'the average, which MPVGViT does not have (it averages after the Last LN, '
+            'norm.*, which this file lacks); it cannot be loaded as the same function. Use '
+            "a checkpoint trained with fc_norm=False, or a class-token one.")
+    missing = sorted(k for k in own - set(sub) if _CORE_KEY.match(k))
+    unknown = sorted(k for k in foreign if not _IGNORABLE_KEY.match(k))
+    partial = missing and (unknown or any(_CORE_KEY.match(k) for k in sub))
+    if partial or any(k.startswith(('blocks.', 'norm.', 'patch_embed.')) for k in unknown):
+        raise ValueError(
+            f'the checkpoint does not fit this backbone: it lacks {len(missing)} of its own '
+            f'weights ({missing[:4]}{" ..." if len(missing) > 4 else ""}) and has '
+            f'{len(unknown)} keys MPVGViT does not know ({unknown[:4]}'
+            f'{" ..." if len(unknown) > 4 else ""}); a non-strict load would leave those '
+            'weights random or drop trained ones (another layout, depth or structure). '
+            f'Build the backbone the checkpoint was trained as, or {_FOREIGN_HINT} '
+            '(it detects the layout, or names what it cannot place).')
