@@ -33,14 +33,42 @@ _TOP_KEYS = {'cls_token', 'pos_embed', 'pos_embed_grid', 'patch_embed.proj.weigh
              'patch_embed.proj.bias', 'norm.weight', 'norm.bias'}
 
 
-def unwrap_state_dict(ckpt: dict) -> Dict[str, torch.Tensor]:
-    """The tensors of a checkpoint saved as ``{'model': ...}``, ``{'state_dict': ...}`` or
-    a bare state dict; a ``module.`` prefix (DDP) is removed."""
-    for key in ('model', 'state_dict', 'model_ema'):
-        if isinstance(ckpt.get(key), dict):
-            ckpt = ckpt[key]
+def unwrap_state_dict(ckpt: dict, notes: Optional[list] = None) -> Dict[str, torch.Tensor]:
+    """The tensors of a checkpoint saved as ``{'state_dict': ...}`` (mmengine),
+    ``{'model': ..., 'model_ema': ...}`` (DeiT's main.py), nested (``{'state_dict':
+    {'model': ...}}``) or bare; a ``module.`` prefix (DDP) is removed.
+
+    Deterministic: at each level the first of ``state_dict``, ``model``, ``model_ema``
+    that holds a non-empty dict is taken (the trained weights before the EMA, as DeiT
+    validates them); ``notes`` receives which key path was used and which other wrapper
+    keys were present and not used.
+
+    Raises:
+        ValueError: the file is not a dict (a pickled list or tensor), or no tensors are
+            left (e.g. ``{'state_dict': {}}``).
+    """
+    if not isinstance(ckpt, dict):
+        raise ValueError(f'the file holds a {type(ckpt).__name__}, not a checkpoint dict '
+                         '(a state dict, or one under state_dict / model / model_ema).')
+    path = []
+    while True:
+        found = [k for k in ('state_dict', 'model', 'model_ema')
+                 if isinstance(ckpt.get(k), dict)]
+        used = next((k for k in found if ckpt[k]), None)
+        if used is None:
             break
-    return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in ckpt.items()}
+        path.append(used)
+        others = [k for k in found if k != used]
+        if notes is not None:
+            notes.append(f"weights from checkpoint{''.join(f'[{k!r}]' for k in path)}"
+                         + (f' (also present, not used: {others})' if others else ''))
+        ckpt = ckpt[used]
+    sd = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in ckpt.items()
+          if isinstance(v, torch.Tensor)}
+    if not sd:
+        raise ValueError(f'no tensors in the checkpoint (keys at the level read: '
+                         f'{sorted(map(str, ckpt))[:6]}).')
+    return sd
 
 
 def _closest_preset(observed: dict, with_cls: bool) -> str:
@@ -367,6 +395,13 @@ def detect_layout(sd: Dict[str, torch.Tensor]) -> str:
     return found.pop()
 
 
+def _layout_example(sd: Dict[str, torch.Tensor], layout: str) -> str:
+    """A key of ``sd`` that shows ``layout`` (for messages)."""
+    marks = {'timm': r'blocks\.\d+\.attn\.qkv', 'mmpretrain': r'layers\.\d+\.attn\.qkv',
+             'mmseg': r'layers\.\d+\.attn\.attn\.', 'vit-adapter': r'spm\.|interactions\.'}
+    return next((f'e.g. {k}' for k in sorted(sd) if re.search(marks[layout], k)), 'keys')
+
+
 def convert_checkpoint(ckpt: dict, layout: Optional[str] = None,
                        overrides: Optional[dict] = None) -> Tuple[dict, dict, list]:
     """Any layout of :data:`LAYOUTS` -> ``(checkpoint, inferred MPVGViT cfg, notes)``.
@@ -386,11 +421,22 @@ def convert_checkpoint(ckpt: dict, layout: Optional[str] = None,
     Raises:
         ValueError: the layout is unknown or cannot be detected, or a key has no place.
     """
-    sd = unwrap_state_dict(ckpt)
-    layout = layout or detect_layout(sd)
-    if layout not in LAYOUTS:
+    notes, passthrough = [], {}
+    sd = unwrap_state_dict(ckpt, notes)
+    if layout is not None and layout not in LAYOUTS:
         raise ValueError(f'unknown layout {layout!r}; choose one of {LAYOUTS}.')
-    notes, passthrough = [f'layout: {layout}'], {}
+    try:
+        detected = detect_layout(sd)
+    except ValueError:
+        if layout is None:
+            raise
+        detected = layout  # --layout is what the keys could not settle
+    if layout is not None and layout != detected:
+        raise ValueError(f'--layout {layout}, but the keys are the {detected} layout '
+                         f'({_layout_example(sd, detected)}): drop --layout (detected: '
+                         f'{detected}) or use --layout {detected}.')
+    layout = detected
+    notes.insert(0, f'layout: {layout}')
     if layout == 'vit-adapter':
         return _convert_vit_adapter(sd, dict(overrides or {}), notes)
     if layout != 'timm':
