@@ -395,6 +395,42 @@ def detect_layout(sd: Dict[str, torch.Tensor]) -> str:
     return found.pop()
 
 
+def _meta_backbone(meta) -> Optional[dict]:
+    """``model.backbone`` of the config an mmengine ``Runner`` saved in a checkpoint's
+    ``meta['cfg']`` (its ``pretty_text``), or None (no config, or unreadable)."""
+    text = meta.get('cfg') if isinstance(meta, dict) else None
+    if not isinstance(text, str):
+        return None
+    from mmengine.config import Config
+    try:
+        backbone = Config.fromstring(text, '.py').model.backbone
+    except Exception:  # noqa: BLE001 -- any unreadable config: decide from the flags
+        return None
+    return backbone.to_dict() if hasattr(backbone, 'to_dict') else dict(backbone)
+
+
+def _settle_from_meta_cfg(meta, overrides: dict, notes: list) -> None:
+    """``with_cls_token`` and ``img_size`` of an mmseg ViT from the training config a
+    Runner checkpoint carries (``meta['cfg']``; mmseg's defaults: ``True``, 224): filled
+    in ``overrides`` when not given, refused when a given flag contradicts them (mmseg
+    keeps ``cls_token`` even with ``with_cls_token=False``, so the keys cannot tell)."""
+    backbone = _meta_backbone(meta)
+    if not backbone:
+        return
+    recorded = dict(with_cls_token=bool(backbone.get('with_cls_token', True)),
+                    img_size=size_pair(backbone.get('img_size', 224)))
+    flags = dict(with_cls_token='--with-cls-token', img_size='--img-size')
+    for name, value in recorded.items():
+        given = overrides.get(name)
+        if given is None:
+            overrides[name] = list(value) if name == 'img_size' else value
+            notes.append(f"{name}={value} from the checkpoint's training config (meta['cfg'])")
+        elif (size_pair(given) if name == 'img_size' else given) != value:
+            raise ValueError(f"{flags[name]} gives {name}={given}, but the checkpoint's "
+                             f"training config (meta['cfg']) has {name}={value}: drop "
+                             f'{flags[name]} (the config is a fact about the file).')
+
+
 def _layout_example(sd: Dict[str, torch.Tensor], layout: str) -> str:
     """A key of ``sd`` that shows ``layout`` (for messages)."""
     marks = {'timm': r'blocks\.\d+\.attn\.qkv', 'mmpretrain': r'layers\.\d+\.attn\.qkv',
@@ -441,12 +477,14 @@ def convert_checkpoint(ckpt: dict, layout: Optional[str] = None,
         return _convert_vit_adapter(sd, dict(overrides or {}), notes)
     if layout != 'timm':
         sd, passthrough = openmmlab_vit_to_timm(sd, layout, notes)
-        if layout == 'mmseg' and 'cls_token' in sd and \
-                (overrides or {}).get('with_cls_token') is not False:
+        if layout == 'mmseg' and 'cls_token' in sd and 'with_cls_token' not in (
+                overrides or {}) and not _meta_backbone(ckpt.get('meta')):
             notes.append('mmseg keeps cls_token even when built with with_cls_token=False '
                          '(it then drops the token before the blocks): if the model was, '
                          'convert with --with-cls-token 0')
     overrides = dict(overrides or {})
+    if layout == 'mmseg':
+        _settle_from_meta_cfg(ckpt.get('meta'), overrides, notes)
     if overrides.get('with_cls_token') is False and 'cls_token' in sd:
         sd = dict(sd, pos_embed=sd['pos_embed'][:, 1:])
         sd.pop('cls_token')

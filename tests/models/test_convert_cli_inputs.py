@@ -108,3 +108,58 @@ def test_wrong_layout_names_the_detected_one_and_the_fix(tool, tmp_path, timm_sd
     message = _run(tool, tmp_path, tmp_path / 't.pth', '--layout', 'mmpretrain')
     assert message.startswith('refused: --layout mmpretrain, but the keys are the timm')
     assert 'drop --layout (detected: timm) or use --layout timm' in message
+
+
+def _mmseg_runner_checkpoint(path, with_cls_token, img_size):
+    """An mmseg ViT segmentor saved as mmengine's Runner does: the config's pretty_text in
+    ``meta['cfg']``. Returns the segmentor (eval)."""
+    from mmengine.config import Config
+    from mmseg.registry import MODELS
+    torch.manual_seed(0)
+    model_cfg = dict(
+        type='EncoderDecoder', data_preprocessor=None,
+        backbone=dict(type='VisionTransformer', img_size=img_size, patch_size=16,
+                      embed_dims=48, num_layers=4, num_heads=3, mlp_ratio=2, out_indices=(3,),
+                      final_norm=True, with_cls_token=with_cls_token,
+                      norm_cfg=dict(type='LN', eps=1e-6)),
+        decode_head=dict(type='FCNHead', in_channels=48, in_index=0, channels=8, num_convs=1,
+                         num_classes=4))
+    seg = MODELS.build(model_cfg).eval()
+    with torch.no_grad():
+        for p in seg.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    torch.save(dict(state_dict=seg.state_dict(),
+                    meta=dict(cfg=Config(dict(model=model_cfg)).pretty_text)), path)
+    return seg
+
+
+def test_mmseg_runner_checkpoint_settles_class_token_and_size_from_its_config(
+        tool, tmp_path, capsys):
+    from mpvg_mm.models import MPVGViT
+    seg = _mmseg_runner_checkpoint(tmp_path / 'seg.pth', False, (48, 80))
+    convert = tool('model_converters/convert')
+    convert.main([str(tmp_path / 'seg.pth'), str(tmp_path / 'o.pth'), '--arch', ARCH])
+    out = capsys.readouterr().out
+    assert "with_cls_token=False from the checkpoint's training config" in out
+    assert 'recorded pos_embed grid: 3x5' in out
+    ckpt = torch.load(tmp_path / 'o.pth', weights_only=True)
+    ours = MPVGViT(**ckpt['meta']['mpvg_backbone'], out_type='featmap').eval()
+    ours.load_state_dict({k[len('backbone.'):]: v for k, v in ckpt['state_dict'].items()
+                          if k.startswith('backbone.')})
+    x = torch.randn(1, 3, 48, 80)
+    with torch.no_grad():
+        assert (ours(x)[0] - seg.backbone(x)[0]).abs().max() < 1e-5
+    # flags that contradict the recorded config (transposed size, class token) are refused
+    for extra, name in [(['--img-size', '80', '48'], 'img_size'),
+                        (['--with-cls-token', '1'], 'with_cls_token')]:
+        message = _convert_exit(convert, tmp_path, extra)
+        assert "training config (meta['cfg'])" in message and name in message, message
+
+
+def _convert_exit(convert, tmp_path, extra):
+    try:
+        convert.main([str(tmp_path / 'seg.pth'), str(tmp_path / 'o.pth'), '--arch', ARCH,
+                      *extra])
+    except SystemExit as done:
+        return done.code
+    return 0
