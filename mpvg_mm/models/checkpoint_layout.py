@@ -676,8 +676,10 @@ _CORE_KEY = re.compile(r'^(patch_embed\.proj\.weight|norm\.(weight|bias)|blocks\
                        + '|'.join(map(re.escape, _BLOCK_PARTS)) + r')\.weight)$')
 #: keys of a backbone-level checkpoint that may go unused without changing the function:
 #: a classifier's head, DeiT's distillation token and head, the class token (and its
-#: ``pos_embed`` row) of a class-token file in a GAP model, our own PE-structure keys.
-_IGNORABLE_KEY = re.compile(r'^(head\.|head_dist\.|dist_token$|cls_token$|pos_embed_grid$|pe\.)')
+#: ``pos_embed`` row) of a class-token file in a GAP model, our own PE-structure keys,
+#: the Last LN in a model without one (``MPVGViTAdapter(vit_output_norm=False)``).
+_IGNORABLE_KEY = re.compile(
+    r'^(head\.|head_dist\.|dist_token$|cls_token$|pos_embed_grid$|pe\.|norm\.)')
 
 
 def refuse_foreign_backbone_keys(state_dict: dict, prefix: str, own_keys) -> None:
@@ -733,7 +735,7 @@ def refuse_foreign_backbone_keys(state_dict: dict, prefix: str, own_keys) -> Non
     missing = sorted(k for k in own - set(sub) if _CORE_KEY.match(k))
     unknown = sorted(k for k in foreign if not _IGNORABLE_KEY.match(k))
     partial = missing and (unknown or any(_CORE_KEY.match(k) for k in sub))
-    if partial or any(k.startswith(('blocks.', 'norm.', 'patch_embed.')) for k in unknown):
+    if partial or any(k.startswith(('blocks.', 'patch_embed.')) for k in unknown):
         raise ValueError(
             f'the checkpoint does not fit this backbone: it lacks {len(missing)} of its own '
             f'weights ({missing[:4]}{" ..." if len(missing) > 4 else ""}) and has '

@@ -109,3 +109,22 @@ def test_converted_checkpoint_with_prefix_loads(tmp_path):
     torch.save(converted, tmp_path / 'conv.pth')
     model = _load(tmp_path / 'conv.pth', prefix='backbone.', pretrained_img_size=None)
     assert torch.equal(model.blocks[3].mlp.fc2.weight, sd['blocks.3.mlp.fc2.weight'])
+
+
+def test_official_structure_adapter_takes_a_classifier_checkpoint(tmp_path):
+    """MPVGViTAdapter(vit_output_norm=False, layer_scale=True) has no Last LN and owns
+    gammas: a DeiT classifier's norm.* is dropped and the gammas start at 1, as the
+    official ViT-Adapter loads DeiT weights; the hook must not refuse that."""
+    from mpvg_mm.models import MPVGViTAdapter
+    from mpvg_mm.models.checkpoint_layout import convert_checkpoint
+    sd = _timm_state()
+    converted, _, _ = convert_checkpoint(sd, None, dict(arch=ARCH, img_size=64))
+    torch.save(converted, tmp_path / 'conv.pth')
+    model = MPVGViTAdapter(
+        arch=dict(ARCH, img_size=64), pe_mode='default', interaction_indexes=[[0, 1], [2, 3]],
+        spatial_prior_channels=16, deform_num_heads=3, norm_cfg=dict(type='BN'),
+        vit_output_norm=False, layer_scale=True,
+        init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'conv.pth'),
+                      prefix='backbone.'))
+    model.init_weights()
+    assert torch.equal(model.blocks[1].mlp.fc1.weight, sd['blocks.1.mlp.fc1.weight'])
