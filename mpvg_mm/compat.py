@@ -21,6 +21,7 @@ Nothing in installed packages is edited, and nothing is patched on import:
 :func:`install` does it, once (``import mpvg_mm`` calls it through
 :func:`mpvg_mm.registry.register_all_modules` when OpenMMLab is installed).
 """
+import argparse
 import os.path as osp
 import pickle
 import re
@@ -50,9 +51,12 @@ def _numpy_safe_globals() -> list:
 
 
 def mmengine_safe_globals() -> list:
-    """The non-tensor types that mmengine checkpoints are made of."""
+    """The non-tensor types that mmengine checkpoints are made of, and
+    ``argparse.Namespace``, which DeiT's / LaPE's ``main.py`` saves as ``'args'``: it is
+    rebuilt by setting its ``__dict__`` (no code runs), and what it holds is unpickled
+    under the same allow-list."""
     from mmengine.logging.history_buffer import HistoryBuffer
-    return [HistoryBuffer] + _numpy_safe_globals()
+    return [HistoryBuffer, argparse.Namespace] + _numpy_safe_globals()
 
 
 def load_checkpoint_file(filename: str, map_location=None, mmap: bool = False):
@@ -75,6 +79,9 @@ def load_checkpoint_file(filename: str, map_location=None, mmap: bool = False):
             f'{filename} is empty (0 bytes): a checkpoint whose write was interrupted, or a '
             'failed copy. Use an earlier checkpoint (for --resume: the work dir\'s '
             'last_checkpoint names the last complete one) or copy the file again.')
+    if not _is_torch_file(filename):
+        raise _corrupt(filename, ValueError(
+            "neither torch.save's zip format nor its legacy pickle format (no magic number)"))
     try:
         return torch.load(filename, map_location=map_location, weights_only=True,
                           mmap=mmap and zipfile.is_zipfile(filename))
@@ -91,6 +98,21 @@ def load_checkpoint_file(filename: str, map_location=None, mmap: bool = False):
             'torch.serialization.add_safe_globals.') from None
     except (EOFError, RuntimeError, ValueError, OSError) as err:
         raise _corrupt(filename, err) from None
+
+
+#: what ``torch.save(..., _use_new_zipfile_serialization=False)`` writes first: its magic
+#: number ``0x1950a86a20f9469cfc6c`` pickled with protocol 2 (``torch/serialization.py``)
+_LEGACY_TORCH_HEAD = pickle.dumps(0x1950a86a20f9469cfc6c, protocol=2)
+
+
+def _is_torch_file(filename: str) -> bool:
+    """Whether the file starts as a ``torch.save`` file does (zip, or the legacy format's
+    magic number): only those are read, so a refused global always comes from a real
+    checkpoint, never from random bytes."""
+    if zipfile.is_zipfile(filename):
+        return True
+    with open(filename, 'rb') as f:
+        return f.read(len(_LEGACY_TORCH_HEAD)) == _LEGACY_TORCH_HEAD
 
 
 def _corrupt(filename: str, err: Exception) -> 'CorruptCheckpointError':

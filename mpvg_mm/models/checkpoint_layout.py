@@ -33,14 +33,42 @@ _TOP_KEYS = {'cls_token', 'pos_embed', 'pos_embed_grid', 'patch_embed.proj.weigh
              'patch_embed.proj.bias', 'norm.weight', 'norm.bias'}
 
 
-def unwrap_state_dict(ckpt: dict) -> Dict[str, torch.Tensor]:
-    """The tensors of a checkpoint saved as ``{'model': ...}``, ``{'state_dict': ...}`` or
-    a bare state dict; a ``module.`` prefix (DDP) is removed."""
-    for key in ('model', 'state_dict', 'model_ema'):
-        if isinstance(ckpt.get(key), dict):
-            ckpt = ckpt[key]
+def unwrap_state_dict(ckpt: dict, notes: Optional[list] = None) -> Dict[str, torch.Tensor]:
+    """The tensors of a checkpoint saved as ``{'state_dict': ...}`` (mmengine),
+    ``{'model': ..., 'model_ema': ...}`` (DeiT's main.py), nested (``{'state_dict':
+    {'model': ...}}``) or bare; a ``module.`` prefix (DDP) is removed.
+
+    Deterministic: at each level the first of ``state_dict``, ``model``, ``model_ema``
+    that holds a non-empty dict is taken (the trained weights before the EMA, as DeiT
+    validates them); ``notes`` receives which key path was used and which other wrapper
+    keys were present and not used.
+
+    Raises:
+        ValueError: the file is not a dict (a pickled list or tensor), or no tensors are
+            left (e.g. ``{'state_dict': {}}``).
+    """
+    if not isinstance(ckpt, dict):
+        raise ValueError(f'the file holds a {type(ckpt).__name__}, not a checkpoint dict '
+                         '(a state dict, or one under state_dict / model / model_ema).')
+    path = []
+    while True:
+        found = [k for k in ('state_dict', 'model', 'model_ema')
+                 if isinstance(ckpt.get(k), dict)]
+        used = next((k for k in found if ckpt[k]), None)
+        if used is None:
             break
-    return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in ckpt.items()}
+        path.append(used)
+        others = [k for k in found if k != used]
+        if notes is not None:
+            notes.append(f"weights from checkpoint{''.join(f'[{k!r}]' for k in path)}"
+                         + (f' (also present, not used: {others})' if others else ''))
+        ckpt = ckpt[used]
+    sd = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in ckpt.items()
+          if isinstance(v, torch.Tensor)}
+    if not sd:
+        raise ValueError(f'no tensors in the checkpoint (keys at the level read: '
+                         f'{sorted(map(str, ckpt))[:6]}).')
+    return sd
 
 
 def _closest_preset(observed: dict, with_cls: bool) -> str:
@@ -367,6 +395,49 @@ def detect_layout(sd: Dict[str, torch.Tensor]) -> str:
     return found.pop()
 
 
+def _meta_backbone(meta) -> Optional[dict]:
+    """``model.backbone`` of the config an mmengine ``Runner`` saved in a checkpoint's
+    ``meta['cfg']`` (its ``pretty_text``), or None (no config, or unreadable)."""
+    text = meta.get('cfg') if isinstance(meta, dict) else None
+    if not isinstance(text, str):
+        return None
+    from mmengine.config import Config
+    try:
+        backbone = Config.fromstring(text, '.py').model.backbone
+    except Exception:  # noqa: BLE001 -- any unreadable config: decide from the flags
+        return None
+    return backbone.to_dict() if hasattr(backbone, 'to_dict') else dict(backbone)
+
+
+def _settle_from_meta_cfg(meta, overrides: dict, notes: list) -> None:
+    """``with_cls_token`` and ``img_size`` of an mmseg ViT from the training config a
+    Runner checkpoint carries (``meta['cfg']``; mmseg's defaults: ``True``, 224): filled
+    in ``overrides`` when not given, refused when a given flag contradicts them (mmseg
+    keeps ``cls_token`` even with ``with_cls_token=False``, so the keys cannot tell)."""
+    backbone = _meta_backbone(meta)
+    if not backbone:
+        return
+    recorded = dict(with_cls_token=bool(backbone.get('with_cls_token', True)),
+                    img_size=size_pair(backbone.get('img_size', 224)))
+    flags = dict(with_cls_token='--with-cls-token', img_size='--img-size')
+    for name, value in recorded.items():
+        given = overrides.get(name)
+        if given is None:
+            overrides[name] = list(value) if name == 'img_size' else value
+            notes.append(f"{name}={value} from the checkpoint's training config (meta['cfg'])")
+        elif (size_pair(given) if name == 'img_size' else given) != value:
+            raise ValueError(f"{flags[name]} gives {name}={given}, but the checkpoint's "
+                             f"training config (meta['cfg']) has {name}={value}: drop "
+                             f'{flags[name]} (the config is a fact about the file).')
+
+
+def _layout_example(sd: Dict[str, torch.Tensor], layout: str) -> str:
+    """A key of ``sd`` that shows ``layout`` (for messages)."""
+    marks = {'timm': r'blocks\.\d+\.attn\.qkv', 'mmpretrain': r'layers\.\d+\.attn\.qkv',
+             'mmseg': r'layers\.\d+\.attn\.attn\.', 'vit-adapter': r'spm\.|interactions\.'}
+    return next((f'e.g. {k}' for k in sorted(sd) if re.search(marks[layout], k)), 'keys')
+
+
 def convert_checkpoint(ckpt: dict, layout: Optional[str] = None,
                        overrides: Optional[dict] = None) -> Tuple[dict, dict, list]:
     """Any layout of :data:`LAYOUTS` -> ``(checkpoint, inferred MPVGViT cfg, notes)``.
@@ -386,21 +457,34 @@ def convert_checkpoint(ckpt: dict, layout: Optional[str] = None,
     Raises:
         ValueError: the layout is unknown or cannot be detected, or a key has no place.
     """
-    sd = unwrap_state_dict(ckpt)
-    layout = layout or detect_layout(sd)
-    if layout not in LAYOUTS:
+    notes, passthrough = [], {}
+    sd = unwrap_state_dict(ckpt, notes)
+    if layout is not None and layout not in LAYOUTS:
         raise ValueError(f'unknown layout {layout!r}; choose one of {LAYOUTS}.')
-    notes, passthrough = [f'layout: {layout}'], {}
+    try:
+        detected = detect_layout(sd)
+    except ValueError:
+        if layout is None:
+            raise
+        detected = layout  # --layout is what the keys could not settle
+    if layout is not None and layout != detected:
+        raise ValueError(f'--layout {layout}, but the keys are the {detected} layout '
+                         f'({_layout_example(sd, detected)}): drop --layout (detected: '
+                         f'{detected}) or use --layout {detected}.')
+    layout = detected
+    notes.insert(0, f'layout: {layout}')
     if layout == 'vit-adapter':
         return _convert_vit_adapter(sd, dict(overrides or {}), notes)
     if layout != 'timm':
         sd, passthrough = openmmlab_vit_to_timm(sd, layout, notes)
-        if layout == 'mmseg' and 'cls_token' in sd and \
-                (overrides or {}).get('with_cls_token') is not False:
+        if layout == 'mmseg' and 'cls_token' in sd and 'with_cls_token' not in (
+                overrides or {}) and not _meta_backbone(ckpt.get('meta')):
             notes.append('mmseg keeps cls_token even when built with with_cls_token=False '
                          '(it then drops the token before the blocks): if the model was, '
                          'convert with --with-cls-token 0')
     overrides = dict(overrides or {})
+    if layout == 'mmseg':
+        _settle_from_meta_cfg(ckpt.get('meta'), overrides, notes)
     if overrides.get('with_cls_token') is False and 'cls_token' in sd:
         sd = dict(sd, pos_embed=sd['pos_embed'][:, 1:])
         sd.pop('cls_token')
@@ -578,3 +662,85 @@ def _convert_vit_adapter(sd: Dict[str, torch.Tensor], overrides: dict,
     meta = dict(mpvg_backbone=dict(type='MPVGViTAdapter', **cfg), converted_from='vit-adapter',
                 pos_embed_grid=grid, num_classes=None)
     return dict(state_dict=state_dict, meta=meta), cfg, notes
+
+
+# ---------------------------------------------------------------------------------------
+# The load hook's key check (``MPVGViT._resample_pos_embed_on_load``)
+
+#: Wrapper keys of training files (DeiT's main.py: ``model``, ``model_ema``); mmengine's
+#: ``Pretrained`` / ``load_checkpoint`` unwraps only ``state_dict``.
+WRAPPER_KEYS = ('model', 'model_ema', 'state_dict', 'module')
+_FOREIGN_HINT = ('convert it first: python tools/model_converters/convert.py SRC DST '
+                 "(then init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.'))")
+_CORE_KEY = re.compile(r'^(patch_embed\.proj\.weight|norm\.(weight|bias)|blocks\.\d+\.('
+                       + '|'.join(map(re.escape, _BLOCK_PARTS)) + r')\.weight)$')
+#: keys of a backbone-level checkpoint that may go unused without changing the function:
+#: a classifier's head, DeiT's distillation token and head, the class token (and its
+#: ``pos_embed`` row) of a class-token file in a GAP model, our own PE-structure keys,
+#: the Last LN in a model without one (``MPVGViTAdapter(vit_output_norm=False)``).
+_IGNORABLE_KEY = re.compile(
+    r'^(head\.|head_dist\.|dist_token$|cls_token$|pos_embed_grid$|pe\.|norm\.)')
+
+
+def refuse_foreign_backbone_keys(state_dict: dict, prefix: str, own_keys) -> None:
+    """Refuse a state dict whose keys under ``prefix`` are not ``MPVGViT``'s layout.
+
+    Run by ``MPVGViT``'s load hook before mmengine's non-strict ``Pretrained`` load,
+    which would otherwise load the matching fraction and only warn. Decided from the
+    keys alone: a training-file wrapper (``model`` / ``model_ema`` / ``state_dict`` /
+    ``module`` holding a dict), the mmpretrain / mmseg ``layers.{i}.*`` or official
+    ViT-Adapter (``spm.*``, ``interactions.*``) layout, timm's ``fc_norm`` of a GAP model
+    (an LN after the average, which ``MPVGViT`` does not have), and in general a file that
+    lacks any of the backbone's own core weights (patch projection, block Linear / LN
+    weights, the Last LN) while it has keys ``MPVGViT`` does not know. A file without any
+    key under ``prefix`` is left alone (the hook then does nothing).
+
+    Args:
+        state_dict: the state dict being loaded (the whole model's keys).
+        prefix: this backbone's prefix in it (``''`` for mmengine's ``Pretrained`` with
+            ``prefix='backbone.'``, which strips it; ``'backbone.'`` for a classifier).
+        own_keys: this backbone's state-dict keys (without ``prefix``).
+
+    Raises:
+        ValueError: naming the layout found and the fix (``convert.py SRC DST``).
+    """
+    sub = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    if not sub:
+        return
+    wrappers = [k for k in WRAPPER_KEYS if isinstance(sub.get(k), dict)]
+    if wrappers:
+        raise ValueError(
+            f"the checkpoint wraps its weights in {{'{wrappers[0]}': ...}} (a timm/DeiT "
+            "training file), which mmengine does not unwrap (it unwraps 'state_dict' only), "
+            f'so no weight would load: {_FOREIGN_HINT}.')
+    own = set(own_keys)
+    foreign = set(sub) - own  # MPVGViTAdapter's own keys have the official names
+    layout = None
+    if any(re.match(r'(spm\.|interactions\.\d+\.)', k) for k in foreign):
+        layout = 'official ViT-Adapter (spm.*, interactions.*)'
+    elif any(re.match(r'layers\.\d+\.attn\.attn\.', k) for k in foreign):
+        layout = 'mmseg VisionTransformer (layers.{i}.attn.attn.in_proj_weight)'
+    elif any(re.match(r'layers\.\d+\.', k) for k in foreign):
+        layout = 'mmpretrain VisionTransformer (layers.{i}.ln1, attn.qkv, ffn.layers.0.0)'
+    if layout:
+        raise ValueError(f'the checkpoint is in the {layout} layout, not MPVGViT\'s '
+                         '(blocks.{i}.*): mmengine would load only the few keys whose names '
+                         f'agree and leave the rest random; {_FOREIGN_HINT}.')
+    if 'fc_norm.weight' in sub:
+        raise ValueError(
+            "the checkpoint is a timm GAP ViT with fc_norm (global_pool='avg'): an LN after "
+            'the average, which MPVGViT does not have (it averages after the Last LN, '
+            'norm.*, which this file lacks); it cannot be loaded as the same function. Use '
+            "a checkpoint trained with fc_norm=False, or a class-token one.")
+    missing = sorted(k for k in own - set(sub) if _CORE_KEY.match(k))
+    unknown = sorted(k for k in foreign if not _IGNORABLE_KEY.match(k))
+    partial = missing and (unknown or any(_CORE_KEY.match(k) for k in sub))
+    if partial or any(k.startswith(('blocks.', 'patch_embed.')) for k in unknown):
+        raise ValueError(
+            f'the checkpoint does not fit this backbone: it lacks {len(missing)} of its own '
+            f'weights ({missing[:4]}{" ..." if len(missing) > 4 else ""}) and has '
+            f'{len(unknown)} keys MPVGViT does not know ({unknown[:4]}'
+            f'{" ..." if len(unknown) > 4 else ""}); a non-strict load would leave those '
+            'weights random or drop trained ones (another layout, depth or structure). '
+            f'Build the backbone the checkpoint was trained as, or {_FOREIGN_HINT} '
+            '(it detects the layout, or names what it cannot place).')

@@ -108,6 +108,8 @@ def test_convert_tool_reports_and_refuses(tool, tmp_path, capsys):
     out = capsys.readouterr().out
     assert 'layout: mmpretrain' in out and 'folded 6 layer-scale vectors' in out
     assert torch.load(dst, weights_only=True)['meta']['converted_from'] == 'mmpretrain'
-    with pytest.raises(SystemExit, match=r"refused: .*no place.*backbone\.layers\.0"):
+    # a forced layout the keys contradict: refused, naming the detected one and the fix
+    with pytest.raises(SystemExit, match=r"refused: --layout mmseg, but the keys are the "
+                       r"mmpretrain layout .*backbone\.layers\.0.*use --layout mmpretrain"):
         convert.main([str(src), str(dst), '--layout', 'mmseg', '--arch',
                       str(ARCH).replace("'", '"')])

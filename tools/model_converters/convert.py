@@ -32,7 +32,8 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mpvg_mm.models.checkpoint_layout import LAYOUTS, convert_checkpoint  # noqa: E402
-from mpvg_mm.compat import load_from_local_weights_only  # noqa: E402
+from mpvg_mm.compat import (CorruptCheckpointError, UnsafeCheckpointError,  # noqa: E402
+                            load_checkpoint_file)
 
 
 def _arch(text: str):
@@ -78,12 +79,12 @@ def main(argv=None, default_layout=None):
         overrides['fold_layer_scale'] = True
     if not osp.isfile(args.src):
         parser.error(f'{args.src}: no such checkpoint file.')
-    # weights only; importing mpvg_mm allow-listed mmengine's checkpoint types
-    ckpt = load_from_local_weights_only(args.src, map_location='cpu')
     try:
+        # weights only; importing mpvg_mm allow-listed mmengine's checkpoint types
+        ckpt = load_checkpoint_file(args.src, map_location='cpu')
         converted, cfg, notes = convert_checkpoint(ckpt, args.layout, overrides)
-    except ValueError as err:
-        sys.exit(f'refused: {err}')
+    except (CorruptCheckpointError, UnsafeCheckpointError, ValueError) as err:
+        sys.exit(f'refused: {err}')  # one line: what is wrong with SRC and the fix
     torch.save(converted, args.dst)
     for line in notes:
         print(line)

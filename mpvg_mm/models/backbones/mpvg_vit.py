@@ -542,12 +542,20 @@ class MPVGViT(BaseModule):
         grid and ``pos_embed_grid`` by this model's grid. The rules are in the class
         docstring ("Loading checkpoints").
 
+        First refuses foreign layouts from the keys (a ``model`` wrapper, mmpretrain /
+        mmseg / ViT-Adapter names, timm's ``fc_norm``, missing core weights next to
+        unknown keys: :func:`~mpvg_mm.models.checkpoint_layout.refuse_foreign_backbone_keys`),
+        which mmengine's non-strict ``Pretrained`` load would only warn about.
+
         Raises:
-            ValueError: ``pos_embed`` is not ``(1, N, D)``; ``dist_token`` without
+            ValueError: a foreign layout (named, with ``convert.py SRC DST``);
+                ``pos_embed`` is not ``(1, N, D)``; ``dist_token`` without
                 ``cls_token``; a class-token model and no ``cls_token``; no recorded grid
                 and no ``pretrained_img_size``; a malformed ``pos_embed_grid``; or
                 ``N`` is not the extra rows plus ``h*w``.
         """
+        from ..checkpoint_layout import refuse_foreign_backbone_keys
+        refuse_foreign_backbone_keys(state_dict, prefix, self.state_dict().keys())
         key, grid_key = prefix + 'pos_embed', prefix + 'pos_embed_grid'
         recorded = state_dict.pop(grid_key, None)
         state_dict[grid_key] = self.pos_embed_grid.detach().clone()
