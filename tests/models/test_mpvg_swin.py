@@ -315,3 +315,34 @@ def test_layer_depths_put_ln_prime_with_its_block():
 def test_registered_in_every_toolbox(scope):
     registry = __import__(f'{scope}.registry', fromlist=['MODELS']).MODELS
     assert registry.get('MPVGSwin') is MPVGSwin
+
+
+# --------------------------------------------------------------------------- window resize
+def test_relative_position_bias_is_resized_in_torch_to_another_window():
+    """A window-4 checkpoint into window 2 (mmpretrain's hook calls SciPy's removed
+    ``interp2d``): each head's 7x7 table -> 3x3 by bicubic ``F.interpolate``
+    (``align_corners=False``, timm's simple resize), strict; the index is the model's."""
+    src = _randomize(_tiny(window_size=4, pe_mode='mpvg'))
+    dst = _tiny(window_size=2, pe_mode='mpvg')
+    dst.load_state_dict(src.state_dict(), strict=True)
+    for name, module in src.named_modules():
+        if hasattr(module, 'relative_position_bias_table') and 'w_msa' in name:
+            table = module.relative_position_bias_table.detach()  # (49, nH)
+            heads = table.shape[1]
+            want = F.interpolate(table.t().reshape(1, heads, 7, 7), size=(3, 3),
+                                 mode='bicubic', align_corners=False).reshape(heads, 9).t()
+            got = dict(dst.named_modules())[name]
+            torch.testing.assert_close(got.relative_position_bias_table, want)
+            assert got.relative_position_index.max() == 8
+    # the resized model runs
+    with torch.no_grad():
+        assert dst(torch.randn(1, 3, 32, 32))[0].shape == (1, 16 * 8, 2, 2)
+
+
+def test_relative_position_bias_of_the_same_window_loads_unchanged():
+    src = _randomize(_tiny())
+    dst = _tiny()
+    dst.load_state_dict(src.state_dict(), strict=True)
+    for (name, a), b in zip(src.state_dict().items(), dst.state_dict().values()):
+        if 'relative_position' in name:
+            assert torch.equal(a, b), name

@@ -5,8 +5,9 @@ absolute PE (APE) on, next to Swin's relative position bias. This backbone is mm
 ``SwinTransformer(use_abs_pos_embed=True)`` (mmpretrain 1.x
 ``mmpretrain/models/backbones/swin_transformer.py``): it subclasses it and reuses its
 patch embedding, stages, ``SwinBlock``/``ShiftWindowMSA``/``WindowMSA``, mmcv's
-``PatchMerging``, per-stage output norms, relative-position-bias resizing on load and
-layer-wise lr depths, so parameter names are mmpretrain's (``patch_embed.projection``,
+``PatchMerging``, per-stage output norms and layer-wise lr depths (the
+relative-position-bias resize on load is our own, in torch: mmpretrain's calls SciPy's
+``interp2d``, removed in SciPy 1.14), so parameter names are mmpretrain's (``patch_embed.projection``,
 ``absolute_pos_embed``, ``stages.{s}.blocks.{j}.attn.w_msa.qkv``,
 ``stages.{s}.downsample.reduction``, ``norm{s}``), plus ``pe.layer_norms.{l}``
 (``LN'_l``, ``l`` the block index over all stages) and ``pe.last_norm`` (``LN''``).
@@ -262,6 +263,47 @@ class MPVGSwin(SwinTransformer):
         return super().get_layer_depth(param_name, prefix)
 
     # ------------------------------------------------------------------ loading
+    def _prepare_relative_position_bias_table(self, state_dict, prefix, *args,
+                                              **kwargs) -> None:
+        """Load-state-dict pre-hook (replaces mmpretrain's, whose SciPy ``interp2d`` is
+        gone from SciPy >= 1.14): a checkpoint's ``relative_position_bias_table`` of
+        another window size, ``((2w'-1)^2, nH)``, is resized to this model's
+        ``((2w-1)^2, nH)`` by bicubic interpolation of each head's ``(2w'-1, 2w'-1)``
+        table (``F.interpolate``, ``align_corners=False``), as timm's
+        ``resize_rel_pos_bias_table_simple`` (``timm/layers/pos_embed_rel.py``) and the
+        official Swin's fine-tuning loader do; the checkpoint's
+        ``relative_position_index`` is replaced by this model's (it follows from the window
+        size). Same size: unchanged.
+
+        Raises:
+            ValueError: a table that is not square per head, or of another head count.
+        """
+        for name, module in self.named_modules():
+            table = getattr(module, 'relative_position_bias_table', None)
+            key = f'{prefix}{name}.relative_position_bias_table'
+            if not isinstance(table, torch.Tensor) or key not in state_dict:
+                continue
+            ckpt = state_dict[key]
+            side = round(ckpt.shape[0]**0.5) if ckpt.dim() == 2 else -1
+            dst = round(table.shape[0]**0.5)
+            if side * side != ckpt.shape[0] or ckpt.shape[1] != table.shape[1]:
+                raise ValueError(
+                    f'checkpoint {key} has shape {tuple(ckpt.shape)}; this model needs '
+                    f'((2*window_size-1)**2, num_heads) = {tuple(table.shape)}: build the '
+                    'backbone with the checkpoint\'s arch (num_heads).')
+            if side == dst:
+                continue
+            heads = ckpt.shape[1]
+            grid = ckpt.t().float().reshape(1, heads, side, side)
+            resized = F.interpolate(grid, size=(dst, dst), mode='bicubic', align_corners=False)
+            state_dict[key] = resized.reshape(heads, dst * dst).t().to(ckpt.dtype)
+            index_key = key.replace('bias_table', 'index')
+            if index_key in state_dict:
+                state_dict[index_key] = module.relative_position_index.detach().clone()
+            MMLogger.get_current_instance().info(
+                f'{key}: resized the {side}x{side} relative position bias of each head to '
+                f'{dst}x{dst} (bicubic).')
+
     def _prepare_abs_pos_embed(self, state_dict, prefix, *args, **kwargs) -> None:
         """Load-state-dict pre-hook (replaces mmpretrain's, which infers the grid from a
         square root of the row count): fit the checkpoint's ``absolute_pos_embed``.
