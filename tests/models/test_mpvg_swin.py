@@ -223,10 +223,38 @@ def test_presets_include_block_0_in_swin():
     (dict(out_type='cls_token'), 'unknown out_type'),
     (dict(img_size=33), 'multiple of the patch size'),
     (dict(pe_mode='default', pe_cfg=dict(input_pe=False)), 'uses the position embedding'),
+    # arch dicts: one ValueError naming the key (review of issue 15)
+    (dict(arch=dict(embed_dims=16, depths=[1, 1, 1], num_heads=[1, 2, 2, 4])),
+     r'num_heads=.*one per stage.*3 stages'),
+    (dict(arch=dict(embed_dims=16, depths=[1, 1, 1], num_heads=[1, 2, 2, 4]),
+          out_indices=(0, 1, 2)), r'num_heads=.*one per stage'),
+    (dict(arch=dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 2])),
+     r'num_heads=.*one per stage'),
+    (dict(arch=dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[3, 2, 2, 4])),
+     r'num_heads\[0\]=3 does not divide'),
+    (dict(arch=dict(embed_dims=0, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1])),
+     'embed_dims=0'),
+    (dict(arch=dict(embed_dims=16, depths=[1, 0, 1, 1], num_heads=[1, 2, 2, 4])), 'depths='),
+    (dict(arch=dict(embed_dims=16, depths=[1, 1, 1, 1])), 'exactly the keys'),
+    (dict(arch='tinyy'), "arch='tinyy'"),
+    # scalar arguments
+    (dict(frozen_stages=4), r'frozen_stages=4 .*-1\.\.3'),
+    (dict(window_size=0), 'window_size=0'),
+    (dict(out_indices='3'), "out_indices='3'"),
+    (dict(pe_cfg='mpvg'), "pe_cfg='mpvg'.*pe_mode"),
+    (dict(pretrained_img_size=63), 'pretrained_img_size=.*multiple of the patch size'),
+    (dict(fused_attn='yes'), 'fused_attn'),
+    (dict(drop_path_rate=1.5), r'drop_path_rate=1.5 .*\[0, 1\)'),
 ])
 def test_bad_configurations_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         _tiny(**kwargs)
+
+
+@pytest.mark.parametrize('shape', [(3, 32, 32), (0, 3, 32, 32), (1, 1, 32, 32)])
+def test_bad_inputs_are_refused(shape):
+    with pytest.raises(ValueError, match=r'takes images \(B, 3, H, W\) with B >= 1'):
+        _tiny()(torch.zeros(shape))
 
 
 def test_staged_chain_checks_its_stages_and_needs_the_transition():

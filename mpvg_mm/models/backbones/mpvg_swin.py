@@ -39,10 +39,71 @@ from mmpretrain.models.backbones.swin_transformer import SwinTransformer
 from mmpretrain.models.utils.attention import WindowMSA
 
 from ..pos_embed import (STAGED_PE_PRESETS, LayerwisePositionEmbedding, build_pe_structure,
-                         resample_pos_embed)
+                         is_positive_int, resample_pos_embed)
 from .mpvg_vit import size_pair
 
 SWIN_OUT_TYPES = ('featmap', 'avg_featmap')
+SWIN_ARCH_KEYS = ('embed_dims', 'depths', 'num_heads')
+
+
+def swin_arch_settings(arch: Union[str, dict], arch_zoo: dict) -> dict:
+    """The ``embed_dims``/``depths``/``num_heads`` of an mmpretrain Swin ``arch`` (a name
+    of ``arch_zoo`` or a dict), checked: as many ``num_heads`` as ``depths``, every stage
+    at least one block, and stage ``s``'s width ``embed_dims * 2**s`` divisible by its
+    ``num_heads[s]`` (window attention splits the channels over the heads).
+
+    Raises:
+        ValueError: naming the arch key at fault and the fix.
+    """
+    if isinstance(arch, str):
+        if arch.lower() not in arch_zoo:
+            raise ValueError(f'arch={arch!r} is not one of mmpretrain\'s Swin archs '
+                             f'{sorted(arch_zoo)}; or give a dict with keys {SWIN_ARCH_KEYS}.')
+        return arch_zoo[arch.lower()]
+    if not isinstance(arch, dict) or set(arch) != set(SWIN_ARCH_KEYS):
+        raise ValueError(f'arch={arch!r}: a custom Swin arch is a dict with exactly the keys '
+                         f'{SWIN_ARCH_KEYS}.')
+    dims, depths, heads = (arch[k] for k in SWIN_ARCH_KEYS)
+    if not is_positive_int(dims):
+        raise ValueError(f'arch embed_dims={dims!r} must be a positive int.')
+    if not isinstance(depths, (list, tuple)) or not depths or \
+            not all(is_positive_int(d) for d in depths):
+        raise ValueError(f'arch depths={depths!r} must be a non-empty list of positive ints '
+                         '(blocks per stage).')
+    if not isinstance(heads, (list, tuple)) or len(heads) != len(depths) or \
+            not all(is_positive_int(h) for h in heads):
+        raise ValueError(f'arch num_heads={heads!r} must be a list of positive ints, one per '
+                         f'stage: as long as depths={list(depths)} ({len(depths)} stages).')
+    for s, h in enumerate(heads):
+        if (dims * 2**s) % h:
+            raise ValueError(f'arch num_heads[{s}]={h} does not divide stage {s}\'s width '
+                             f'embed_dims * 2**{s} = {dims * 2**s}: choose num_heads that '
+                             'divide every stage width.')
+    return arch
+
+
+def _check_swin_args(*, window_size, frozen_stages, num_stages, drop_rate, drop_path_rate,
+                     fused_attn, pe_cfg, out_indices) -> None:
+    """The scalar arguments of :class:`MPVGSwin` (ValueError naming the argument)."""
+    if not is_positive_int(window_size):
+        raise ValueError(f'window_size={window_size!r} must be a positive int.')
+    if isinstance(frozen_stages, bool) or not isinstance(frozen_stages, int) or \
+            not -1 <= frozen_stages < num_stages:
+        raise ValueError(f'frozen_stages={frozen_stages!r} must be an int in '
+                         f'-1..{num_stages - 1} (-1: nothing frozen; s: stages 0..s).')
+    for name, rate in (('drop_rate', drop_rate), ('drop_path_rate', drop_path_rate)):
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise ValueError(f'{name}={rate!r} must be a probability in [0, 1).')
+    if not isinstance(fused_attn, bool):
+        raise ValueError(f'fused_attn={fused_attn!r} must be True or False.')
+    if pe_cfg is not None and not isinstance(pe_cfg, dict):
+        raise ValueError(f'pe_cfg={pe_cfg!r} must be a dict of structure switches (e.g. '
+                         'dict(last_ln_pos=10)) or None; the preset is pe_mode.')
+    indices = [out_indices] if isinstance(out_indices, int) else out_indices
+    if not isinstance(indices, (list, tuple)) or \
+            not all(isinstance(i, int) and not isinstance(i, bool) for i in indices):
+        raise ValueError(f'out_indices={out_indices!r} must be an int or a sequence of ints '
+                         '(stages).')
 
 
 class FusedWindowMSA(WindowMSA):
@@ -102,8 +163,10 @@ class MPVGSwin(SwinTransformer):
     Raises:
         ValueError: unknown ``pe_mode``/``pe_cfg`` keys or a structure that does not define
             a network; a Last-LN PE without the last stage in ``out_indices``; an unknown
-            ``out_type``; an ``out_indices`` entry outside the stages; an ``img_size``
-            not a multiple of the patch size. Loading (:meth:`_prepare_abs_pos_embed`):
+            ``out_type``; an ``out_indices`` entry outside the stages; an ``img_size`` or
+            ``pretrained_img_size`` not a multiple of the patch size; an inconsistent
+            ``arch`` (:func:`swin_arch_settings`); a ``window_size``, ``frozen_stages``,
+            drop rate, ``fused_attn`` or ``pe_cfg`` of the wrong type or range. Loading (:meth:`_prepare_abs_pos_embed`):
             an APE of another width, or rows that are not the checkpoint's grid.
     """
 
@@ -127,6 +190,12 @@ class MPVGSwin(SwinTransformer):
                  fused_attn: bool = True,
                  norm_cfg: dict = dict(type='LN'),
                  init_cfg=None):
+        depths = swin_arch_settings(arch, self.arch_zoo)['depths']
+        num_stages = len(depths)
+        _check_swin_args(window_size=window_size, frozen_stages=frozen_stages,
+                         num_stages=num_stages, drop_rate=drop_rate,
+                         drop_path_rate=drop_path_rate, fused_attn=fused_attn, pe_cfg=pe_cfg,
+                         out_indices=out_indices)
         structure, _ = build_pe_structure(pe_mode, pe_cfg, STAGED_PE_PRESETS)
         if out_type not in SWIN_OUT_TYPES:
             raise ValueError(f'unknown out_type {out_type!r}; choose one of {SWIN_OUT_TYPES}.')
@@ -134,9 +203,6 @@ class MPVGSwin(SwinTransformer):
         if img_size[0] % patch_size or img_size[1] % patch_size:
             raise ValueError(f'img_size={img_size} is not a multiple of the patch size '
                              f'{patch_size}.')
-        depths = (arch if isinstance(arch, dict) else
-                  self.arch_zoo.get(str(arch).lower(), {})).get('depths')
-        num_stages = len(depths) if depths else 4
         indices = [out_indices] if isinstance(out_indices, int) else list(out_indices)
         resolved = sorted({i + num_stages if i < 0 else i for i in indices})
         if not resolved or not all(0 <= i < num_stages for i in resolved):
@@ -163,8 +229,14 @@ class MPVGSwin(SwinTransformer):
         self.out_type = out_type
         self.with_cp = with_cp
         self.pe_grid = tuple(self.patch_resolution)
-        self.pretrained_grid = self.pe_grid if pretrained_img_size is None else tuple(
-            s // patch_size for s in size_pair(pretrained_img_size, 'pretrained_img_size'))
+        self.pretrained_grid = self.pe_grid
+        if pretrained_img_size is not None:
+            pretrained = size_pair(pretrained_img_size, 'pretrained_img_size')
+            if pretrained[0] % patch_size or pretrained[1] % patch_size:
+                raise ValueError(f'pretrained_img_size={pretrained} is not a multiple of the '
+                                 f'patch size {patch_size}: give the input size the '
+                                 'checkpoint was trained at.')
+            self.pretrained_grid = tuple(s // patch_size for s in pretrained)
         self.stage_dims = [stage.embed_dims for stage in self.stages]
         self.pe = LayerwisePositionEmbedding(structure, sum(self.depths), self.stage_dims,
                                              self.depths)
@@ -205,7 +277,15 @@ class MPVGSwin(SwinTransformer):
         return inner(x, pos)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        """Images ``(B, C_in, H, W)`` -> one output per ``out_indices`` stage (out_type)."""
+        """Images ``(B, C_in, H, W)`` -> one output per ``out_indices`` stage (out_type).
+
+        Raises:
+            ValueError: not a non-empty batch of ``in_channels``-channel images.
+        """
+        in_channels = self.patch_embed.projection.in_channels
+        if x.dim() != 4 or x.shape[0] == 0 or x.shape[1] != in_channels:
+            raise ValueError(f'MPVGSwin takes images (B, {in_channels}, H, W) with B >= 1; got '
+                             f'shape {tuple(x.shape)} (a single image: x[None]).')
         x, grid = self.patch_embed(x)
         plan = self.pe_plan(grid)
         if plan.input is not None:
