@@ -374,3 +374,47 @@ def test_relative_position_bias_of_the_same_window_loads_unchanged():
     for (name, a), b in zip(src.state_dict().items(), dst.state_dict().values()):
         if 'relative_position' in name:
             assert torch.equal(a, b), name
+
+
+# --------------------------------------------------------------------------- checkpoint layout
+def _classifier_ckpt(path, backbone):
+    sd = {f'backbone.{k}': v for k, v in backbone.state_dict().items()}
+    sd['head.fc.weight'] = torch.zeros(10, 128)
+    torch.save(dict(state_dict=sd), path)
+    return str(path)
+
+
+def _pretrained(checkpoint, **kwargs):
+    model = _tiny(init_cfg=dict(type='Pretrained', checkpoint=checkpoint, **kwargs))
+    model.init_weights()
+    return model
+
+
+def test_classifier_checkpoint_loads_with_prefix(tmp_path):
+    src = _randomize(_tiny())
+    model = _pretrained(_classifier_ckpt(tmp_path / 'cls.pth', src), prefix='backbone.')
+    for (name, a), b in zip(src.state_dict().items(), model.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_classifier_checkpoint_without_prefix_is_refused(tmp_path):
+    path = _classifier_ckpt(tmp_path / 'cls.pth', _randomize(_tiny()))
+    with pytest.raises(ValueError, match=r"places 0 of MPVGSwin's .* under 'backbone.'.*"
+                       r"prefix='backbone.'"):
+        _pretrained(path)
+
+
+def test_vit_checkpoint_is_refused(tmp_path):
+    from mmpretrain.models.backbones import VisionTransformer
+    vit = VisionTransformer(arch=dict(embed_dims=16, num_layers=2, num_heads=2,
+                                      feedforward_channels=32), img_size=32, patch_size=4)
+    torch.save(vit.state_dict(), tmp_path / 'vit.pth')
+    with pytest.raises(ValueError, match='looks like a ViT checkpoint.*needs a Swin checkpoint'):
+        _pretrained(str(tmp_path / 'vit.pth'))
+
+
+def test_swin_of_another_width_is_refused():
+    wide = MPVGSwin(**dict(TINY, arch=dict(embed_dims=32, depths=[2, 2, 2, 2],
+                                           num_heads=[2, 2, 4, 4])))
+    with pytest.raises(ValueError, match='a Swin checkpoint of this arch'):
+        _tiny().load_state_dict(wide.state_dict(), strict=False)
