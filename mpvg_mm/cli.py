@@ -185,12 +185,15 @@ def test_main(argv=None) -> dict:
     cfg = _load_cfg(args)
     checkpoint = _peek_checkpoint(args.checkpoint)
     if checkpoint is not None and 'backbone' in cfg.model:
-        from .models.folding import configure_folded
+        from .models.folding import configure_folded, fold_size_mismatch
         folded = configure_folded(cfg.model, checkpoint.get('meta') or {})
         if folded is not None:
             print_log(f'{args.checkpoint} is an MPVG checkpoint folded for inference (its '
                       "meta['folded_last_ln_pe']): testing the folded model, "
                       f'model.backbone.pe_cfg={folded}.', logger='current')
+        mismatch = fold_size_mismatch(checkpoint.get('meta') or {}, cfg)
+        if mismatch:
+            print_log(f'{args.checkpoint}: {mismatch}', logger='current', level=logging.WARNING)
     if checkpoint is None:  # not a local file: mmengine's loaders, not checked here
         cfg.load_from = args.checkpoint
     if args.show_dir:
