@@ -413,6 +413,13 @@ def test_vit_checkpoint_is_refused(tmp_path):
         _pretrained(str(tmp_path / 'vit.pth'))
 
 
+def test_official_swin_checkpoint_is_refused_naming_the_converter():
+    sd = {'patch_embed.proj.weight': torch.zeros(16, 3, 2, 2),
+          'layers.0.blocks.0.attn.qkv.weight': torch.zeros(48, 16)}
+    with pytest.raises(ValueError, match='official .*OpenMMLab Swin names.*swin2mmseg.py'):
+        _tiny().load_state_dict(sd, strict=False)
+
+
 def test_swin_of_another_width_is_refused():
     wide = MPVGSwin(**dict(TINY, arch=dict(embed_dims=32, depths=[2, 2, 2, 2],
                                            num_heads=[2, 2, 4, 4])))

@@ -412,6 +412,11 @@ class MPVGSwin(SwinTransformer):
             fix = ('its weights are under \'backbone.\' (a classifier or detector '
                    'checkpoint): load it with init_cfg=dict(type=\'Pretrained\', '
                    'checkpoint=..., prefix=\'backbone.\')')
+        elif any(k.startswith('layers.') and '.blocks.' in k for k in keys):
+            fix = ('it looks like an official (Microsoft) Swin checkpoint (layers.{i}.blocks): '
+                   'convert it to the OpenMMLab Swin names first (stages.{i}.blocks.{j}, '
+                   'patch_embed.projection; e.g. mmseg\'s '
+                   'tools/model_converters/swin2mmseg.py)')
         elif any(k in ('cls_token', 'pos_embed') or k.startswith(('layers.', 'blocks.'))
                  for k in keys):
             fix = ('it looks like a ViT checkpoint (cls_token/pos_embed/layers): MPVGSwin '
