@@ -115,13 +115,22 @@ def check_schedule_fits(cfg: Config) -> None:
             continue
         before = [f'param_scheduler.{j}.end' for j, other in enumerate(schedulers[:i])
                   if isinstance(other, dict) and other.get('end', 0) > begin - 1]
+        ends = ' '.join(f'{k}=N' for k in before)
+        if length >= 2:  # a warm-up of N in 1..length-1 units leaves room for the rest
+            shorten = (f'shorten what comes before it (the warm-up) to N {unit}s with '
+                       f'1 <= N <= {length - 1}: --cfg-options {ends + " " if ends else ""}'
+                       f'param_scheduler.{i}.begin=N')
+        else:  # one epoch: no room for a whole-epoch warm-up; warm up within it
+            iters = ' '.join(f'{k[:-4]}.by_epoch=False {k[:-4]}.convert_to_iter_based=False '
+                             f'{k}=<iterations>' for k in before) or \
+                '<the warm-up>.by_epoch=False'
+            shorten = (f'warm up within the {unit} by iterations: --cfg-options {iters} '
+                       f'param_scheduler.{i}.begin=0')
         raise ValueError(
             f'train_cfg.{key}={length} is too short for the lr schedule: '
             f'param_scheduler[{i}] ({scheduler.get("type")}) begins at {unit} {begin}, when '
-            f'the run has ended. Shorten what comes before it (the warm-up: '
-            f'--cfg-options {" ".join(f"{k}=N" for k in before) or "..."} '
-            f'param_scheduler.{i}.begin=N with N < {length}), or train for more than '
-            f'{begin} {unit}s.')
+            f'the run has ended. Train for at least {begin + 1} {unit}s '
+            f'(--cfg-options train_cfg.{key}={begin + 1}), or {shorten}.')
 
 
 def train_main(argv=None) -> None:
@@ -176,12 +185,15 @@ def test_main(argv=None) -> dict:
     cfg = _load_cfg(args)
     checkpoint = _peek_checkpoint(args.checkpoint)
     if checkpoint is not None and 'backbone' in cfg.model:
-        from .models.folding import configure_folded
+        from .models.folding import configure_folded, fold_size_mismatch
         folded = configure_folded(cfg.model, checkpoint.get('meta') or {})
         if folded is not None:
             print_log(f'{args.checkpoint} is an MPVG checkpoint folded for inference (its '
                       "meta['folded_last_ln_pe']): testing the folded model, "
                       f'model.backbone.pe_cfg={folded}.', logger='current')
+        mismatch = fold_size_mismatch(checkpoint.get('meta') or {}, cfg)
+        if mismatch:
+            print_log(f'{args.checkpoint}: {mismatch}', logger='current', level=logging.WARNING)
     if checkpoint is None:  # not a local file: mmengine's loaders, not checked here
         cfg.load_from = args.checkpoint
     if args.show_dir:

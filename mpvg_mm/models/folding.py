@@ -4,10 +4,13 @@ With GAP and a linear head, ``W mean_i(LN(x_i) + c_i) + b = W mean_i LN(x_i) + (
 with ``c = LN''(pos_k)`` independent of the input. Folding stores ``W c̄ + b`` as the head
 bias and drops ``LN''``: the folded network *is* the PVG structure (same cost) and gives
 the same logits at the resolution it was folded for (``c̄`` is the mean over that patch
-grid; at another input size the resampled ``pos_0`` gives another ``c̄``).
+grid; at another input size the resampled ``pos_0`` gives another ``c̄``). The fold's
+input size is recorded in the checkpoint meta (``folded_img_size``, :func:`fold_img_size`)
+and ``tools/test.py`` warns when the test pipeline's size differs
+(:func:`fold_size_mismatch`).
 """
 import dataclasses
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -92,3 +95,43 @@ def configure_folded(model_cfg, meta: dict):
         return None
     backbone['pe_cfg'] = folded
     return folded
+
+
+def fold_img_size(backbone: nn.Module) -> Tuple[int, int]:
+    """The input size ``(H, W)`` in pixels a fold is valid at: the backbone's PE grid
+    (``pe_grid``, from its ``img_size``) times its patch size."""
+    if isinstance(backbone, MPVGSwin):
+        patch = tuple(backbone.patch_embed.projection.stride)
+    else:
+        patch = (backbone.patch_size, backbone.patch_size)
+    return backbone.pe_grid[0] * patch[0], backbone.pe_grid[1] * patch[1]
+
+
+def pipeline_img_size(cfg) -> Optional[Tuple[int, int]]:
+    """The ``(H, W)`` the config's test pipeline gives the model: its last ``CenterCrop``'s
+    ``crop_size`` (mmpretrain's; an int is square, a pair is ``(W, H)`` as mmcv's), else
+    None (no fixed size to compare)."""
+    pipeline = (cfg.get('test_dataloader') or {}).get('dataset', {}).get('pipeline') or []
+    crops = [t for t in pipeline if isinstance(t, dict) and t.get('type') == 'CenterCrop']
+    if not crops:
+        return None
+    size = crops[-1].get('crop_size')
+    if isinstance(size, int):
+        return size, size
+    return (int(size[1]), int(size[0])) if isinstance(size, (tuple, list)) else None
+
+
+def fold_size_mismatch(meta: dict, cfg) -> Optional[str]:
+    """A warning when a folded checkpoint (``meta['folded_img_size']``) is tested at
+    another input size than it was folded for (its logits differ there from the unfolded
+    model's), else None."""
+    folded = meta.get('folded_img_size')
+    tested = pipeline_img_size(cfg)
+    if not meta.get('folded_last_ln_pe') or folded is None or tested is None or \
+            tuple(folded) == tested:
+        return None
+    return (f'the checkpoint was folded for {folded[0]}x{folded[1]} inputs '
+            f"(meta['folded_img_size']) but the test pipeline gives {tested[0]}x{tested[1]} "
+            '(CenterCrop): the folded Last-LN PE term is that of the fold size, so the logits '
+            'differ from the unfolded model\'s; test the unfolded checkpoint, or fold it '
+            'again with a config whose backbone img_size is the test size.')

@@ -39,15 +39,25 @@ def test_a_complete_checkpoint_passes_the_check(tmp_path):
                     needs_param_schedulers=False)
 
 
-@pytest.mark.parametrize('config, epochs', [
-    (DEMO_CONFIG, 1),  # 1 warm-up epoch
-    (f'{ROOT}/configs/vit_lite/vit-lite-7-4_mpvg_1xb128_cifar100.py', 10),  # 10
-    (f'{ROOT}/configs/mpvg/deit-tiny_mpvg_8xb128_in1k.py', 3),  # 5
+# the suggested fixes are feasible: at least warm-up + 1 epochs, or a warm-up of
+# 1..max_epochs-1 epochs; a 1-epoch run (no room for an epoch warm-up) warms up by iterations
+@pytest.mark.parametrize('config, epochs, fix', [
+    (DEMO_CONFIG, 1,  # 1 warm-up epoch
+     r'at least 2 epochs \(--cfg-options train_cfg.max_epochs=2\), or warm up within the '
+     r'epoch by iterations: --cfg-options param_scheduler.0.by_epoch=False '
+     r'param_scheduler.0.convert_to_iter_based=False param_scheduler.0.end=<iterations> param_scheduler.1.begin=0'),
+    (f'{ROOT}/configs/vit_lite/vit-lite-7-4_mpvg_1xb128_cifar100.py', 10,  # 10
+     r'at least 11 epochs .*to N epochs with 1 <= N <= 9: --cfg-options '
+     r'param_scheduler.0.end=N param_scheduler.1.begin=N'),
+    (f'{ROOT}/configs/mpvg/deit-tiny_mpvg_8xb128_in1k.py', 3,  # 5
+     r'at least 6 epochs .*to N epochs with 1 <= N <= 2: --cfg-options '
+     r'param_scheduler.0.end=N param_scheduler.1.begin=N'),
 ])
-def test_a_schedule_shorter_than_the_warm_up_is_refused_at_start(tmp_path, config, epochs):
+def test_a_schedule_shorter_than_the_warm_up_is_refused_at_start(tmp_path, config, epochs,
+                                                                  fix):
     with pytest.raises(ValueError, match=rf'train_cfg.max_epochs={epochs} is too short .*'
                        r'param_scheduler\[1\] \(CosineAnnealingLR\) begins at epoch '
-                       r'.*param_scheduler.0.end=N param_scheduler.1.begin=N'):
+                       rf'.*{fix}'):
         train_main([config, '--work-dir', str(tmp_path), '--cfg-options',
                     f'train_cfg.max_epochs={epochs}'])
 

@@ -58,8 +58,19 @@ def test_fold_tool(tmp_path):
                           str(src), str(dst)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "'last_ln_pos': None" in out.stdout
-    folded = torch.load(dst, weights_only=True)['state_dict']
-    assert not any('last_norm' in k for k in folded)
+    saved = torch.load(dst, weights_only=True)
+    assert not any('last_norm' in k for k in saved['state_dict'])
+    # the fold size is recorded (the demo ViT: img_size 32), and tools/test.py's check
+    # passes at the demo's 32px CenterCrop and warns at another size
+    from mpvg_mm.models.folding import fold_size_mismatch
+    assert saved['meta']['folded_img_size'] == [32, 32]
+    test_cfg = Config.fromfile(cfg)
+    assert fold_size_mismatch(saved['meta'], test_cfg) is None
+    test_cfg.test_dataloader.dataset.pipeline[-2].crop_size = 48
+    assert [t.type for t in test_cfg.test_dataloader.dataset.pipeline[-2:]] == \
+        ['CenterCrop', 'PackInputs']
+    assert 'folded for 32x32 inputs' in fold_size_mismatch(saved['meta'], test_cfg)
+    assert 'gives 48x48' in fold_size_mismatch(saved['meta'], test_cfg)
 
 
 @pytest.mark.parametrize('out_type', ['featmap', 'avg_featmap'])
@@ -84,6 +95,8 @@ def test_swin_folded_logits_equal(out_type):
     folded = swin(pe_mode='mpvg', **update).eval()
     folded.load_state_dict(state, strict=True)
     assert folded.backbone.pe.last_norm is None
+    from mpvg_mm.models.folding import fold_img_size
+    assert fold_img_size(mpvg.backbone) == (32, 32)  # 16x16 grid of 2px patches
     img = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(folded(img, mode='tensor'), mpvg(img, mode='tensor'),

@@ -223,10 +223,38 @@ def test_presets_include_block_0_in_swin():
     (dict(out_type='cls_token'), 'unknown out_type'),
     (dict(img_size=33), 'multiple of the patch size'),
     (dict(pe_mode='default', pe_cfg=dict(input_pe=False)), 'uses the position embedding'),
+    # arch dicts: one ValueError naming the key (review of issue 15)
+    (dict(arch=dict(embed_dims=16, depths=[1, 1, 1], num_heads=[1, 2, 2, 4])),
+     r'num_heads=.*one per stage.*3 stages'),
+    (dict(arch=dict(embed_dims=16, depths=[1, 1, 1], num_heads=[1, 2, 2, 4]),
+          out_indices=(0, 1, 2)), r'num_heads=.*one per stage'),
+    (dict(arch=dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 2])),
+     r'num_heads=.*one per stage'),
+    (dict(arch=dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[3, 2, 2, 4])),
+     r'num_heads\[0\]=3 does not divide'),
+    (dict(arch=dict(embed_dims=0, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1])),
+     'embed_dims=0'),
+    (dict(arch=dict(embed_dims=16, depths=[1, 0, 1, 1], num_heads=[1, 2, 2, 4])), 'depths='),
+    (dict(arch=dict(embed_dims=16, depths=[1, 1, 1, 1])), 'exactly the keys'),
+    (dict(arch='tinyy'), "arch='tinyy'"),
+    # scalar arguments
+    (dict(frozen_stages=4), r'frozen_stages=4 .*-1\.\.3'),
+    (dict(window_size=0), 'window_size=0'),
+    (dict(out_indices='3'), "out_indices='3'"),
+    (dict(pe_cfg='mpvg'), "pe_cfg='mpvg'.*pe_mode"),
+    (dict(pretrained_img_size=63), 'pretrained_img_size=.*multiple of the patch size'),
+    (dict(fused_attn='yes'), 'fused_attn'),
+    (dict(drop_path_rate=1.5), r'drop_path_rate=1.5 .*\[0, 1\)'),
 ])
 def test_bad_configurations_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         _tiny(**kwargs)
+
+
+@pytest.mark.parametrize('shape', [(3, 32, 32), (0, 3, 32, 32), (1, 1, 32, 32)])
+def test_bad_inputs_are_refused(shape):
+    with pytest.raises(ValueError, match=r'takes images \(B, 3, H, W\) with B >= 1'):
+        _tiny()(torch.zeros(shape))
 
 
 def test_staged_chain_checks_its_stages_and_needs_the_transition():
@@ -315,3 +343,85 @@ def test_layer_depths_put_ln_prime_with_its_block():
 def test_registered_in_every_toolbox(scope):
     registry = __import__(f'{scope}.registry', fromlist=['MODELS']).MODELS
     assert registry.get('MPVGSwin') is MPVGSwin
+
+
+# --------------------------------------------------------------------------- window resize
+def test_relative_position_bias_is_resized_in_torch_to_another_window():
+    """A window-4 checkpoint into window 2 (mmpretrain's hook calls SciPy's removed
+    ``interp2d``): each head's 7x7 table -> 3x3 by bicubic ``F.interpolate``
+    (``align_corners=False``, timm's simple resize), strict; the index is the model's."""
+    src = _randomize(_tiny(window_size=4, pe_mode='mpvg'))
+    dst = _tiny(window_size=2, pe_mode='mpvg')
+    dst.load_state_dict(src.state_dict(), strict=True)
+    for name, module in src.named_modules():
+        if hasattr(module, 'relative_position_bias_table') and 'w_msa' in name:
+            table = module.relative_position_bias_table.detach()  # (49, nH)
+            heads = table.shape[1]
+            want = F.interpolate(table.t().reshape(1, heads, 7, 7), size=(3, 3),
+                                 mode='bicubic', align_corners=False).reshape(heads, 9).t()
+            got = dict(dst.named_modules())[name]
+            torch.testing.assert_close(got.relative_position_bias_table, want)
+            assert got.relative_position_index.max() == 8
+    # the resized model runs
+    with torch.no_grad():
+        assert dst(torch.randn(1, 3, 32, 32))[0].shape == (1, 16 * 8, 2, 2)
+
+
+def test_relative_position_bias_of_the_same_window_loads_unchanged():
+    src = _randomize(_tiny())
+    dst = _tiny()
+    dst.load_state_dict(src.state_dict(), strict=True)
+    for (name, a), b in zip(src.state_dict().items(), dst.state_dict().values()):
+        if 'relative_position' in name:
+            assert torch.equal(a, b), name
+
+
+# --------------------------------------------------------------------------- checkpoint layout
+def _classifier_ckpt(path, backbone):
+    sd = {f'backbone.{k}': v for k, v in backbone.state_dict().items()}
+    sd['head.fc.weight'] = torch.zeros(10, 128)
+    torch.save(dict(state_dict=sd), path)
+    return str(path)
+
+
+def _pretrained(checkpoint, **kwargs):
+    model = _tiny(init_cfg=dict(type='Pretrained', checkpoint=checkpoint, **kwargs))
+    model.init_weights()
+    return model
+
+
+def test_classifier_checkpoint_loads_with_prefix(tmp_path):
+    src = _randomize(_tiny())
+    model = _pretrained(_classifier_ckpt(tmp_path / 'cls.pth', src), prefix='backbone.')
+    for (name, a), b in zip(src.state_dict().items(), model.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_classifier_checkpoint_without_prefix_is_refused(tmp_path):
+    path = _classifier_ckpt(tmp_path / 'cls.pth', _randomize(_tiny()))
+    with pytest.raises(ValueError, match=r"places 0 of MPVGSwin's .* under 'backbone.'.*"
+                       r"prefix='backbone.'"):
+        _pretrained(path)
+
+
+def test_vit_checkpoint_is_refused(tmp_path):
+    from mmpretrain.models.backbones import VisionTransformer
+    vit = VisionTransformer(arch=dict(embed_dims=16, num_layers=2, num_heads=2,
+                                      feedforward_channels=32), img_size=32, patch_size=4)
+    torch.save(vit.state_dict(), tmp_path / 'vit.pth')
+    with pytest.raises(ValueError, match='looks like a ViT checkpoint.*needs a Swin checkpoint'):
+        _pretrained(str(tmp_path / 'vit.pth'))
+
+
+def test_official_swin_checkpoint_is_refused_naming_the_converter():
+    sd = {'patch_embed.proj.weight': torch.zeros(16, 3, 2, 2),
+          'layers.0.blocks.0.attn.qkv.weight': torch.zeros(48, 16)}
+    with pytest.raises(ValueError, match='official .*OpenMMLab Swin names.*swin2mmseg.py'):
+        _tiny().load_state_dict(sd, strict=False)
+
+
+def test_swin_of_another_width_is_refused():
+    wide = MPVGSwin(**dict(TINY, arch=dict(embed_dims=32, depths=[2, 2, 2, 2],
+                                           num_heads=[2, 2, 4, 4])))
+    with pytest.raises(ValueError, match='a Swin checkpoint of this arch'):
+        _tiny().load_state_dict(wide.state_dict(), strict=False)

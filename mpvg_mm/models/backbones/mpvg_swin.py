@@ -5,8 +5,9 @@ absolute PE (APE) on, next to Swin's relative position bias. This backbone is mm
 ``SwinTransformer(use_abs_pos_embed=True)`` (mmpretrain 1.x
 ``mmpretrain/models/backbones/swin_transformer.py``): it subclasses it and reuses its
 patch embedding, stages, ``SwinBlock``/``ShiftWindowMSA``/``WindowMSA``, mmcv's
-``PatchMerging``, per-stage output norms, relative-position-bias resizing on load and
-layer-wise lr depths, so parameter names are mmpretrain's (``patch_embed.projection``,
+``PatchMerging``, per-stage output norms and layer-wise lr depths (the
+relative-position-bias resize on load is our own, in torch: mmpretrain's calls SciPy's
+``interp2d``, removed in SciPy 1.14), so parameter names are mmpretrain's (``patch_embed.projection``,
 ``absolute_pos_embed``, ``stages.{s}.blocks.{j}.attn.w_msa.qkv``,
 ``stages.{s}.downsample.reduction``, ``norm{s}``), plus ``pe.layer_norms.{l}``
 (``LN'_l``, ``l`` the block index over all stages) and ``pe.last_norm`` (``LN''``).
@@ -38,10 +39,71 @@ from mmpretrain.models.backbones.swin_transformer import SwinTransformer
 from mmpretrain.models.utils.attention import WindowMSA
 
 from ..pos_embed import (STAGED_PE_PRESETS, LayerwisePositionEmbedding, build_pe_structure,
-                         resample_pos_embed)
+                         is_positive_int, resample_pos_embed)
 from .mpvg_vit import size_pair
 
 SWIN_OUT_TYPES = ('featmap', 'avg_featmap')
+SWIN_ARCH_KEYS = ('embed_dims', 'depths', 'num_heads')
+
+
+def swin_arch_settings(arch: Union[str, dict], arch_zoo: dict) -> dict:
+    """The ``embed_dims``/``depths``/``num_heads`` of an mmpretrain Swin ``arch`` (a name
+    of ``arch_zoo`` or a dict), checked: as many ``num_heads`` as ``depths``, every stage
+    at least one block, and stage ``s``'s width ``embed_dims * 2**s`` divisible by its
+    ``num_heads[s]`` (window attention splits the channels over the heads).
+
+    Raises:
+        ValueError: naming the arch key at fault and the fix.
+    """
+    if isinstance(arch, str):
+        if arch.lower() not in arch_zoo:
+            raise ValueError(f'arch={arch!r} is not one of mmpretrain\'s Swin archs '
+                             f'{sorted(arch_zoo)}; or give a dict with keys {SWIN_ARCH_KEYS}.')
+        return arch_zoo[arch.lower()]
+    if not isinstance(arch, dict) or set(arch) != set(SWIN_ARCH_KEYS):
+        raise ValueError(f'arch={arch!r}: a custom Swin arch is a dict with exactly the keys '
+                         f'{SWIN_ARCH_KEYS}.')
+    dims, depths, heads = (arch[k] for k in SWIN_ARCH_KEYS)
+    if not is_positive_int(dims):
+        raise ValueError(f'arch embed_dims={dims!r} must be a positive int.')
+    if not isinstance(depths, (list, tuple)) or not depths or \
+            not all(is_positive_int(d) for d in depths):
+        raise ValueError(f'arch depths={depths!r} must be a non-empty list of positive ints '
+                         '(blocks per stage).')
+    if not isinstance(heads, (list, tuple)) or len(heads) != len(depths) or \
+            not all(is_positive_int(h) for h in heads):
+        raise ValueError(f'arch num_heads={heads!r} must be a list of positive ints, one per '
+                         f'stage: as long as depths={list(depths)} ({len(depths)} stages).')
+    for s, h in enumerate(heads):
+        if (dims * 2**s) % h:
+            raise ValueError(f'arch num_heads[{s}]={h} does not divide stage {s}\'s width '
+                             f'embed_dims * 2**{s} = {dims * 2**s}: choose num_heads that '
+                             'divide every stage width.')
+    return arch
+
+
+def _check_swin_args(*, window_size, frozen_stages, num_stages, drop_rate, drop_path_rate,
+                     fused_attn, pe_cfg, out_indices) -> None:
+    """The scalar arguments of :class:`MPVGSwin` (ValueError naming the argument)."""
+    if not is_positive_int(window_size):
+        raise ValueError(f'window_size={window_size!r} must be a positive int.')
+    if isinstance(frozen_stages, bool) or not isinstance(frozen_stages, int) or \
+            not -1 <= frozen_stages < num_stages:
+        raise ValueError(f'frozen_stages={frozen_stages!r} must be an int in '
+                         f'-1..{num_stages - 1} (-1: nothing frozen; s: stages 0..s).')
+    for name, rate in (('drop_rate', drop_rate), ('drop_path_rate', drop_path_rate)):
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise ValueError(f'{name}={rate!r} must be a probability in [0, 1).')
+    if not isinstance(fused_attn, bool):
+        raise ValueError(f'fused_attn={fused_attn!r} must be True or False.')
+    if pe_cfg is not None and not isinstance(pe_cfg, dict):
+        raise ValueError(f'pe_cfg={pe_cfg!r} must be a dict of structure switches (e.g. '
+                         'dict(last_ln_pos=10)) or None; the preset is pe_mode.')
+    indices = [out_indices] if isinstance(out_indices, int) else out_indices
+    if not isinstance(indices, (list, tuple)) or \
+            not all(isinstance(i, int) and not isinstance(i, bool) for i in indices):
+        raise ValueError(f'out_indices={out_indices!r} must be an int or a sequence of ints '
+                         '(stages).')
 
 
 class FusedWindowMSA(WindowMSA):
@@ -101,8 +163,10 @@ class MPVGSwin(SwinTransformer):
     Raises:
         ValueError: unknown ``pe_mode``/``pe_cfg`` keys or a structure that does not define
             a network; a Last-LN PE without the last stage in ``out_indices``; an unknown
-            ``out_type``; an ``out_indices`` entry outside the stages; an ``img_size``
-            not a multiple of the patch size. Loading (:meth:`_prepare_abs_pos_embed`):
+            ``out_type``; an ``out_indices`` entry outside the stages; an ``img_size`` or
+            ``pretrained_img_size`` not a multiple of the patch size; an inconsistent
+            ``arch`` (:func:`swin_arch_settings`); a ``window_size``, ``frozen_stages``,
+            drop rate, ``fused_attn`` or ``pe_cfg`` of the wrong type or range. Loading (:meth:`_prepare_abs_pos_embed`):
             an APE of another width, or rows that are not the checkpoint's grid.
     """
 
@@ -126,6 +190,12 @@ class MPVGSwin(SwinTransformer):
                  fused_attn: bool = True,
                  norm_cfg: dict = dict(type='LN'),
                  init_cfg=None):
+        depths = swin_arch_settings(arch, self.arch_zoo)['depths']
+        num_stages = len(depths)
+        _check_swin_args(window_size=window_size, frozen_stages=frozen_stages,
+                         num_stages=num_stages, drop_rate=drop_rate,
+                         drop_path_rate=drop_path_rate, fused_attn=fused_attn, pe_cfg=pe_cfg,
+                         out_indices=out_indices)
         structure, _ = build_pe_structure(pe_mode, pe_cfg, STAGED_PE_PRESETS)
         if out_type not in SWIN_OUT_TYPES:
             raise ValueError(f'unknown out_type {out_type!r}; choose one of {SWIN_OUT_TYPES}.')
@@ -133,9 +203,6 @@ class MPVGSwin(SwinTransformer):
         if img_size[0] % patch_size or img_size[1] % patch_size:
             raise ValueError(f'img_size={img_size} is not a multiple of the patch size '
                              f'{patch_size}.')
-        depths = (arch if isinstance(arch, dict) else
-                  self.arch_zoo.get(str(arch).lower(), {})).get('depths')
-        num_stages = len(depths) if depths else 4
         indices = [out_indices] if isinstance(out_indices, int) else list(out_indices)
         resolved = sorted({i + num_stages if i < 0 else i for i in indices})
         if not resolved or not all(0 <= i < num_stages for i in resolved):
@@ -162,8 +229,14 @@ class MPVGSwin(SwinTransformer):
         self.out_type = out_type
         self.with_cp = with_cp
         self.pe_grid = tuple(self.patch_resolution)
-        self.pretrained_grid = self.pe_grid if pretrained_img_size is None else tuple(
-            s // patch_size for s in size_pair(pretrained_img_size, 'pretrained_img_size'))
+        self.pretrained_grid = self.pe_grid
+        if pretrained_img_size is not None:
+            pretrained = size_pair(pretrained_img_size, 'pretrained_img_size')
+            if pretrained[0] % patch_size or pretrained[1] % patch_size:
+                raise ValueError(f'pretrained_img_size={pretrained} is not a multiple of the '
+                                 f'patch size {patch_size}: give the input size the '
+                                 'checkpoint was trained at.')
+            self.pretrained_grid = tuple(s // patch_size for s in pretrained)
         self.stage_dims = [stage.embed_dims for stage in self.stages]
         self.pe = LayerwisePositionEmbedding(structure, sum(self.depths), self.stage_dims,
                                              self.depths)
@@ -204,7 +277,15 @@ class MPVGSwin(SwinTransformer):
         return inner(x, pos)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        """Images ``(B, C_in, H, W)`` -> one output per ``out_indices`` stage (out_type)."""
+        """Images ``(B, C_in, H, W)`` -> one output per ``out_indices`` stage (out_type).
+
+        Raises:
+            ValueError: not a non-empty batch of ``in_channels``-channel images.
+        """
+        in_channels = self.patch_embed.projection.in_channels
+        if x.dim() != 4 or x.shape[0] == 0 or x.shape[1] != in_channels:
+            raise ValueError(f'MPVGSwin takes images (B, {in_channels}, H, W) with B >= 1; got '
+                             f'shape {tuple(x.shape)} (a single image: x[None]).')
         x, grid = self.patch_embed(x)
         plan = self.pe_plan(grid)
         if plan.input is not None:
@@ -262,6 +343,93 @@ class MPVGSwin(SwinTransformer):
         return super().get_layer_depth(param_name, prefix)
 
     # ------------------------------------------------------------------ loading
+    def _prepare_relative_position_bias_table(self, state_dict, prefix, *args,
+                                              **kwargs) -> None:
+        """Load-state-dict pre-hook (replaces mmpretrain's, whose SciPy ``interp2d`` is
+        gone from SciPy >= 1.14): a checkpoint's ``relative_position_bias_table`` of
+        another window size, ``((2w'-1)^2, nH)``, is resized to this model's
+        ``((2w-1)^2, nH)`` by bicubic interpolation of each head's ``(2w'-1, 2w'-1)``
+        table (``F.interpolate``, ``align_corners=False``), as timm's
+        ``resize_rel_pos_bias_table_simple`` (``timm/layers/pos_embed_rel.py``) and the
+        official Swin's fine-tuning loader do; the checkpoint's
+        ``relative_position_index`` is replaced by this model's (it follows from the window
+        size). Same size: unchanged.
+
+        Raises:
+            ValueError: a table that is not square per head, or of another head count.
+        """
+        for name, module in self.named_modules():
+            table = getattr(module, 'relative_position_bias_table', None)
+            key = f'{prefix}{name}.relative_position_bias_table'
+            if not isinstance(table, torch.Tensor) or key not in state_dict:
+                continue
+            ckpt = state_dict[key]
+            side = round(ckpt.shape[0]**0.5) if ckpt.dim() == 2 else -1
+            dst = round(table.shape[0]**0.5)
+            if side * side != ckpt.shape[0] or ckpt.shape[1] != table.shape[1]:
+                raise ValueError(
+                    f'checkpoint {key} has shape {tuple(ckpt.shape)}; this model needs '
+                    f'((2*window_size-1)**2, num_heads) = {tuple(table.shape)}: build the '
+                    'backbone with the checkpoint\'s arch (num_heads).')
+            if side == dst:
+                continue
+            heads = ckpt.shape[1]
+            grid = ckpt.t().float().reshape(1, heads, side, side)
+            resized = F.interpolate(grid, size=(dst, dst), mode='bicubic', align_corners=False)
+            state_dict[key] = resized.reshape(heads, dst * dst).t().to(ckpt.dtype)
+            index_key = key.replace('bias_table', 'index')
+            if index_key in state_dict:
+                state_dict[index_key] = module.relative_position_index.detach().clone()
+            MMLogger.get_current_instance().info(
+                f'{key}: resized the {side}x{side} relative position bias of each head to '
+                f'{dst}x{dst} (bicubic).')
+
+    def _check_checkpoint_layout(self, state_dict, prefix: str) -> None:
+        """Refuse a load that would place fewer than half of this backbone's own weights
+        (those of mmpretrain's Swin: every parameter but ``absolute_pos_embed`` and the PE's
+        LNs, which a checkpoint may lack), by key and shape (a relative position bias table
+        counts whatever its window; it is resized); mmengine would only warn about missing
+        keys and leave the model random. A ViT checkpoint, a classifier checkpoint loaded
+        without ``prefix='backbone.'``, or a Swin of another width all fall here. A
+        ``prefix`` (loading a whole model) under which the state dict has no key at all is
+        a load of other parts and passes.
+
+        Raises:
+            ValueError: naming the layout fix (``prefix='backbone.'``; a Swin checkpoint of
+                this arch) and a few of the weights not placed.
+        """
+        if prefix and not any(k.startswith(prefix) for k in state_dict):
+            return
+        own = {name: p.shape for name, p in self.named_parameters()
+               if name != 'absolute_pos_embed' and not name.startswith('pe.')}
+        placed = [name for name, shape in own.items() if prefix + name in state_dict and (
+            name.endswith('relative_position_bias_table') or
+            tuple(state_dict[prefix + name].shape) == tuple(shape))]
+        if 2 * len(placed) >= len(own):
+            return
+        keys = [k[len(prefix):] for k in state_dict if k.startswith(prefix)]
+        if any(k.startswith('backbone.') for k in keys):
+            fix = ('its weights are under \'backbone.\' (a classifier or detector '
+                   'checkpoint): load it with init_cfg=dict(type=\'Pretrained\', '
+                   'checkpoint=..., prefix=\'backbone.\')')
+        elif any(k.startswith('layers.') and '.blocks.' in k for k in keys):
+            fix = ('it looks like an official (Microsoft) Swin checkpoint (layers.{i}.blocks): '
+                   'convert it to the OpenMMLab Swin names first (stages.{i}.blocks.{j}, '
+                   'patch_embed.projection; e.g. mmseg\'s '
+                   'tools/model_converters/swin2mmseg.py)')
+        elif any(k in ('cls_token', 'pos_embed') or k.startswith(('layers.', 'blocks.'))
+                 for k in keys):
+            fix = ('it looks like a ViT checkpoint (cls_token/pos_embed/layers): MPVGSwin '
+                   'needs a Swin checkpoint (mmpretrain\'s SwinTransformer or MPVGSwin)')
+        else:
+            fix = ('use a Swin checkpoint of this arch (embed_dims, depths, num_heads), with '
+                   'prefix= naming the part that holds the backbone')
+        missing = [name for name in own if name not in placed]
+        raise ValueError(
+            f'the checkpoint places {len(placed)} of MPVGSwin\'s {len(own)} Swin weights '
+            f'(by name and shape; e.g. not {", ".join(missing[:3])}); its keys begin '
+            f'{", ".join(keys[:3])}: {fix}.')
+
     def _prepare_abs_pos_embed(self, state_dict, prefix, *args, **kwargs) -> None:
         """Load-state-dict pre-hook (replaces mmpretrain's, which infers the grid from a
         square root of the row count): fit the checkpoint's ``absolute_pos_embed``.
@@ -275,8 +443,10 @@ class MPVGSwin(SwinTransformer):
         * ``pos_embed_grid`` always ends up as this model's grid (read, never copied).
 
         Raises:
-            ValueError: a malformed APE or grid, or rows that do not make the grid.
+            ValueError: a malformed APE or grid, or rows that do not make the grid; a
+                checkpoint of another layout (:meth:`_check_checkpoint_layout`).
         """
+        self._check_checkpoint_layout(state_dict, prefix)
         key, grid_key = prefix + 'absolute_pos_embed', prefix + 'pos_embed_grid'
         recorded = state_dict.pop(grid_key, None)
         state_dict[grid_key] = self.pos_embed_grid.detach().clone()
