@@ -219,11 +219,26 @@ def _peek_checkpoint(path: str):
 def _load_weights(runner, checkpoint: dict, args) -> None:
     """Load the checkpoint into the model under test; missing or unexpected weights (after
     the model's own load rules, e.g. the PE grid) are an error unless ``--non-strict``."""
-    from collections import OrderedDict
-
     from mmengine.model import is_model_wrapper
     runner.call_hook('after_load_checkpoint', checkpoint=checkpoint)  # as Runner.load_checkpoint
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    runner.logger.info(f'Load checkpoint from {args.checkpoint}')
+    load_fitting_weights(model, checkpoint, args.checkpoint, args.config,
+                         non_strict=args.non_strict)
+
+
+def load_fitting_weights(model, checkpoint: dict, checkpoint_name: str, config: str,
+                         non_strict: bool = False,
+                         override: str = 'pass --non-strict to evaluate the partly loaded '
+                                         'model anyway') -> None:
+    """Load ``checkpoint`` (its ``state_dict``, ``module.`` prefixes dropped) into ``model``;
+    weights missing in the checkpoint or unknown to the model (another config's or another
+    task's checkpoint) are refused.
+
+    Raises:
+        ValueError: naming the missing/unexpected keys, unless ``non_strict`` (then a warning).
+    """
+    from collections import OrderedDict
     state = checkpoint.get('state_dict', checkpoint)
     revised = OrderedDict((k[len('module.'):] if k.startswith('module.') else k, v)
                           for k, v in state.items())
@@ -231,7 +246,6 @@ def _load_weights(runner, checkpoint: dict, args) -> None:
         revised._metadata = state._metadata
     result = model.load_state_dict(revised, strict=False)
     missing, unexpected = sorted(result.missing_keys), sorted(result.unexpected_keys)
-    runner.logger.info(f'Load checkpoint from {args.checkpoint}')
     if not missing and not unexpected:
         return
 
@@ -243,10 +257,9 @@ def _load_weights(runner, checkpoint: dict, args) -> None:
         if missing else '',
         f'in the checkpoint but not in the model (ignored): {listed(unexpected)}'
         if unexpected else '') if part)
-    message = (f'{args.checkpoint} does not fit the model of {args.config}: {problem}. The '
+    message = (f'{checkpoint_name} does not fit the model of {config}: {problem}. The '
                'checkpoint was probably trained with another config (PE preset pe_mode, '
-               'arch, head): test it with its own config, or pass --non-strict to evaluate '
-               'the partly loaded model anyway.')
-    if not args.non_strict:
+               f'arch, head, task): use it with its own config, or {override}.')
+    if not non_strict:
         raise ValueError(message)
     print_log(message, logger='current', level=logging.WARNING)
