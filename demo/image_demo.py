@@ -7,7 +7,7 @@ The config's ``default_scope`` picks the toolbox's inferencer, as its own
 ``DetInferencer`` or mmseg's ``MMSegInferencer``. Each picture is written as
 ``DIR/<image name>.png``; one line per image gives the prediction. Any image size runs:
 the demo configs' test pipelines resize (classification, detection) or the backbone pads
-to the patch (segmentation, ``pad_to_patch``). Without ``--weights`` the model is randomly
+to the patch (segmentation, ``pad_to_patch``; the ViT segmentor pads images under 32x32). Without ``--weights`` the model is randomly
 initialised (the toolboxes warn) and the classes are the label indices. Bad arguments
 (a missing or non-image input, the config not last, a missing checkpoint, a checkpoint of
 another model, ``--device cuda`` without a GPU, two inputs with the same picture name, a

@@ -89,3 +89,15 @@ def test_segmentor_without_weights_uses_label_indices(image_demo):
     classes = inferencer.model.dataset_meta['classes']
     assert list(classes) == [str(i) for i in range(
         inferencer.model.decode_head.num_classes)]  # not mmseg's Cityscapes names
+
+
+@pytest.mark.parametrize('height, width', [(20, 20), (9, 40)])
+def test_vit_segmentor_runs_on_a_tiny_image(image_demo, tmp_path, height, width):
+    """The neck's 0.25 scale of the stride-8 maps needs 32 px: the test-time padding."""
+    import mmcv
+    path = str(tmp_path / 'tiny.jpg')
+    mmcv.imwrite(np.random.RandomState(0).randint(0, 256, (height, width, 3), np.uint8), path)
+    (picture, line), = image_demo.run([path], SEG, out_dir=str(tmp_path / 'out'))
+    assert mmcv.imread(picture).shape[:2] == (height, width)
+    shares = [float(part.split()[1].rstrip('%')) for part in line.split(', ')]
+    assert sum(shares) == pytest.approx(100, abs=0.2)
