@@ -124,6 +124,41 @@ def check_schedule_fits(cfg: Config) -> None:
             f'{begin} {unit}s.')
 
 
+def check_pretrained_files(cfg: Config) -> None:
+    """Every local ``init_cfg=dict(type='Pretrained', checkpoint=PATH)`` in the model must
+    exist before training starts (mmengine reads it only after the data and the model are
+    built, and then fails with a bare "can not be found"), e.g. the demo detector's
+    classifier checkpoint before the classifier is trained.
+
+    Raises:
+        FileNotFoundError: naming the config key, the file and the two fixes.
+    """
+    def walk(node, key):
+        if isinstance(node, dict):
+            init = node.get('init_cfg')
+            inits = init if isinstance(init, (list, tuple)) else [init]
+            for i, one in enumerate(inits):
+                path = one.get('checkpoint') if isinstance(one, dict) else None
+                if (isinstance(one, dict) and one.get('type') == 'Pretrained'
+                        and isinstance(path, str) and '://' not in path
+                        and not osp.isfile(path)):
+                    where = f'{key}.init_cfg' + (f'.{i}' if isinstance(init, (list, tuple))
+                                                 else '')
+                    raise FileNotFoundError(
+                        f'{where}.checkpoint={path} does not exist: create it first (the '
+                        "config's header names the command; for the demo configs `make "
+                        'demo` trains the demo classifier first), or train from scratch '
+                        f'with --cfg-options {where}=None.')
+            for name, child in node.items():
+                if name != 'init_cfg':
+                    walk(child, f'{key}.{name}')
+        elif isinstance(node, (list, tuple)):
+            for i, child in enumerate(node):
+                walk(child, f'{key}.{i}')
+
+    walk(cfg.get('model'), 'model')
+
+
 def train_main(argv=None) -> None:
     parser = argparse.ArgumentParser(description='Train a model (mmpretrain/mmdet/mmseg)')
     parser.add_argument('config', help='config file')
@@ -157,6 +192,7 @@ def train_main(argv=None) -> None:
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     check_schedule_fits(cfg)
+    check_pretrained_files(cfg)  # mmengine initialises the weights even when resuming
     _build_runner(cfg).train()
     _close_distributed()
 
