@@ -9,15 +9,6 @@ CLS = f'{ROOT}/configs/demo/mpvg-vit-demo_mpvg_1xb64_demo-cls.py'
 SEG = f'{ROOT}/configs/demo/upernet_mpvg-vit-demo_mpvg_1xb8_demo-ade.py'
 
 
-@pytest.fixture(scope='module')
-def image_demo():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('image_demo', f'{ROOT}/demo/image_demo.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture
 def image(tmp_path):
     import mmcv
