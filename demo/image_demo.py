@@ -7,8 +7,11 @@ The config's ``default_scope`` picks the toolbox's inferencer, as its own
 ``DetInferencer`` or mmseg's ``MMSegInferencer``. Each picture is written as
 ``DIR/<image name>.png``; one line per image gives the prediction. Any image size runs:
 the demo configs' test pipelines resize (classification, detection) or the backbone pads
-to the patch (segmentation, ``pad_to_patch``). Without ``--weights`` the model is randomly
-initialised (the toolboxes warn).
+to the patch (segmentation, ``pad_to_patch``; the ViT segmentor pads images under 32x32). Without ``--weights`` the model is randomly
+initialised (the toolboxes warn) and the classes are the label indices. Bad arguments
+(a missing or non-image input, the config not last, a missing checkpoint, a checkpoint of
+another model, ``--device cuda`` without a GPU, two inputs with the same picture name, a
+score threshold outside [0, 1]) are refused in one line before the model is built.
 """
 import argparse
 import os
@@ -22,26 +25,108 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 SCOPES = ('mmpretrain', 'mmdet', 'mmseg')
 
 
-def make_inferencer(config: str, weights=None, device: str = 'cpu'):
-    """``(scope, inferencer)`` for the config's ``default_scope``.
+def picture_path(image: str, out_dir: str) -> str:
+    """``out_dir/<image name without extension>.png``, where the picture of ``image`` goes."""
+    return osp.join(out_dir, osp.splitext(osp.basename(image))[0] + '.png')
+
+
+def check_arguments(images, config, weights=None, device='cpu', score_thr=0.3,
+                    out_dir='demo_out') -> None:
+    """Refuses what would fail (or overwrite) later, before the slow model build.
 
     Raises:
-        ValueError: when the scope is none of mmpretrain, mmdet, mmseg.
+        ValueError: one line naming the problem and the fix.
+    """
+    import mmcv
+    if not config.endswith('.py'):
+        first = next((path for path in images if path.endswith('.py')), None)
+        raise ValueError(
+            f'{config}: the last argument must be the config (a .py file)'
+            + (f'; {first} is a config: give the images first, then the config'
+               if first else ''))
+    if not osp.isfile(config):
+        raise ValueError(f'config {config} not found: give the path of a config file '
+                         '(e.g. configs/demo/...py)')
+    for image in images:
+        if image.endswith('.py'):
+            raise ValueError(f'{image} is a config, not an image: give the images first, '
+                             'then one config')
+        if not osp.isfile(image):
+            raise ValueError(f'image {image} not found (or not a file): give image files')
+        try:
+            readable = mmcv.imread(image) is not None
+        except Exception:  # noqa: BLE001 - any decoder failure means "not an image"
+            readable = False
+        if not readable:
+            raise ValueError(f'{image} is not an image OpenCV can read: give .jpg/.png/... '
+                             'files')
+    pictures = {}
+    for image in images:
+        path = picture_path(image, out_dir)
+        if path in pictures:
+            raise ValueError(f'{pictures[path]} and {image} would both be drawn to {path}: '
+                             'rename one or run them separately')
+        pictures[path] = image
+    if weights is not None and '://' not in weights and not osp.isfile(weights):
+        raise ValueError(f'--weights {weights} not found: give a checkpoint file (or none '
+                         'for random weights)')
+    if not 0 <= score_thr <= 1:
+        raise ValueError(f'--score-thr {score_thr} is outside [0, 1]: detection scores are '
+                         'probabilities')
+    if str(device).startswith('cuda'):
+        import torch
+        if not torch.cuda.is_available():
+            raise ValueError(f'--device {device}: no CUDA GPU is available here; use '
+                             '--device cpu')
+
+
+def make_inferencer(config: str, weights=None, device: str = 'cpu'):
+    """``(scope, inferencer)`` for the config's ``default_scope``; a checkpoint whose
+    weights do not fit the model (another config's or another task's) is refused as
+    ``tools/test.py`` refuses it (``mpvg_mm.cli.load_fitting_weights``).
+
+    Raises:
+        ValueError: when the scope is none of mmpretrain, mmdet, mmseg, or the checkpoint
+            does not fit.
     """
     from mmengine.config import Config
     cfg = Config.fromfile(config)  # imports mpvg_mm (custom_imports)
     scope = cfg.get('default_scope')
+    if scope not in SCOPES:
+        raise ValueError(f'{config}: default_scope={scope!r}; image_demo.py knows {SCOPES}')
+    checkpoint = None
+    if weights is not None and '://' not in weights:
+        from mpvg_mm.compat import load_checkpoint_file
+        checkpoint = load_checkpoint_file(weights, map_location='cpu')
+    inferencer = _build_inferencer(scope, cfg, weights, device, checkpoint)
+    if checkpoint is not None:
+        from mpvg_mm.cli import load_fitting_weights
+        load_fitting_weights(inferencer.model, checkpoint, weights, config,
+                             override='pass the config it was trained with')
+    return scope, inferencer
+
+
+def _build_inferencer(scope, cfg, weights, device, checkpoint):
     if scope == 'mmpretrain':
         from mmpretrain.apis import ImageClassificationInferencer
-        return scope, ImageClassificationInferencer(cfg, pretrained=weights or False,
-                                                    device=device)
+        return ImageClassificationInferencer(cfg, pretrained=weights or False, device=device)
     if scope == 'mmdet':
         from mmdet.apis import DetInferencer
-        return scope, DetInferencer(cfg, weights=weights, device=device, show_progress=False)
-    if scope == 'mmseg':
-        from mmseg.apis import MMSegInferencer
-        return scope, MMSegInferencer(cfg, weights=weights, device=device)
-    raise ValueError(f'{config}: default_scope={scope!r}; image_demo.py knows {SCOPES}')
+        return DetInferencer(cfg, weights=weights, device=device, show_progress=False)
+    from mmseg.apis import MMSegInferencer
+    meta = (checkpoint or {}).get('meta') or {}
+    if weights is not None and ('dataset_meta' in meta or 'CLASSES' in meta or
+                                checkpoint is None):
+        return MMSegInferencer(cfg, weights=weights, device=device)
+    # no class names known (no weights, or none saved): the label indices, not mmseg's
+    # Cityscapes fallback (19 names for a model with other classes)
+    num_classes = cfg.model.decode_head.num_classes
+    dataset_meta = dict(classes=[str(i) for i in range(num_classes)],
+                        palette=np.random.RandomState(0).randint(
+                            0, 256, (num_classes, 3)).tolist())
+    inferencer = MMSegInferencer(cfg, weights=weights, device=device, **dataset_meta)
+    inferencer.model.dataset_meta = dataset_meta
+    return inferencer
 
 
 def _num_classes(model) -> int:
@@ -75,6 +160,7 @@ def run(images, config, weights=None, out_dir='demo_out', device='cpu', score_th
     """Runs the config on each image, writes ``out_dir/<name>.png``; returns a list of
     ``(picture path, summary line)``."""
     import mmcv
+    check_arguments(images, config, weights, device, score_thr, out_dir)
     scope, inferencer = make_inferencer(config, weights, device)
     classes = (inferencer.classes if scope == 'mmpretrain' else
                (getattr(inferencer.model, 'dataset_meta', None) or {}).get('classes'))
@@ -83,7 +169,7 @@ def run(images, config, weights=None, out_dir='demo_out', device='cpu', score_th
     os.makedirs(out_dir, exist_ok=True)
     results = []
     for image in images:
-        path = osp.join(out_dir, osp.splitext(osp.basename(image))[0] + '.png')
+        path = picture_path(image, out_dir)
         if scope == 'mmpretrain':  # draws to show_dir/<stem>.png (short side 256 px)
             sample = inferencer(image, return_datasamples=True, show_dir=out_dir,
                                 resize=256)[0]
@@ -115,8 +201,14 @@ def main(argv=None):
     if len(args.inputs) < 2:
         parser.error('give one or more images, then the config')
     *images, config = args.inputs
-    for path, line in run(images, config, args.weights, args.out_dir, args.device,
-                          args.score_thr):
+    try:
+        check_arguments(images, config, args.weights, args.device, args.score_thr,
+                        args.out_dir)
+        results = run(images, config, args.weights, args.out_dir, args.device, args.score_thr)
+    except ValueError as error:
+        print(f'image_demo.py: error: {error}', file=sys.stderr)
+        sys.exit(2)
+    for path, line in results:
         print(f'{path}: {line}')
 
 

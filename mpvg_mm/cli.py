@@ -133,6 +133,41 @@ def check_schedule_fits(cfg: Config) -> None:
             f'(--cfg-options train_cfg.{key}={begin + 1}), or {shorten}.')
 
 
+def check_pretrained_files(cfg: Config) -> None:
+    """Every local ``init_cfg=dict(type='Pretrained', checkpoint=PATH)`` in the model must
+    exist before training starts (mmengine reads it only after the data and the model are
+    built, and then fails with a bare "can not be found"), e.g. the demo detector's
+    classifier checkpoint before the classifier is trained.
+
+    Raises:
+        FileNotFoundError: naming the config key, the file and the two fixes.
+    """
+    def walk(node, key):
+        if isinstance(node, dict):
+            init = node.get('init_cfg')
+            inits = init if isinstance(init, (list, tuple)) else [init]
+            for i, one in enumerate(inits):
+                path = one.get('checkpoint') if isinstance(one, dict) else None
+                if (isinstance(one, dict) and one.get('type') == 'Pretrained'
+                        and isinstance(path, str) and '://' not in path
+                        and not osp.isfile(path)):
+                    where = f'{key}.init_cfg' + (f'.{i}' if isinstance(init, (list, tuple))
+                                                 else '')
+                    raise FileNotFoundError(
+                        f'{where}.checkpoint={path} does not exist: create it first (the '
+                        "config's header names the command; for the demo configs `make "
+                        'demo` trains the demo classifier first), or train from scratch '
+                        f'with --cfg-options {where}=None.')
+            for name, child in node.items():
+                if name != 'init_cfg':
+                    walk(child, f'{key}.{name}')
+        elif isinstance(node, (list, tuple)):
+            for i, child in enumerate(node):
+                walk(child, f'{key}.{i}')
+
+    walk(cfg.get('model'), 'model')
+
+
 def train_main(argv=None) -> None:
     parser = argparse.ArgumentParser(description='Train a model (mmpretrain/mmdet/mmseg)')
     parser.add_argument('config', help='config file')
@@ -166,6 +201,7 @@ def train_main(argv=None) -> None:
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     check_schedule_fits(cfg)
+    check_pretrained_files(cfg)  # mmengine initialises the weights even when resuming
     _build_runner(cfg).train()
     _close_distributed()
 
@@ -231,11 +267,26 @@ def _peek_checkpoint(path: str):
 def _load_weights(runner, checkpoint: dict, args) -> None:
     """Load the checkpoint into the model under test; missing or unexpected weights (after
     the model's own load rules, e.g. the PE grid) are an error unless ``--non-strict``."""
-    from collections import OrderedDict
-
     from mmengine.model import is_model_wrapper
     runner.call_hook('after_load_checkpoint', checkpoint=checkpoint)  # as Runner.load_checkpoint
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    runner.logger.info(f'Load checkpoint from {args.checkpoint}')
+    load_fitting_weights(model, checkpoint, args.checkpoint, args.config,
+                         non_strict=args.non_strict)
+
+
+def load_fitting_weights(model, checkpoint: dict, checkpoint_name: str, config: str,
+                         non_strict: bool = False,
+                         override: str = 'pass --non-strict to evaluate the partly loaded '
+                                         'model anyway') -> None:
+    """Load ``checkpoint`` (its ``state_dict``, ``module.`` prefixes dropped) into ``model``;
+    weights missing in the checkpoint or unknown to the model (another config's or another
+    task's checkpoint) are refused.
+
+    Raises:
+        ValueError: naming the missing/unexpected keys, unless ``non_strict`` (then a warning).
+    """
+    from collections import OrderedDict
     state = checkpoint.get('state_dict', checkpoint)
     revised = OrderedDict((k[len('module.'):] if k.startswith('module.') else k, v)
                           for k, v in state.items())
@@ -243,7 +294,6 @@ def _load_weights(runner, checkpoint: dict, args) -> None:
         revised._metadata = state._metadata
     result = model.load_state_dict(revised, strict=False)
     missing, unexpected = sorted(result.missing_keys), sorted(result.unexpected_keys)
-    runner.logger.info(f'Load checkpoint from {args.checkpoint}')
     if not missing and not unexpected:
         return
 
@@ -255,10 +305,9 @@ def _load_weights(runner, checkpoint: dict, args) -> None:
         if missing else '',
         f'in the checkpoint but not in the model (ignored): {listed(unexpected)}'
         if unexpected else '') if part)
-    message = (f'{args.checkpoint} does not fit the model of {args.config}: {problem}. The '
+    message = (f'{checkpoint_name} does not fit the model of {config}: {problem}. The '
                'checkpoint was probably trained with another config (PE preset pe_mode, '
-               'arch, head): test it with its own config, or pass --non-strict to evaluate '
-               'the partly loaded model anyway.')
-    if not args.non_strict:
+               f'arch, head, task): use it with its own config, or {override}.')
+    if not non_strict:
         raise ValueError(message)
     print_log(message, logger='current', level=logging.WARNING)

@@ -39,6 +39,12 @@ def tool():
     return load
 
 
+@pytest.fixture(scope='session')
+def image_demo(tool):
+    """``demo/image_demo.py`` imported by path."""
+    return tool('../demo/image_demo')
+
+
 @pytest.fixture(scope='module')
 def single_thread():
     """One torch thread for a module (``pytestmark = pytest.mark.usefixtures(

@@ -20,7 +20,10 @@ _base_ = [
     '../_base_/schedules/ade20k_adamw_160k.py', '../_base_/default_runtime_seg.py'
 ]
 norm_cfg = dict(type='BN', requires_grad=True)  # one CPU process
-data_preprocessor = dict(size=(128, 128))
+# At test time images smaller than 32x32 are padded to it (mmseg's SegDataPreProcessor
+# test_cfg; the padding is cropped from the prediction): the neck's 0.25 scale of the
+# stride-8 maps needs at least 4x4 of them, so any image size runs.
+data_preprocessor = dict(size=(128, 128), test_cfg=dict(size=(32, 32)))
 model = dict(
     data_preprocessor=data_preprocessor,
     backbone=dict(

@@ -22,15 +22,6 @@ def images(tmp_path_factory):
     return [PHOTO, crop]
 
 
-@pytest.fixture(scope='module')
-def image_demo():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('image_demo', f'{ROOT}/demo/image_demo.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize('config', sorted(glob.glob(f'{ROOT}/configs/demo/*.py')),
                          ids=osp.basename)
 def test_every_demo_config_runs_on_a_photograph(config, images, image_demo, tmp_path):

@@ -70,13 +70,31 @@ def config_complexity(configs: Sequence[str], shape=None) -> dict:
     ``get_flops.py`` fails on every config."""
     from mmengine.config import Config
     results = {}
-    print('| config | input (H x W) | params (M) | GFLOPs (MACs) |\n|---|---|---|---|')
+    print(CONFIG_TABLE_HEAD, end='')
     for config in configs:
         r = results[config] = count_config_complexity(Config.fromfile(config),
                                                       tuple(shape) if shape else None)
-        print(f'| {os.path.basename(config)} | {r["input_shape"][0]} x {r["input_shape"][1]} '
-              f'| {r["params"] / 1e6:.3f} | {r["flops"] / 1e9:.2f} |', flush=True)
+        print(config_table_row(config, r), end='', flush=True)
     return results
+
+
+CONFIG_TABLE_HEAD = ('| config | input (H x W) | params (M) | GFLOPs (MACs) |\n'
+                     '|---|---|---|---|\n')
+
+
+def config_table_row(config: str, r: dict) -> str:
+    return (f'| {os.path.basename(config)} | {r["input_shape"][0]} x {r["input_shape"][1]} '
+            f'| {r["params"] / 1e6:.3f} | {r["flops"] / 1e9:.2f} |\n')
+
+
+def write_outputs(results: dict, table: str, json_path=None, markdown_path=None) -> None:
+    """Writes ``results`` as JSON and ``table`` as Markdown where asked."""
+    for path, text in ((json_path, lambda: json.dumps(results, indent=1)),
+                       (markdown_path, lambda: table)):
+        if path:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            with open(path, 'w') as f:
+                f.write(text())
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
@@ -108,22 +126,19 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
                         help='with --configs: this input size instead')
     args = parser.parse_args(argv)
     if args.configs:
-        return config_complexity(args.configs, args.shape)
-    results = run_benchmark(_parse_archs(args.archs), args.batch_size, args.img_size,
-                            args.iters, args.warmup, args.device, args.amp, args.threads,
-                            args.num_classes, not args.no_timm, args.matmul_size)
-    table = format_markdown(results)
-    print(table)
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, 'w') as f:
-            json.dump(results, f, indent=1)
-    if args.markdown:
-        os.makedirs(os.path.dirname(os.path.abspath(args.markdown)), exist_ok=True)
-        with open(args.markdown, 'w') as f:
-            f.write(table)
+        missing = [config for config in args.configs if not osp.isfile(config)]
+        if missing:
+            parser.error(f'config {missing[0]} not found: give config files (.py)')
+        results = config_complexity(args.configs, args.shape)
+        table = CONFIG_TABLE_HEAD + ''.join(config_table_row(c, r) for c, r in results.items())
+    else:
+        results = run_benchmark(_parse_archs(args.archs), args.batch_size, args.img_size,
+                                args.iters, args.warmup, args.device, args.amp, args.threads,
+                                args.num_classes, not args.no_timm, args.matmul_size)
+        table = format_markdown(results)
+        print(table)
+    write_outputs(results, table, args.json, args.markdown)
     return results
-
 
 if __name__ == '__main__':
     main()

@@ -75,12 +75,40 @@ def check_loads_without_project(path: str) -> None:
                            f'without mpvg_mm:\n{proc.stderr[-2000:]}')
 
 
+def check_paths(src: str, dst: str) -> None:
+    """Refuses a source that is no file and an output whose directory does not exist.
+
+    Raises:
+        FileNotFoundError: naming the path and the fix.
+    """
+    if osp.isdir(src):
+        raise FileNotFoundError(f'{src} is a directory: give the checkpoint file in it '
+                                '(e.g. its epoch_N.pth or iter_N.pth)')
+    if not osp.isfile(src):
+        raise FileNotFoundError(f'{src} not found: give a checkpoint saved by training')
+    out_dir = osp.dirname(osp.abspath(dst))
+    if not osp.isdir(out_dir):
+        raise FileNotFoundError(f'the output directory {out_dir} does not exist: create it '
+                                'first (mkdir -p) or give another output path')
+
+
 def publish(src: str, dst: str) -> str:
     """Writes the published checkpoint of ``src`` as ``<dst stem>-<sha256[:8]>.pth``;
-    returns that path."""
-    from mpvg_mm.compat import install
+    returns that path.
+
+    Raises:
+        FileNotFoundError: see ``check_paths``.
+        mpvg_mm.compat.CorruptCheckpointError: an empty, truncated or non-checkpoint file,
+            or one that holds no dict of weights.
+        mpvg_mm.compat.UnsafeCheckpointError: pickled objects outside the allow-list.
+    """
+    from mpvg_mm.compat import CorruptCheckpointError, install, load_checkpoint_file
     install()  # reads training checkpoints: the allow-list of mmengine's types
-    checkpoint = torch.load(src, map_location='cpu', weights_only=True)
+    check_paths(src, dst)
+    checkpoint = load_checkpoint_file(src, map_location='cpu')
+    if not isinstance(checkpoint, dict):
+        raise CorruptCheckpointError(f'{src} holds a {type(checkpoint).__name__}, not a '
+                                     'checkpoint (a dict with state_dict, or a state dict)')
     tmp = dst + '.tmp'
     torch.save(published(checkpoint), tmp)
     check_loads_without_project(tmp)
@@ -92,11 +120,17 @@ def publish(src: str, dst: str) -> str:
 
 
 def main(argv=None):
+    from mpvg_mm.compat import CorruptCheckpointError, UnsafeCheckpointError
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('in_file', help='a checkpoint saved by training (mmengine)')
     parser.add_argument('out_file', help='output name; the sha256 prefix is appended')
     args = parser.parse_args(argv)
-    print(f'The published model is saved at {publish(args.in_file, args.out_file)}')
+    try:
+        final = publish(args.in_file, args.out_file)
+    except (FileNotFoundError, CorruptCheckpointError, UnsafeCheckpointError,
+            TypeError) as error:
+        sys.exit(f'refused: {error}')
+    print(f'The published model is saved at {final}')
 
 
 if __name__ == '__main__':
