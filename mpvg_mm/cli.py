@@ -51,10 +51,19 @@ def _load_cfg(args) -> Config:
 
 
 def _build_runner(cfg: Config) -> Runner:
+    """The runner, its datasets checked as they are built (``build_checked_dataloader``: an
+    empty or unannotated dataset is named instead of failing deep in mmengine)."""
+    from functools import partial
+
+    from .engine.data_check import build_checked_dataloader
     if 'runner_type' in cfg:
         from mmengine.registry import RUNNERS
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
+    # the loops call runner.build_dataloader(...) (a static method): this instance's checks
+    runner.build_dataloader = partial(build_checked_dataloader, build=runner.build_dataloader)
+    return runner
 
 
 def _close_distributed() -> None:

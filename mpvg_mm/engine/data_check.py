@@ -7,12 +7,18 @@ dropped from the mIoU (testing). :class:`DataCheckHook` (in the mmdet and mmseg
 runtimes, ``default_hooks.data_check``) checks:
 
 - detection (datasets whose samples hold ``instances``, e.g. mmdet's ``CocoDataset``): the
-  validation/test sets hold at least one annotation (an empty training set still fails
-  inside mmengine's dataset serialization, before any hook runs);
+  training, validation and test sets hold at least one annotation;
 - segmentation (batches with ``gt_sem_seg``): every label of every batch is a class
   index below the decode head's ``num_classes`` or its ``ignore_index``; the error names
   the label map's file.
+
+A training set that its ``filter_cfg`` empties (mmdet drops the images without
+annotations: ``filter_empty_gt``) fails inside mmengine's dataset serialization, before
+any hook runs, with a bare numpy error; :func:`build_checked_dataloader`, the dataloader
+builder of ``tools/train.py`` and ``tools/test.py``, names the file and the problem there.
 """
+import copy
+
 import torch
 from mmengine.hooks import Hook
 
@@ -22,32 +28,110 @@ def _dataset_file(dataset) -> str:
     return str(getattr(inner, 'ann_file', None) or type(inner).__name__)
 
 
+def check_annotated(dataset, split: str) -> None:
+    """A detection dataset (samples with ``instances``) holds at least one annotation.
+
+    Reads samples until the first annotated one (one sample on real data).
+
+    Raises:
+        ValueError: naming the annotation file and the number of images.
+    """
+    if not hasattr(dataset, 'get_data_info') or len(dataset) == 0:
+        return
+    if 'instances' not in dataset.get_data_info(0):
+        return  # not a detection dataset
+    if any(dataset.get_data_info(i)['instances'] for i in range(len(dataset))):
+        return
+    consequence = ('its metrics would be -1' if split != 'training'
+                   else 'the model would learn nothing from it')
+    raise ValueError(
+        f'the {split} set {_dataset_file(dataset)} holds no annotation on any of its '
+        f'{len(dataset)} images: {consequence}. Check the annotation file.')
+
+
+def _leaf_datasets(cfg):
+    """The dataset configs under wrappers (``dataset=``, ``datasets=[...]``)."""
+    if isinstance(cfg, dict) and isinstance(cfg.get('dataset'), dict):
+        yield from _leaf_datasets(cfg['dataset'])
+    elif isinstance(cfg, dict) and isinstance(cfg.get('datasets'), (list, tuple)):
+        for one in cfg['datasets']:
+            yield from _leaf_datasets(one)
+    elif isinstance(cfg, dict):
+        yield cfg
+
+
+def explain_empty_dataset(dataset_cfg):
+    """Why a dataset config gives no sample, or None: its annotation file lists no image,
+    holds no annotation (mmdet's ``filter_empty_gt`` then drops every image), or its
+    ``filter_cfg`` drops every image. Loads the data list again (on the error path only).
+    """
+    from mmengine.registry import DATASETS
+    for cfg in _leaf_datasets(dataset_cfg):
+        try:
+            dataset = DATASETS.build({**copy.deepcopy(cfg), 'lazy_init': True})
+            data_list = dataset.load_data_list()
+        except Exception:  # not a BaseDataset, or broken in another way: its own error
+            continue
+        name = _dataset_file(dataset)
+        if not data_list:
+            return (f'the dataset {name} ({cfg.get("type")}, data_root '
+                    f'{cfg.get("data_root")!r}) lists no sample: check the file and the '
+                    'data_root/data_prefix paths.')
+        if 'instances' in data_list[0] and not any(d['instances'] for d in data_list):
+            return (f'the dataset {name} holds no annotation on any of its {len(data_list)} '
+                    'images (an empty annotation list): check the annotation file.')
+        dataset.data_list = data_list
+        if hasattr(dataset, 'filter_data') and not dataset.filter_data():
+            return (f'filter_cfg={getattr(dataset, "filter_cfg", None)} drops all '
+                    f'{len(data_list)} images of the dataset {name}: check the annotation '
+                    'file (image sizes, categories) or relax filter_cfg.')
+    return None
+
+
+def build_checked_dataloader(dataloader, seed=None, diff_rank_seed=False, *, build):
+    """``build(dataloader, seed, diff_rank_seed)`` (mmengine's ``Runner.build_dataloader``)
+    with the dataset checked: an empty dataset (e.g. a COCO file with an empty annotation
+    list under mmdet's ``filter_empty_gt``) and a detection dataset without annotations are
+    refused, naming the file.
+
+    Raises:
+        ValueError: naming the file and the problem.
+    """
+    dataset_cfg = dataloader.get('dataset') if isinstance(dataloader, dict) else None
+    try:
+        loader = build(dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
+    except Exception as error:
+        problem = explain_empty_dataset(dataset_cfg) if isinstance(dataset_cfg, dict) else None
+        if problem is None:
+            raise
+        raise ValueError(problem) from error
+    dataset = loader.dataset
+    if hasattr(dataset, '__len__') and len(dataset) == 0:
+        raise ValueError((explain_empty_dataset(dataset_cfg) if dataset_cfg else None)
+                         or f'the dataset {_dataset_file(dataset)} holds no sample.')
+    test_mode = getattr(getattr(dataset, 'dataset', dataset), 'test_mode', False)
+    check_annotated(dataset, 'evaluation' if test_mode else 'training')
+    return loader
+
+
 class DataCheckHook(Hook):
     """Check the data as it is loaded (see the module docstring).
 
     Raises:
-        ValueError: a detection evaluation set without annotations, or segmentation labels outside ``[0, num_classes)`` and the
-            ignore index; the message names the file and what to do.
+        ValueError: a detection dataset without annotations, or segmentation labels
+            outside ``[0, num_classes)`` and the ignore index; the message names the
+            file and what to do.
     """
     priority = 'VERY_HIGH'
 
+    def before_train(self, runner) -> None:
+        check_annotated(runner.train_dataloader.dataset, 'training')
+
     def before_val(self, runner) -> None:
-        self._check_annotated(runner.val_dataloader.dataset, 'validation')
+        check_annotated(runner.val_dataloader.dataset, 'validation')
 
     def before_test(self, runner) -> None:
-        self._check_annotated(runner.test_dataloader.dataset, 'test')
-
-    @staticmethod
-    def _check_annotated(dataset, split: str) -> None:
-        if not hasattr(dataset, 'get_data_info') or len(dataset) == 0:
-            return
-        if 'instances' not in dataset.get_data_info(0):
-            return  # not a detection dataset
-        if any(dataset.get_data_info(i)['instances'] for i in range(len(dataset))):
-            return
-        raise ValueError(
-            f'the {split} set {_dataset_file(dataset)} holds no annotation on any of its '
-            f'{len(dataset)} images: its metrics would be -1. Check the annotation file.')
+        check_annotated(runner.test_dataloader.dataset, 'test')
 
     def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
         self._check_labels(runner, data_batch)

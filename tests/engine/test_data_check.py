@@ -1,22 +1,38 @@
-"""DataCheckHook: a COCO test set with an empty annotation list and segmentation labels
-beyond the classes fail where the data is loaded, naming the file (mmdet's CocoDataset on
-generated files)."""
+"""Datasets with problems fail where the data is loaded, naming the file: a COCO file with
+an empty annotation list (training: tools/train.py before the first iteration; testing:
+DataCheckHook) and segmentation labels beyond the classes (DataCheckHook at training and
+testing), on generated files in the real formats (mmdet's CocoDataset, mmseg's datasets).
+"""
 import json
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
 from mmengine.structures import PixelData
+from PIL import Image
 
 from mpvg_mm.engine.data_check import DataCheckHook
 
+ROOT = __file__.rsplit('/tests/', 1)[0]
+DEMO_DET = f'{ROOT}/configs/demo/mask-rcnn_mpvg-vit-demo-mln_mpvg_1xb8_demo-coco.py'
+DEMO_SEG = f'{ROOT}/configs/demo/upernet_mpvg-vit-demo_mpvg_1xb8_demo-ade.py'
+pytestmark = pytest.mark.usefixtures('single_thread')
+
 
 @pytest.fixture(scope='module')
-def coco(tmp_path_factory, tool):
+def demo(tmp_path_factory, tool):
     out = tmp_path_factory.mktemp('demo')
-    tool('make_demo_data').main([str(out), '--formats', 'coco', '--num-train', '2',
+    tool('make_demo_data').main([str(out), '--formats', 'coco,ade20k', '--num-train', '2',
                                  '--num-val', '2', '--img-size', '32'])
-    return out / 'coco'
+    return out
+
+
+@pytest.fixture(scope='module')
+def coco(demo):
+    return demo / 'coco'
 
 
 def _coco_dataset(root, ann_file, test_mode):
@@ -26,11 +42,30 @@ def _coco_dataset(root, ann_file, test_mode):
                        metainfo=dict(classes=('circle', 'square', 'triangle', 'cross')))
 
 
-def test_empty_coco_annotations_are_named(coco):
+def _write_empty_coco(coco):
     data = json.loads((coco / 'annotations/instances_train2017.json').read_text())
     assert data['annotations']
     data['annotations'] = []
     (coco / 'empty.json').write_text(json.dumps(data))
+
+
+def test_training_on_empty_coco_is_refused_naming_the_file(coco, tmp_path):
+    """The demo detector's training set (mmdet's filter_empty_gt drops every image of an
+    empty annotation list) is refused by tools/train.py with the file and the problem,
+    not mmengine's bare 'need at least one array to concatenate'."""
+    from mpvg_mm.cli import train_main
+    _write_empty_coco(coco)
+    with pytest.raises(ValueError, match=r'dataset .*/empty\.json holds no annotation on any '
+                       r'of its 2 images \(an empty annotation list\)'):
+        train_main([DEMO_DET, '--work-dir', str(tmp_path), '--cfg-options',
+                    f'train_dataloader.dataset.data_root={coco}/',
+                    'train_dataloader.dataset.ann_file=empty.json',
+                    f'val_dataloader.dataset.data_root={coco}/',
+                    'model.backbone.init_cfg=None'])
+
+
+def test_empty_coco_annotations_are_named(coco):
+    _write_empty_coco(coco)
     hook = DataCheckHook()
     runner = SimpleNamespace(
         test_dataloader=SimpleNamespace(dataset=_coco_dataset(coco, 'empty.json', True)))
@@ -40,6 +75,33 @@ def test_empty_coco_annotations_are_named(coco):
     # the generated file passes
     good = _coco_dataset(coco, 'annotations/instances_train2017.json', True)
     hook.before_test(SimpleNamespace(test_dataloader=SimpleNamespace(dataset=good)))
+
+
+@pytest.fixture(scope='module')
+def seg_cfg():
+    return Config.fromfile(DEMO_SEG)
+
+
+@pytest.mark.parametrize('split', ['train', 'test'])
+def test_segmentation_label_maps_beyond_the_classes_are_named(demo, seg_cfg, split):
+    """A generated ADE20K-layout label map holding shape index 7 (6 after the demo
+    dataset's reduce_zero_label; the decode head has 4 classes) is named when its batch is
+    loaded for training or testing; the generated maps pass."""
+    from mmseg.registry import DATASETS
+    head = SimpleNamespace(num_classes=seg_cfg.model.decode_head.num_classes,
+                           ignore_index=255)
+    runner = SimpleNamespace(model=SimpleNamespace(decode_head=head))
+    dataset_cfg = seg_cfg[f'{split}_dataloader'].dataset.copy()
+    dataset_cfg.data_root = str(demo / 'ade20k')
+    dataset = DATASETS.build(dataset_cfg)
+    hook = getattr(DataCheckHook(), f'before_{split}_iter')
+    hook(runner, 0, pseudo_collate([dataset[0]]))
+    path = dataset.get_data_info(0)['seg_map_path']
+    labels = np.array(Image.open(path))
+    labels[:2, :2] = 7
+    Image.fromarray(labels).save(path)
+    with pytest.raises(ValueError, match=rf'{path} holds labels \[6\] outside the 4 classes'):
+        hook(runner, 0, pseudo_collate([dataset[0]]))
 
 
 def test_segmentation_labels_beyond_the_classes_are_named():
