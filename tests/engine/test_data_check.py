@@ -72,6 +72,11 @@ def test_empty_coco_annotations_are_named(coco):
     with pytest.raises(ValueError, match=r'test set .*empty\.json holds no annotation on any '
                        r'of its 2 images'):
         hook.before_test(runner)
+    # a training set kept whole (no filter_empty_gt), as mmdet's own tools/train.py runs it
+    runner = SimpleNamespace(
+        train_dataloader=SimpleNamespace(dataset=_coco_dataset(coco, 'empty.json', False)))
+    with pytest.raises(ValueError, match=r'training set .*empty\.json holds no annotation'):
+        hook.before_train(runner)
     # the generated file passes
     good = _coco_dataset(coco, 'annotations/instances_train2017.json', True)
     hook.before_test(SimpleNamespace(test_dataloader=SimpleNamespace(dataset=good)))
