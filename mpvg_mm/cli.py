@@ -67,12 +67,26 @@ def _build_runner(cfg: Config) -> Runner:
 
 
 def _close_distributed() -> None:
-    """Shut the process group down before exit: with gloo, a rank that exits while its
-    peers' communication threads are still alive can abort ('terminate called ...')."""
+    """Shut the process group down before the interpreter finalizes (call it once the
+    runner is dropped).
+
+    The model wrapper (DDP and its reducer) holds the process group, so
+    ``destroy_process_group`` alone leaves gloo's worker and transport threads running
+    until the runner's reference cycles are collected, which happens during interpreter
+    finalization, or not at all. A gloo thread that then drops the last reference to a
+    tensor of the last collective takes the GIL of a finalizing interpreter, which ends
+    the thread (``pthread_exit``) by a forced unwind that C++ ``noexcept`` code turns into
+    ``terminate called without an active exception``: SIGABRT after correct results (about 1 run in 13 of
+    ``tools/dist_test.sh`` on CPU). Collecting the runner here destroys the group, whose
+    destructor joins those threads while the interpreter is alive.
+    """
+    import gc
+
     import torch.distributed as dist
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
+        gc.collect()
 
 
 def _check_resume(cfg: Config) -> None:
@@ -211,7 +225,9 @@ def train_main(argv=None) -> None:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     check_schedule_fits(cfg)
     check_pretrained_files(cfg)  # mmengine initialises the weights even when resuming
-    _build_runner(cfg).train()
+    runner = _build_runner(cfg)
+    runner.train()
+    del runner  # with the model wrapper that holds the process group
     _close_distributed()
 
 
@@ -261,6 +277,7 @@ def test_main(argv=None) -> dict:
     if checkpoint is not None:
         _load_weights(runner, checkpoint, args)
     metrics = runner.test()
+    del runner, checkpoint  # the runner with the model wrapper that holds the process group
     _close_distributed()
     return metrics
 
