@@ -22,7 +22,8 @@ def _options(*extra):
 
 
 def _run(args, env_extra=None, script='train.py'):
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=f'{ROOT}:{ROOT}/tests/e2e', **(env_extra or {}))
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=f'{ROOT}:{ROOT}/tests/e2e')
+    env.update(env_extra or {})
     cmd = args if script is None else [sys.executable, f'{ROOT}/tools/{script}', *args]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -76,7 +77,7 @@ def test_resume_continues_exactly(demo_data, tmp_path):
         s['last_step'] for s in b['param_schedulers']]
 
 
-def test_two_process_ddp_matches_one_process(demo_data, tmp_path):
+def test_two_process_ddp_matches_one_process(demo_data, tmp_path, exit_probe):
     CONFIG = demo_data
     one, two = tmp_path / 'one', tmp_path / 'two'
     opts = ['train_cfg.max_epochs=2', 'train_cfg.val_interval=100',
@@ -85,7 +86,11 @@ def test_two_process_ddp_matches_one_process(demo_data, tmp_path):
     _run(['bash', f'{ROOT}/tools/dist_train.sh', CONFIG, '2', '--work-dir', str(two),
           *_options(*opts, 'train_dataloader.batch_size=16',
                     'env_cfg.dist_cfg.backend=gloo')],
-         env_extra=dict(PYTHON=sys.executable, PORT='29517'), script=None)
+         env_extra=dict(PYTHON=sys.executable, PORT='29517',
+                        **exit_probe.env(tmp_path / 'exit', f'{ROOT}:{ROOT}/tests/e2e')),
+         script=None)
+    # no gloo thread outlives the process group into interpreter finalization
+    assert exit_probe.threads(tmp_path / 'exit') == {'rank0': 1, 'rank1': 1}
     single = _losses(one)[0]
     per_rank = [_losses(two, r)[0] for r in (0, 1)]
     assert sum(per_rank) / 2 == pytest.approx(single, rel=1e-5, abs=1e-5)

@@ -3,12 +3,11 @@
 About 1 run in 13 aborted after printing correct metrics (``terminate called without an
 active exception``, rank 1 SIGABRT, exit code 1): the DDP wrapper kept the process group,
 so gloo's threads outlived ``destroy_process_group`` into interpreter finalization, where
-a thread that takes the GIL is ended by a forced unwind (see ``mpvg_mm.cli._close_distributed``).
+a thread that takes the GIL is ended by a forced unwind (``mpvg_mm.cli._close_distributed``).
 A loop of runs alone would need about 40 runs to see a 1-in-13 abort with 95%
-probability; so every run also records, in an ``atexit`` handler of each rank (a
-``sitecustomize`` on the inherited ``PYTHONPATH``), how many native threads are alive
-when the interpreter starts finalizing: only the main thread may be left. That check fails
-on every run of the unfixed tools (4 threads: gloo's 2 workers and its transport loop).
+probability; every run here also counts each rank's native threads when its interpreter
+starts finalizing (``exit_probe``): only the main thread may be left. That count fails on
+every run of the unfixed tools (4 threads: gloo's 2 workers and its transport loop).
 """
 import os
 import socket
@@ -21,25 +20,6 @@ ROOT = __file__.rsplit('/tests/', 1)[0]
 CONFIG = f'{ROOT}/configs/demo/mpvg-vit-demo_mpvg_1xb64_demo-cls.py'
 RUNS = 2
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures('single_thread')]
-
-EXIT_PROBE = '''\
-import atexit
-import os
-
-
-def _native_threads_at_exit():
-    if 'RANK' not in os.environ:
-        return  # the launcher
-    with open('/proc/self/status') as status:
-        threads = next(line.split()[1] for line in status if line.startswith('Threads:'))
-    path = os.path.join(os.environ['EXIT_PROBE_DIR'], 'rank%s.%d' % (os.environ['RANK'],
-                                                                   os.getpid()))
-    with open(path, 'w') as out:
-        out.write(threads)
-
-
-atexit.register(_native_threads_at_exit)  # registered first: runs after the others
-'''
 
 
 def _free_port():
@@ -63,19 +43,15 @@ def demo(tmp_path_factory, tool):
     init_default_scope('mmpretrain')
     model = MODELS.build(Config.fromfile(CONFIG).model)
     torch.save({'meta': {}, 'state_dict': model.state_dict()}, out / 'cls.pth')
-    (out / 'probe').mkdir()
-    (out / 'probe' / 'sitecustomize.py').write_text(EXIT_PROBE)
     return out
 
 
-def test_dist_test_exits_cleanly_run_after_run(demo):
-    path = [str(demo / 'probe')] + ([os.environ['PYTHONPATH']] if os.environ.get('PYTHONPATH') else [])
-    env = dict(os.environ, PYTHON=sys.executable, PYTHONPATH=os.pathsep.join(path),
-               OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+def test_dist_test_exits_cleanly_run_after_run(demo, exit_probe):
     for run in range(RUNS):
         probe_dir = demo / f'exit{run}'
-        probe_dir.mkdir()
-        env.update(PORT=str(_free_port()), EXIT_PROBE_DIR=str(probe_dir))
+        env = dict(os.environ, PYTHON=sys.executable, PORT=str(_free_port()),
+                   OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
+                   **exit_probe.env(probe_dir, os.environ.get('PYTHONPATH')))
         result = subprocess.run(
             ['bash', f'{ROOT}/tools/dist_test.sh', CONFIG, str(demo / 'cls.pth'), '2',
              '--work-dir', str(demo / 'work'), '--cfg-options',
@@ -86,7 +62,5 @@ def test_dist_test_exits_cleanly_run_after_run(demo):
         assert result.returncode == 0 and 'terminate called' not in log, \
             f'run {run}: exit code {result.returncode}\n{log[-3000:]}'
         assert 'accuracy/top1' in log
-        threads = {path.name.split('.')[0]: int(path.read_text())
-                   for path in probe_dir.iterdir()}
-        assert threads == {'rank0': 1, 'rank1': 1}, \
-            f'run {run}: native threads alive when the interpreter finalizes: {threads}'
+        assert exit_probe.threads(probe_dir) == {'rank0': 1, 'rank1': 1}, \
+            f'run {run}: native threads alive when the interpreter finalizes'
