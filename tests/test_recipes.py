@@ -309,6 +309,11 @@ def test_ceit_recipe(name):
     assert model.backbone.blocks[0].drop_path.drop_prob == 0.0
     assert 'clip_grad' not in cfg.optim_wrapper or cfg.optim_wrapper.clip_grad is None
     assert cfg.model.head.loss.label_smooth_val == 0.1
+    for loader in (cfg.val_dataloader, cfg.test_dataloader):  # CeiT's datasets.py: 256 -> 224
+        test = {t['type']: t for t in loader.dataset.pipeline}
+        assert (test['ResizeEdge']['scale'], test['ResizeEdge']['interpolation']) \
+            == (256, 'bicubic')
+        assert test['CenterCrop']['crop_size'] == 224
 
 
 # ------------------------------------------------------------------------- ViT-Lite

@@ -14,6 +14,18 @@ model = dict(
     backbone=dict(_delete_=True, type='MPVGCeiT', arch='ceit-tiny', pe_mode='mpvg',
                   img_size=224, drop_path_rate=0.1),
     head=dict(in_channels=192))
+# Test as the CeiT code evaluates (its datasets.py `build_transform`, DeiT's original):
+# short side resized to 256 (bicubic), centre crop 224 (crop ratio 0.875), not the
+# LaPE code's crop ratio 1.0 of the DeiT configs.
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='ResizeEdge', scale=256, edge='short', backend='pillow',
+         interpolation='bicubic'),
+    dict(type='CenterCrop', crop_size=224),
+    dict(type='PackInputs'),
+]
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
 # The reference's model EMA (timm ModelEma, decay 0.99996, every iteration) averages the
 # whole state dict, so CeiT's BN running statistics too (update_buffers=True; the ViT
 # has no floating-point buffers). As for DeiT, validation and test run on the trained
