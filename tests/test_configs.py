@@ -51,6 +51,7 @@ SINGLES = {
     'demo/upernet_mpvg-vit-demo_mpvg_1xb8_demo-ade': ('mmseg', 'mpvg'),
     'demo/mpvg-swin-demo_mpvg_1xb64_demo-cls': ('mmpretrain', 'mpvg'),
     'demo/upernet_mpvg-swin-demo_mpvg_1xb8_demo-ade': ('mmseg', 'mpvg'),
+    'demo/mpvg-ceit-demo_mpvg_1xb64_demo-cls': ('mmpretrain', 'mpvg'),
 }
 EXPECTED = {family.format(preset): (scope, preset)
             for family, scope in FAMILIES.items() for preset in PRESETS}
