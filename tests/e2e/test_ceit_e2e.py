@@ -1,23 +1,15 @@
 """CeiT end to end with the real tools: the demo MPVGCeiT classifier trained a few
 iterations with tools/train.py and evaluated with tools/test.py."""
-import os
 import re
 import subprocess
 import sys
 
 import pytest
+from test_swin_e2e import _run  # tools/<script> in a subprocess, checked
 
 ROOT = __file__.rsplit('/tests/', 1)[0]
 CONFIG = f'{ROOT}/configs/demo/mpvg-ceit-demo_mpvg_1xb64_demo-cls.py'
 pytestmark = pytest.mark.usefixtures('single_thread')
-
-
-def _run(script, args):
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=ROOT)
-    proc = subprocess.run([sys.executable, f'{ROOT}/tools/{script}', *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc.stdout + proc.stderr
 
 
 @pytest.mark.slow

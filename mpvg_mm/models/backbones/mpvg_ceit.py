@@ -45,7 +45,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
-from mmengine.model.weight_init import trunc_normal_
 
 from ..pos_embed import (LayerwisePositionEmbedding, build_pe_structure, is_positive_int,
                          resample_pos_embed)
@@ -359,20 +358,10 @@ class MPVGCeiT(BaseModule):
                              f'{4 * self.token_patch_size - 3} pixels are needed).')
         return grid
 
-    def _init_reference(self) -> None:
-        """The reference init: trunc-normal(0.02) PE, class token and Linear weights (zero
-        biases), LN 1/0, ``pos_layer_embed`` zeros; convolutions and BN as PyTorch's."""
-        trunc_normal_(self.pos_embed, std=0.02)
-        if self.cls_token is not None:
-            trunc_normal_(self.cls_token, std=0.02)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+    #: the reference init is DeiT's (coeusguo/ceit ``CeIT._init_weights``): trunc-normal
+    #: (0.02) PE, class token and Linear weights (zero biases), LN 1/0; ``pos_layer_embed``
+    #: stays zero, convolutions and BN as PyTorch's
+    _init_reference = MPVGViT._init_deit
 
     def init_weights(self) -> None:
         """The reference init at construction; ``init_cfg`` (e.g. Pretrained) on top."""
