@@ -33,6 +33,7 @@ FAMILIES = {
     'swin/mask-rcnn_mpvg-swin-t_{}_fpn_1x_coco': 'mmdet',
     'swin/mask-rcnn_mpvg-swin-t_{}_fpn_ms-crop-3x_coco': 'mmdet',
     'swin/upernet_mpvg-swin-t_{}_8xb2-160k_ade20k-512x512': 'mmseg',
+    'ceit/ceit-tiny_{}_8xb128_in1k': 'mmpretrain',
 }
 # the rest: name -> (default scope, preset); the ablations of Fig. 5 and Table 6 and the
 # demo detector and segmentor
@@ -50,6 +51,7 @@ SINGLES = {
     'demo/upernet_mpvg-vit-demo_mpvg_1xb8_demo-ade': ('mmseg', 'mpvg'),
     'demo/mpvg-swin-demo_mpvg_1xb64_demo-cls': ('mmpretrain', 'mpvg'),
     'demo/upernet_mpvg-swin-demo_mpvg_1xb8_demo-ade': ('mmseg', 'mpvg'),
+    'demo/mpvg-ceit-demo_mpvg_1xb64_demo-cls': ('mmpretrain', 'mpvg'),
 }
 EXPECTED = {family.format(preset): (scope, preset)
             for family, scope in FAMILIES.items() for preset in PRESETS}
@@ -152,6 +154,8 @@ def _expected_weight_decay(name, param, module, weight_decay):
         return 0.0, 'pos_embed'
     if leaf == 'relative_position_bias_table':  # Swin's relative position bias
         return 0.0, leaf
+    if name == 'backbone.pos_layer_embed':  # CeiT's LCA layer PE: decayed in its reference
+        return weight_decay, leaf  # (coeusguo/ceit no_weight_decay(): pos_embed, cls_token)
     if name.startswith('backbone.pe.layer_norms.'):
         return 0.0, "LN'"
     if name.startswith('backbone.pe.last_norm.'):

@@ -269,6 +269,53 @@ def test_swin_recipe():
     assert rates[-1] == pytest.approx(0.2)
 
 
+# ----------------------------------------------------------------------------- CeiT
+
+CEIT = [f'ceit/ceit-tiny_{preset}_8xb128_in1k' for preset in PRESETS]
+
+
+@pytest.mark.parametrize('name', [CEIT[0], CEIT[-1]])
+def test_ceit_recipe(name):
+    """coeusguo/ceit main.py (DeiT's, the paper's Table 7 CeiT row): lr 5e-4 x batch / 512
+    -> 1e-3 at 8 x 128, AdamW eps 1e-8, wd 0.05 except pos_embed, cls_token and 1-D
+    parameters (BN and conv biases included; the LCA's pos_layer_embed is decayed), 5
+    warm-up epochs from 1e-6, cosine to 1e-5 at epoch 300, RASampler x3, ModelEma 0.99996
+    over the whole state dict (BN statistics too), drop path 0.1, no clipping."""
+    cfg = _cfg(name)
+    assert _total_batch(cfg, 8) == 1024 and cfg.train_cfg.max_epochs == 300
+    model, wrapper, groups, schedulers = _build(cfg, 8, IMAGENET_EPOCH_ITERS)
+    assert {round(g['initial_lr'], 12) for g in groups.values()} == {1e-3}
+    assert (wrapper.optimizer.defaults['eps'], wrapper.optimizer.defaults['betas']) == \
+        (1e-8, (0.9, 0.999))
+    decay = {n: g['weight_decay'] for n, g in groups.items()}
+    assert decay['backbone.pos_embed'] == 0.0
+    assert decay['backbone.pos_layer_embed'] == 0.05
+    assert decay['backbone.i2t.backbone.bn.weight'] == decay['backbone.i2t.proj.bias'] == 0.0
+    assert decay['backbone.blocks.0.leff.conv2.weight'] == 0.05
+    assert decay['backbone.lca.attn.qkv.weight'] == 0.05
+    assert decay.get('backbone.cls_token', 0.0) == 0.0
+    warmup, cosine = schedulers
+    assert (warmup.begin, warmup.end) == (0, 5 * IMAGENET_EPOCH_ITERS)
+    assert cosine.end == 300 * IMAGENET_EPOCH_ITERS
+    trace = _lr_trace(cfg, 1e-3, 4, epochs=300)
+    assert trace[0] == pytest.approx(1e-6) and trace[5 * 4] == pytest.approx(1e-3)
+    assert trace[-1] == pytest.approx(1e-5, rel=1e-3)
+    sampler = cfg.train_dataloader.sampler
+    assert (sampler.type, sampler.num_repeats) == ('RepeatAugSampler', 3)
+    ema = [h for h in cfg.custom_hooks if h['type'] == 'EMAHook']
+    assert len(ema) == 1 and ema[0]['momentum'] == pytest.approx(4e-5)
+    assert ema[0]['update_buffers'] is True and ema[0]['evaluate_on_origin'] is True
+    assert model.backbone.blocks[-1].drop_path.drop_prob == pytest.approx(0.1)
+    assert model.backbone.blocks[0].drop_path.drop_prob == 0.0
+    assert 'clip_grad' not in cfg.optim_wrapper or cfg.optim_wrapper.clip_grad is None
+    assert cfg.model.head.loss.label_smooth_val == 0.1
+    for loader in (cfg.val_dataloader, cfg.test_dataloader):  # CeiT's datasets.py: 256 -> 224
+        test = {t['type']: t for t in loader.dataset.pipeline}
+        assert (test['ResizeEdge']['scale'], test['ResizeEdge']['interpolation']) \
+            == (256, 'bicubic')
+        assert test['CenterCrop']['crop_size'] == 224
+
+
 # ------------------------------------------------------------------------- ViT-Lite
 
 @pytest.mark.parametrize('name', VIT_LITE)

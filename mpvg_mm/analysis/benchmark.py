@@ -16,6 +16,10 @@ baseline ``mmpretrain-swin`` is mmpretrain's ``SwinTransformer`` with the absolu
 (the paper's Default) + GAP + a linear head; the ratios read ``vs_default`` and
 ``vs_mmpretrain`` (against it). Small stage grids are padded to the window in both.
 
+CeiT archs (``ceit-tiny``, ``ceit-small``, ``ceit-base``, or a dict with
+``stem_channels``): the presets are :class:`MPVGCeiT` (+ folded MPVG); no installed
+toolbox has a CeiT to compare with, so the ratios read ``vs_default`` only.
+
 Measurement protocol (:func:`run_benchmark`):
 
 * the same random input batch for every model; ``warmup`` untimed rounds, then ``iters``
@@ -57,6 +61,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..models import ARCH_ALIASES, MPVGSwin, MPVGViT, resolve_arch
+from ..models.backbones.mpvg_ceit import (CEIT_ARCH_ALIASES, CEIT_ARCH_SETTINGS, MPVGCeiT,
+                                          resolve_ceit_arch)
 
 OUR_PRESETS = ('default', 'lape', 'pvg', 'mpvg', 'mpvg-folded')
 BASELINES = ('mmpretrain-vit', 'timm-vit')
@@ -67,6 +73,8 @@ RATIO_BASES = {'vs_default': 'default', 'vs_mmpretrain': 'mmpretrain-vit',
 SWIN_RATIO_BASES = {'vs_default': 'default', 'vs_mmpretrain': 'mmpretrain-swin'}
 #: Swin arch names -> mmpretrain's Swin arch names
 SWIN_ARCHS = {'swin-tiny': 'tiny', 'swin-small': 'small', 'swin-base': 'base'}
+#: the ratio columns of CeiT archs (no peer implementation installed)
+CEIT_RATIO_BASES = {'vs_default': 'default'}
 RATIO_METRICS = ('fwd_img_s', 'fwd_bwd_img_s', 'peak_mem_fwd_mb', 'peak_mem_fwd_bwd_mb',
                  'params', 'flops')
 
@@ -90,6 +98,26 @@ class ClassifierNet(nn.Module):
 def is_swin_arch(arch: Union[str, dict]) -> bool:
     """A Swin arch: a name of :data:`SWIN_ARCHS` or a dict with ``depths``."""
     return arch in SWIN_ARCHS if isinstance(arch, str) else 'depths' in arch
+
+
+def is_ceit_arch(arch: Union[str, dict]) -> bool:
+    """A CeiT arch: a CeiT name or alias (any case) or a dict with ``stem_channels``."""
+    if isinstance(arch, str):
+        return CEIT_ARCH_ALIASES.get(arch.lower(), arch.lower()) in CEIT_ARCH_SETTINGS
+    return 'stem_channels' in arch
+
+
+def build_ceit_models(arch: Union[str, dict], img_size: int,
+                      num_classes: int = 1000) -> Dict[str, nn.Module]:
+    """The benchmarked CeiT classifiers: the four presets and the folded MPVG."""
+    dims = resolve_ceit_arch(arch)['embed_dims']
+    models = {name: ClassifierNet(MPVGCeiT(arch=arch, pe_mode=name, img_size=img_size),
+                                  dims, num_classes)
+              for name in ('default', 'lape', 'pvg', 'mpvg')}
+    folded = MPVGCeiT(arch=arch, pe_mode='mpvg', pe_cfg=dict(last_ln_pos=None),
+                      img_size=img_size)
+    models['mpvg-folded'] = ClassifierNet(folded, dims, num_classes)
+    return models
 
 
 class _GAP(nn.Module):
@@ -126,6 +154,8 @@ def build_models(arch: Union[str, dict], img_size: int, num_classes: int = 1000,
     """The benchmarked classifiers for one arch, keyed by model name (module docstring)."""
     if is_swin_arch(arch):
         return build_swin_models(arch, img_size, num_classes)
+    if is_ceit_arch(arch):
+        return build_ceit_models(arch, img_size, num_classes)
     settings = resolve_arch(arch)
     D = settings['embed_dims']
     ours = dict(arch={k: settings[k] for k in ('embed_dims', 'num_layers', 'num_heads',
@@ -219,8 +249,9 @@ def config_input_shape(cfg) -> Tuple[int, int]:
     if scope == 'mmpretrain':
         size = model.backbone.get('img_size')
         if size is None:
-            from mpvg_mm.models import resolve_arch
-            size = resolve_arch(model.backbone.arch)['img_size']
+            resolve = (resolve_ceit_arch if model.backbone.get('type') == 'MPVGCeiT' else
+                       resolve_arch)
+            size = resolve(model.backbone.arch)['img_size']
         return (size, size) if isinstance(size, int) else tuple(size)
     if scope == 'mmdet':
         resize = [t for t in cfg.test_dataloader.dataset.pipeline if t['type'] == 'Resize']
@@ -397,7 +428,8 @@ def _arch_key(arch: Union[str, dict]) -> str:
     """The results key of an arch: its canonical name (aliases of
     :data:`mpvg_mm.models.ARCH_ALIASES` resolved), or ``custom-...`` for a dict."""
     if isinstance(arch, str):
-        return ARCH_ALIASES.get(arch.lower(), arch.lower())
+        return (CEIT_ARCH_ALIASES if is_ceit_arch(arch) else ARCH_ALIASES).get(
+            arch.lower(), arch.lower())
     return 'custom-' + '-'.join(f'{k}{arch[k]}' for k in sorted(arch))
 
 
@@ -439,14 +471,16 @@ def benchmark_arch(arch: Union[str, dict], batch_size: int, img_size: int, iters
             r[f'peak_mem_{mode}_mb'] = peak_memory_mb(steps[name][mode], device)
         models[name].zero_grad(set_to_none=True)
     ratios = {}
-    bases = SWIN_RATIO_BASES if is_swin_arch(arch) else RATIO_BASES
+    bases = (SWIN_RATIO_BASES if is_swin_arch(arch) else
+             CEIT_RATIO_BASES if is_ceit_arch(arch) else RATIO_BASES)
     for key, base in bases.items():
         if base not in results:
             continue
         ratios[key] = {name: {m: _ratio(results[name][m], results[base][m])
                               for m in RATIO_METRICS} for name in names}
     settings = (dict(arch=SWIN_ARCHS.get(arch, arch) if isinstance(arch, str) else arch)
-                if is_swin_arch(arch) else resolve_arch(arch))
+                if is_swin_arch(arch) else
+                resolve_ceit_arch(arch) if is_ceit_arch(arch) else resolve_arch(arch))
     return dict(models=results, ratios=ratios, ratio_bases=bases, settings=settings)
 
 

@@ -1,4 +1,4 @@
-"""Counterbalancing diagnostics of an :class:`MPVGViT` (the paper's Fig. 2, 4, 6 and 7).
+"""Counterbalancing diagnostics of an :class:`MPVGViT` or ``MPVGCeiT`` (the paper's Fig. 2, 4, 6 and 7).
 
 Notation: ``L`` blocks, ``T`` tokens per image (``N`` patches, plus the class token when
 the model has one), ``D`` channels, ``B`` images.
@@ -35,6 +35,10 @@ What is compared (:func:`summarize`):
   models with the Last-LN PE, ``mean_t (LN(x_L) + LN''(pos))``); mean and std over images.
 * ``token_norms``: per token, the L2 norm over channels of ``x_L``, ``LN(x_L)`` and
   ``LN(x_L) + LN''(pos)``, averaged over images: lists of ``T`` floats.
+
+CeiT (``MPVGCeiT``): the per-layer numbers are the same (its blocks' ``norm1``, its
+``LN'`` chain); its Last LN normalises the one LCA output, so the Last-LN statistics have
+``T = 1`` (that token) and MPVG's term there is ``c = mean_i LN''(pos_k)_i``.
 
 Undefined numbers (a constant input to Pearson's r, a missing PE) are ``None`` in the
 summary, never NaN, so the summary serialises to JSON with finite floats only.
@@ -85,14 +89,14 @@ def find_backbone(model: nn.Module) -> nn.Module:
     """``model.backbone`` for classifiers/detectors/segmentors, else ``model`` itself.
 
     Raises:
-        TypeError: not an ``MPVGViT``.
+        TypeError: not an ``MPVGViT`` or ``MPVGCeiT``.
         ValueError: an ``MPVGViT`` built without the Last LN (``final_norm`` 'pe'/'none').
     """
-    from mpvg_mm.models import MPVGViT
+    from mpvg_mm.models import MPVGCeiT, MPVGViT
     backbone = getattr(model, 'backbone', model)
-    if not isinstance(backbone, MPVGViT):
-        raise TypeError(f'the diagnostics need an MPVGViT backbone (or a subclass), got '
-                        f'{type(backbone).__name__}.')
+    if not isinstance(backbone, (MPVGViT, MPVGCeiT)):
+        raise TypeError(f'the diagnostics need an MPVGViT or MPVGCeiT backbone (or a '
+                        f'subclass), got {type(backbone).__name__}.')
     if backbone.norm is None:
         raise ValueError(
             f'the diagnostics read the Last LN, which this backbone does not have '
@@ -177,7 +181,6 @@ def collect_layer_stats(backbone: nn.Module,
     else:
         batches = images
     device = next(backbone.parameters()).device
-    extra = backbone.num_extra_tokens
     acc: Dict[str, object] = {}
     num_images, image_size = 0, None
     cos, cos_pe = [], []
@@ -194,7 +197,11 @@ def collect_layer_stats(backbone: nn.Module,
                 image_size = tuple(batch.shape[-2:])
                 backbone(batch)
                 x_in, x_out = rec.last_calls[0]
-                last_pe = rec.plan.last
+                last_pe, extra = rec.plan.last, backbone.num_extra_tokens
+                if x_in.dim() == 2:  # CeiT: the Last LN normalises the one LCA token
+                    x_in, x_out, extra = x_in[:, None], x_out[:, None], 0
+                    last_pe = None if last_pe is None else \
+                        last_pe[:, backbone.num_extra_tokens:].mean(1, keepdim=True)
                 with_pe = None if last_pe is None else x_out + last_pe.float()
                 _accumulate(acc, 'last_in_sum', x_in.sum(0))
                 _accumulate(acc, 'last_out_sum', x_out.sum(0))
@@ -226,7 +233,7 @@ def collect_layer_stats(backbone: nn.Module,
         cosine=torch.cat(cos).cpu(),
         cosine_pe=torch.cat(cos_pe).cpu() if cos_pe else None,
         num_images=num_images,
-        num_extra_tokens=extra,
+        num_extra_tokens=backbone.num_extra_tokens,
         image_size=image_size,
     )
 

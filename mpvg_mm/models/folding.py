@@ -8,6 +8,9 @@ grid; at another input size the resampled ``pos_0`` gives another ``c̄``). The 
 input size is recorded in the checkpoint meta (``folded_img_size``, :func:`fold_img_size`)
 and ``tools/test.py`` warns when the test pipeline's size differs
 (:func:`fold_size_mismatch`).
+
+CeiT (``MPVGCeiT``): MPVG's term ``c = mean_i LN''(pos_k)_i`` is added after the Last LN of
+the one LCA token, already a constant vector; the head bias takes ``W c + b`` the same way.
 """
 import dataclasses
 from typing import Optional, Tuple
@@ -15,6 +18,7 @@ from typing import Optional, Tuple
 import torch
 import torch.nn as nn
 
+from .backbones.mpvg_ceit import MPVGCeiT
 from .backbones.mpvg_swin import MPVGSwin
 from .backbones.mpvg_vit import MPVGViT
 
@@ -37,14 +41,15 @@ def _pooled_last_ln_pe(classifier: nn.Module, backbone: nn.Module) -> torch.Tens
                              'only after global average pooling.')
         return backbone.pe_plan(backbone.pe_grid).last[0].mean(0)
     if backbone.out_type != 'avg_featmap' or neck is not None:
+        # (an MPVG CeiT is always 'avg_featmap': its LCA reads per-layer GAP tokens)
         raise ValueError('folding needs out_type=avg_featmap and no neck: the Last-LN PE is a '
                          'constant only after global average pooling.')
     return backbone.pe(backbone.resampled_pos_embed(backbone.pe_grid)).last[0].mean(0)
 
 
 def fold_last_ln_pe(classifier: nn.Module) -> Tuple[dict, dict]:
-    """Fold ``LN''`` of an ``ImageClassifier(MPVGViT or MPVGSwin, LinearClsHead)`` into
-    the head bias.
+    """Fold ``LN''`` of an ``ImageClassifier(MPVGViT, MPVGSwin or MPVGCeiT,
+    LinearClsHead)`` into the head bias.
 
     Returns:
         ``(state_dict, backbone_update)``: the folded classifier's state dict and the
@@ -52,10 +57,11 @@ def fold_last_ln_pe(classifier: nn.Module) -> Tuple[dict, dict]:
         (``pe_cfg.last_ln_pos=None``).
     """
     backbone = getattr(classifier, 'backbone', None)
-    if not isinstance(backbone, (MPVGViT, MPVGSwin)) or backbone.pe.last_norm is None:
-        raise ValueError('folding needs an ImageClassifier whose backbone is an MPVGViT or '
-                         "MPVGSwin with the PE in the Last LN (pe_mode='mpvg' or last_ln_pos "
-                         'set).')
+    if not isinstance(backbone, (MPVGViT, MPVGSwin, MPVGCeiT)) or \
+            backbone.pe.last_norm is None:
+        raise ValueError('folding needs an ImageClassifier whose backbone is an MPVGViT, '
+                         "MPVGSwin or MPVGCeiT with the PE in the Last LN (pe_mode='mpvg' or "
+                         'last_ln_pos set).')
     fc = getattr(getattr(classifier, 'head', None), 'fc', None)
     if not isinstance(fc, nn.Linear):
         raise ValueError('folding needs a linear head (LinearClsHead: head.fc).')
@@ -99,7 +105,10 @@ def configure_folded(model_cfg, meta: dict):
 
 def fold_img_size(backbone: nn.Module) -> Tuple[int, int]:
     """The input size ``(H, W)`` in pixels a fold is valid at: the backbone's PE grid
-    (``pe_grid``, from its ``img_size``) times its patch size."""
+    (``pe_grid``, from its ``img_size``) times its patch size; CeiT's ``img_size`` (its
+    stem's padding makes other sizes share the grid)."""
+    if isinstance(backbone, MPVGCeiT):
+        return backbone.img_size
     if isinstance(backbone, MPVGSwin):
         patch = tuple(backbone.patch_embed.projection.stride)
     else:

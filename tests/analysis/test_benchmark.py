@@ -225,6 +225,28 @@ def test_swin_models_against_mmpretrain_swin():
     assert arch_result['ratios']['vs_mmpretrain']['mmpretrain-swin']['params'] == 1.0
 
 
+def test_ceit_models_and_ratios_against_default():
+    """A CeiT arch: the four presets (+ folded), ratios against our Default only; the
+    parameter bookkeeping of the structures (3 blocks of width 16): LaPE = Default + 3 LN',
+    PVG = Default - class token - its PE row + 2 LN', MPVG = PVG + LN'', folded = PVG."""
+    ceit = dict(embed_dims=16, num_layers=3, num_heads=2, mlp_ratio=2.0, stem_channels=8,
+                patch_size=2, img_size=32)
+    res = bm.run_benchmark(archs=[ceit], batch_size=BATCH, img_size=32, iters=1, warmup=0,
+                           device='cpu', num_classes=NUM_CLASSES, matmul_size=64,
+                           log=lambda s: None)
+    (arch_result, ) = res['archs'].values()
+    models = arch_result['models']
+    assert list(models) == list(bm.OUR_PRESETS)
+    p = {name: m['params'] for name, m in models.items()}
+    assert p['lape'] - p['default'] == 3 * 2 * 16
+    assert p['pvg'] - p['default'] == 2 * 2 * 16 - 16 - 16
+    assert p['mpvg'] - p['pvg'] == 2 * 16 and p['mpvg-folded'] == p['pvg']
+    assert arch_result['ratio_bases'] == bm.CEIT_RATIO_BASES
+    assert set(arch_result['ratios']) == {'vs_default'}
+    assert bm.is_ceit_arch('CeiT-Ti') and not bm.is_ceit_arch('deit-tiny')
+    assert bm._arch_key('ceit-t') == 'ceit-tiny'
+
+
 DENSE_DEMOS = ('configs/demo/mask-rcnn_mpvg-vit-demo-mln_mpvg_1xb8_demo-coco.py',
                'configs/demo/upernet_mpvg-vit-demo_mpvg_1xb8_demo-ade.py')
 

@@ -10,8 +10,8 @@ import torch
 import torch.nn as nn
 
 from mpvg_mm import demo
-from mpvg_mm.analysis.counterbalance import (analyze_model, collect_layer_stats, pearson,
-                                             summarize)
+from mpvg_mm.analysis.counterbalance import (analyze_model, collect_layer_stats,
+                                             find_backbone, pearson, summarize)
 from mpvg_mm.models import MPVGViT
 from mpvg_mm.registry import build_model
 
@@ -256,3 +256,32 @@ def test_cli_writes_every_output(demo_imagenet, tmp_path, preset, analysis_tool)
     assert len(written['correlation']) == 4
     assert written['correlation'] == summary['correlation']
     assert (written['cosine']['with_last_pe'] is not None) == (preset == 'mpvg')
+
+
+def test_ceit_backbone():
+    """MPVGCeiT: per-layer LN1 means and the chain's PE as for the ViT; the Last LN acts on
+    the one LCA token (T = 1 there) and MPVG's term is c = mean_i LN''(pos_0)_i."""
+    from mpvg_mm.models import MPVGCeiT
+    arch = dict(embed_dims=16, num_layers=3, num_heads=2, mlp_ratio=2.0, stem_channels=8,
+                patch_size=2, img_size=32)
+    bb = MPVGCeiT(arch=arch, pe_mode='mpvg').eval()
+    images = torch.randn(3, 3, 32, 32)
+    stats = collect_layer_stats(bb, images, batch_size=2)
+    with torch.no_grad():
+        tokens, grid = bb.i2t(images)
+        plan = bb.pe(bb.resampled_pos_embed(grid))
+        tokens = tokens + plan.input
+        for i, block in enumerate(bb.blocks):
+            torch.testing.assert_close(stats['token_mean'][i], block.norm1(tokens).mean(0))
+            tokens = block(tokens, plan.blocks[i], grid, 0)
+        y = bb(images)[0]
+    assert stats['token_mean'].shape == (3, 16, 16)
+    assert stats['norm_after'].shape == (1, )
+    c = plan.last[0].mean(0)
+    torch.testing.assert_close(stats['last_out_mean'][0] + c, y.mean(0))
+    torch.testing.assert_close(stats['last_pe'], plan.last[0])
+    summary = summarize(stats, bb)
+    assert summary['pe_source'] == ['input', 'layerwise', 'layerwise']
+    assert summary['token_norms']['after_last_ln_with_pe'] is not None
+    json.dumps(summary, allow_nan=False)
+    assert find_backbone(bb) is bb

@@ -127,3 +127,21 @@ def test_a_config_of_another_toolbox_is_refused():
     with pytest.raises(ValueError, match="needs an mmpretrain ImageClassifier config, got "
                        "default_scope='mmdet', model type='MaskRCNN'"):
         ps.load_config(det)
+
+
+def test_ceit_demo_config_runs_every_preset(demo_imagenet):
+    """The study on the CeiT demo config (`--config`): each preset builds an MPVGCeiT of
+    its structure (class token only in Default/LaPE; what the LCA reads follows it) and
+    trains one epoch to finite numbers."""
+    cfg = ps.load_config(osp.join(ROOT, 'configs/demo/mpvg-ceit-demo_mpvg_1xb64_demo-cls.py'),
+                         demo_imagenet)
+    for name, overrides in ps.PRESETS.items():
+        bb = ps.build_classifier(cfg, overrides).backbone
+        assert type(bb).__name__ == 'MPVGCeiT', name
+        assert bb.with_cls_token == (name in ('default', 'lape')), name
+        assert bb.out_type == ('cls_token' if bb.with_cls_token else 'avg_featmap'), name
+    results = ps.run_study(cfg, presets=('lape', 'mpvg'), seeds=(0, ), epochs=1,
+                           batch_size=8, diag_images=4, log=lambda s: None)
+    for res in results['presets'].values():
+        (run, ) = res['runs']
+        assert math.isfinite(run['train_loss'][0]) and len(run['diagnostics']['correlation']) == 4

@@ -101,3 +101,36 @@ def test_swin_folded_logits_equal(out_type):
     with torch.no_grad():
         torch.testing.assert_close(folded(img, mode='tensor'), mpvg(img, mode='tensor'),
                                    rtol=1e-5, atol=1e-5)
+
+
+def test_ceit_folded_logits_equal_and_cost_is_pvg():
+    """CeiT: c = mean_i LN''(pos_0)_i after the Last LN of the LCA token goes into the head
+    bias; the folded model is CeiT's PVG (same parameters, same logits)."""
+    torch.manual_seed(0)
+    arch = dict(embed_dims=16, num_layers=3, num_heads=2, mlp_ratio=2.0, stem_channels=8,
+                patch_size=2, img_size=32)
+
+    def ceit(**kw):
+        return MODELS.build(dict(
+            type='ImageClassifier', backbone=dict(type='MPVGCeiT', arch=arch, **kw),
+            head=dict(type='LinearClsHead', num_classes=5, in_channels=16))).eval()
+
+    mpvg = ceit(pe_mode='mpvg')
+    with torch.no_grad():
+        for p in mpvg.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+    state, update = fold_last_ln_pe(mpvg)
+    folded = ceit(pe_mode='mpvg', **update)
+    folded.load_state_dict(state, strict=True)
+    pvg = ceit(pe_mode='pvg')
+    assert folded.backbone.pe.last_norm is None
+    assert folded.backbone.pe.structure == pvg.backbone.pe.structure
+    assert sum(p.numel() for p in folded.parameters()) == \
+        sum(p.numel() for p in pvg.parameters())
+    from mpvg_mm.models.folding import fold_img_size
+    assert fold_img_size(mpvg.backbone) == (32, 32)
+    img = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        want = mpvg(img, mode='tensor')
+        torch.testing.assert_close(folded(img, mode='tensor'), want, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(state['head.fc.bias'], mpvg.head.fc.bias)
