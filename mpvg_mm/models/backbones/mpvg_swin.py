@@ -26,7 +26,7 @@ What the PE does in Swin (proposed where the paper is silent; see the README, "S
   the PE that block ``k`` receives, merged forward (``last_ln_pos=k``; ``k=10`` in
   Swin-T is "the chain's PE entering stage 4").
 """
-from typing import Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import contextlib
 
@@ -305,6 +305,27 @@ class MPVGSwin(SwinTransformer):
             if stage.downsample is not None:
                 x, grid = stage.downsample(x, grid)
         return tuple(outs)
+
+    # ------------------------------------------------------------------ diagnostics
+    def counterbalance_norms(self) -> Tuple[List[nn.Module], nn.Module]:
+        """The modules the counterbalance diagnostics hook (the interface of
+        :mod:`mpvg_mm.analysis.counterbalance`): ``LN1`` of every block over all stages
+        (``stages[s].blocks[j].norm1``, block ``l`` counted across stages; the norm whose
+        output block ``l``'s layer-wise PE is added to) and the Last LN, the last stage's
+        output norm (``norm3`` in Swin-T; ``plan.last`` is added to its output).
+
+        Raises:
+            ValueError: the last stage is not in ``out_indices`` (mmpretrain builds no norm
+                for it).
+        """
+        last = len(self.stages) - 1
+        if last not in self.out_indices:
+            raise ValueError(
+                f'the diagnostics read the Last LN (norm{last}, the last stage\'s output '
+                f'norm), which this backbone does not build (out_indices={self.out_indices}): '
+                f'build it with {last} in out_indices.')
+        blocks = [block.norm1 for stage in self.stages for block in stage.blocks]
+        return blocks, getattr(self, f'norm{last}')
 
     # ------------------------------------------------------------------ freezing, lr decay
     def _freeze_stages(self):
