@@ -106,6 +106,39 @@ def _check_swin_args(*, window_size, frozen_stages, num_stages, drop_rate, drop_
                          '(stages).')
 
 
+def _swin_misfit(sub: dict, own: dict) -> Optional[str]:
+    """``MPVGSwin``'s refusal of a state dict ``sub`` (keys without prefix) that places
+    fewer than half of ``own`` (name -> shape) by name and shape (a relative position bias
+    table counts whatever its window: it is resized on load), naming the likely layout and
+    its fix; None when it fits."""
+    placed = [name for name, shape in own.items() if name in sub and (
+        name.endswith('relative_position_bias_table') or
+        tuple(sub[name].shape) == tuple(shape))]
+    if 2 * len(placed) >= len(own):
+        return None
+    keys = list(sub)
+    if any(k.startswith('backbone.') for k in keys):
+        fix = ('its weights are under \'backbone.\' (a classifier or detector '
+               'checkpoint): load it with init_cfg=dict(type=\'Pretrained\', '
+               'checkpoint=..., prefix=\'backbone.\')')
+    elif any(k.startswith('layers.') and '.blocks.' in k for k in keys):
+        fix = ('it looks like an official (Microsoft) Swin checkpoint (layers.{i}.blocks): '
+               'convert it to the OpenMMLab Swin names first (stages.{i}.blocks.{j}, '
+               'patch_embed.projection; e.g. mmseg\'s '
+               'tools/model_converters/swin2mmseg.py)')
+    elif any(k in ('cls_token', 'pos_embed') or k.startswith(('layers.', 'blocks.'))
+             for k in keys):
+        fix = ('it looks like a ViT checkpoint (cls_token/pos_embed/layers): MPVGSwin '
+               'needs a Swin checkpoint (mmpretrain\'s SwinTransformer or MPVGSwin)')
+    else:
+        fix = ('use a Swin checkpoint of this arch (embed_dims, depths, num_heads), with '
+               'prefix= naming the part that holds the backbone')
+    missing = [name for name in own if name not in placed]
+    return (f'the checkpoint places {len(placed)} of MPVGSwin\'s {len(own)} Swin weights '
+            f'(by name and shape; e.g. not {", ".join(missing[:3])}); its keys begin '
+            f'{", ".join(keys[:3])}: {fix}.')
+
+
 class FusedWindowMSA(WindowMSA):
     """mmpretrain's ``WindowMSA`` (same parameters and buffers) computed with PyTorch's
     ``scaled_dot_product_attention``: the relative position bias plus the shifted-window
@@ -405,51 +438,30 @@ class MPVGSwin(SwinTransformer):
                 f'{key}: resized the {side}x{side} relative position bias of each head to '
                 f'{dst}x{dst} (bicubic).')
 
-    def _check_checkpoint_layout(self, state_dict, prefix: str) -> None:
-        """Refuse a load that would place fewer than half of this backbone's own weights
-        (those of mmpretrain's Swin: every parameter but ``absolute_pos_embed`` and the PE's
-        LNs, which a checkpoint may lack), by key and shape (a relative position bias table
-        counts whatever its window; it is resized); mmengine would only warn about missing
-        keys and leave the model random. A ViT checkpoint, a classifier checkpoint loaded
-        without ``prefix='backbone.'``, or a Swin of another width all fall here. A
-        ``prefix`` (loading a whole model) under which the state dict has no key at all is
-        a load of other parts and passes.
+    def checkpoint_key_layout(self):
+        """This backbone's layout for the load-time check shared with ``MPVGViT``
+        (:func:`~mpvg_mm.models.checkpoint_layout.refuse_foreign_checkpoint`, run by
+        :meth:`_prepare_abs_pos_embed`). Its rule (``misfit``): refuse a load that would
+        place fewer than half of this backbone's own weights (those of mmpretrain's Swin:
+        every parameter but ``absolute_pos_embed`` and the PE's LNs, which a checkpoint may
+        lack), by key and shape (a relative position bias table counts whatever its window;
+        it is resized); mmengine would only warn about missing keys and leave the model
+        random. A ViT checkpoint, a classifier checkpoint loaded without
+        ``prefix='backbone.'``, an official Swin file or a Swin of another width all fall
+        here, and the refusal names the fix (``prefix='backbone.'``; converting the
+        official names; a Swin checkpoint of this arch).
 
-        Raises:
-            ValueError: naming the layout fix (``prefix='backbone.'``; a Swin checkpoint of
-                this arch) and a few of the weights not placed.
+        Returns:
+            a :class:`~mpvg_mm.models.checkpoint_layout.BackboneKeyLayout`.
         """
-        if prefix and not any(k.startswith(prefix) for k in state_dict):
-            return
+        from ..checkpoint_layout import BackboneKeyLayout
         own = {name: p.shape for name, p in self.named_parameters()
                if name != 'absolute_pos_embed' and not name.startswith('pe.')}
-        placed = [name for name, shape in own.items() if prefix + name in state_dict and (
-            name.endswith('relative_position_bias_table') or
-            tuple(state_dict[prefix + name].shape) == tuple(shape))]
-        if 2 * len(placed) >= len(own):
-            return
-        keys = [k[len(prefix):] for k in state_dict if k.startswith(prefix)]
-        if any(k.startswith('backbone.') for k in keys):
-            fix = ('its weights are under \'backbone.\' (a classifier or detector '
-                   'checkpoint): load it with init_cfg=dict(type=\'Pretrained\', '
-                   'checkpoint=..., prefix=\'backbone.\')')
-        elif any(k.startswith('layers.') and '.blocks.' in k for k in keys):
-            fix = ('it looks like an official (Microsoft) Swin checkpoint (layers.{i}.blocks): '
-                   'convert it to the OpenMMLab Swin names first (stages.{i}.blocks.{j}, '
-                   'patch_embed.projection; e.g. mmseg\'s '
-                   'tools/model_converters/swin2mmseg.py)')
-        elif any(k in ('cls_token', 'pos_embed') or k.startswith(('layers.', 'blocks.'))
-                 for k in keys):
-            fix = ('it looks like a ViT checkpoint (cls_token/pos_embed/layers): MPVGSwin '
-                   'needs a Swin checkpoint (mmpretrain\'s SwinTransformer or MPVGSwin)')
-        else:
-            fix = ('use a Swin checkpoint of this arch (embed_dims, depths, num_heads), with '
-                   'prefix= naming the part that holds the backbone')
-        missing = [name for name in own if name not in placed]
-        raise ValueError(
-            f'the checkpoint places {len(placed)} of MPVGSwin\'s {len(own)} Swin weights '
-            f'(by name and shape; e.g. not {", ".join(missing[:3])}); its keys begin '
-            f'{", ".join(keys[:3])}: {fix}.')
+        hint = ('save its inner dict (e.g. torch.save(ckpt[\'model\'], DST)); an official '
+                '(Microsoft) Swin file also needs the OpenMMLab Swin names (mmseg\'s '
+                'tools/model_converters/swin2mmseg.py)')
+        return BackboneKeyLayout('MPVGSwin', frozenset(self.state_dict()), hint,
+                                 misfit=lambda sub: _swin_misfit(sub, own))
 
     def _prepare_abs_pos_embed(self, state_dict, prefix, *args, **kwargs) -> None:
         """Load-state-dict pre-hook (replaces mmpretrain's, which infers the grid from a
@@ -465,9 +477,10 @@ class MPVGSwin(SwinTransformer):
 
         Raises:
             ValueError: a malformed APE or grid, or rows that do not make the grid; a
-                checkpoint of another layout (:meth:`_check_checkpoint_layout`).
+                checkpoint of another layout (:meth:`checkpoint_key_layout`).
         """
-        self._check_checkpoint_layout(state_dict, prefix)
+        from ..checkpoint_layout import refuse_foreign_checkpoint
+        refuse_foreign_checkpoint(state_dict, prefix, self.checkpoint_key_layout())
         key, grid_key = prefix + 'absolute_pos_embed', prefix + 'pos_embed_grid'
         recorded = state_dict.pop(grid_key, None)
         state_dict[grid_key] = self.pos_embed_grid.detach().clone()
