@@ -167,3 +167,23 @@ def test_cli_on_the_demo_swin_classifier(tmp_path, analysis_tool):
     assert arrays['token_mean_0'].shape == (256, 32) and arrays['input_pe_7'].shape == (4, 256)
     for name in ('correlation.png', 'heatmaps.png', 'last_ln.png', 'token_norms_cosine.png'):
         assert (out / name).stat().st_size > 0, name
+
+
+def test_input_pe_at_blocks_of_a_staged_chain():
+    """pos_0 carried through a stand-in transition (here: the first half of the rows,
+    doubled in width), once per stage change; a staged chain without one is refused."""
+    from mpvg_mm.models.pos_embed import (STAGED_PE_PRESETS, LayerwisePositionEmbedding,
+                                          build_pe_structure)
+    structure, _ = build_pe_structure('default', None, STAGED_PE_PRESETS)
+    chain = LayerwisePositionEmbedding(structure, 4, (8, 16), (3, 1))
+    pos_0 = torch.randn(1, 16, 8)
+
+    def transition(stage, pe, grid):
+        return torch.cat([pe, pe], -1)[:, :8], (grid[0] // 2, grid[1])
+
+    out = chain.input_pe_at_blocks(pos_0, transition, (4, 4))
+    assert [tuple(p.shape) for p in out] == [(1, 16, 8)] * 3 + [(1, 8, 16)]
+    assert all(p is pos_0 for p in out[:3])
+    torch.testing.assert_close(out[3], torch.cat([pos_0, pos_0], -1)[:, :8])
+    with pytest.raises(ValueError, match='spans stages.*needs the stage transition'):
+        chain.input_pe_at_blocks(pos_0)
