@@ -5,6 +5,11 @@ detects the layout from the keys (:func:`detect_layout`), maps mmpretrain's and 
 ``VisionTransformer`` to the timm layout first (:func:`openmmlab_vit_to_timm`), and the
 official ViT-Adapter to ``MPVGViTAdapter`` (:func:`vit_adapter_to_mpvg`).
 
+The load-time check shared by every backbone is :func:`refuse_foreign_checkpoint`: each
+backbone describes its layout with a :class:`BackboneKeyLayout` (``MPVGViT``:
+:func:`vit_key_layout`; ``MPVGSwin``: ``MPVGSwin.checkpoint_key_layout``) and its
+load-state-dict pre-hook calls the check before anything is loaded.
+
 The timm layout (DeiT ``.pth`` files, the official LaPE code): ``patch_embed.proj.*``,
 ``cls_token``, ``pos_embed``, ``blocks.{i}.(norm1|attn.qkv|attn.proj|norm2|mlp.fc1|mlp.fc2).*``,
 ``norm.*`` (the Last LN), ``head.*``; layer-wise PE LNs ``blocks.{i}.pe_norm.*``; MPVG's
