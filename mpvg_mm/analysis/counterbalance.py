@@ -1,40 +1,71 @@
-"""Counterbalancing diagnostics of an :class:`MPVGViT` or ``MPVGCeiT`` (the paper's Fig. 2, 4, 6 and 7).
+"""Counterbalancing diagnostics of an MPVG backbone (the paper's Fig. 2, 4, 6 and 7).
 
-Notation: ``L`` blocks, ``T`` tokens per image (``N`` patches, plus the class token when
-the model has one), ``D`` channels, ``B`` images.
+Notation: ``L`` blocks (over all stages), ``T_l`` tokens and ``D_l`` channels at block
+``l`` (``N`` patches, plus the class token when the model has one; one ``T, D`` for a
+plain ViT, one per stage for Swin), ``B`` images.
+
+The backbone interface
+----------------------
+The diagnostics read a backbone only through this interface (:class:`CounterbalanceBackbone`;
+``MPVGViT``, its ``MPVGViTAdapter``, ``MPVGSwin`` and ``MPVGCeiT`` provide it; a new
+backbone plugs in by providing it too, nothing here names a backbone class):
+
+* ``pe``: its :class:`~mpvg_mm.models.pos_embed.LayerwisePositionEmbedding`, called once
+  per forward pass as ``pe(pos_0[, transition, grid])``: ``pos_0`` ``(1, T_0, D_0)`` is
+  the learnable PE resampled to this input's grid (with the class-token row when there is
+  one); a staged backbone passes its stage ``transition`` and the stage-1 ``grid``. Its
+  output is the pass's :class:`~mpvg_mm.models.pos_embed.PEPlan`: ``plan.blocks[l]``
+  (``(1, T_l, D_l)`` or None), the PE block ``l`` adds to ``LN1_l(x_l)``, and
+  ``plan.last`` (or None), MPVG's PE term ``LN''(pos_k)`` added after the Last LN.
+  ``pe.input_pe_at_blocks`` (same arguments) gives ``pos_0`` carried to each block's
+  stage (through the transitions, no ``LN'``).
+* ``counterbalance_norms() -> (block_norms, last_norm)``: the ``L`` modules whose output
+  is ``LN1_l(x_l)`` (the norm block ``l``'s layer-wise PE is added to), in block order,
+  and the Last LN, whose input is the token map after the last block ``x_L`` and whose
+  output ``plan.last`` is added to; it raises ValueError (naming the fix) when the
+  backbone has no Last LN. The Last LN is an ``nn.LayerNorm`` (``weight``, ``bias``).
+* ``pe_mode`` (str) and ``num_extra_tokens`` (leading non-patch tokens: 1 with a class
+  token, 0 for GAP ViTs and Swin).
+
+The backbone must run ``pe`` before the blocks and may call the Last LN more than once
+per pass on the same tokens (only the first call counts).
 
 What is recorded (forward hooks on the backbone's own forward, so wrappers such as
 ``MPVGViTAdapter``, whose injectors change the tokens between blocks, are measured as
 they run):
 
-* ``LN1_l(x_l)``: the output of ``blocks[l].norm1``, ``(B, T, D)``, averaged over the
-  images -> ``token_mean[l]`` of shape ``(T, D)``.
-* ``pos_0``: the input of ``backbone.pe``, i.e. the learnable PE resampled to the input's
-  patch grid, ``(T, D)``; the :class:`PEPlan` is the output of ``backbone.pe``.
-* The Last LN (``backbone.norm``): its input ``x_L`` and output ``LN(x_L)``, ``(B, T, D)``
-  (only its first call per forward pass counts; the adapter calls it twice on the same
-  tokens), and MPVG's ``LN''(pos_k)`` = ``plan.last``.
+* ``LN1_l(x_l)``: the output of block ``l``'s first norm, ``(B, T_l, D_l)``, averaged over
+  the images -> ``token_mean[l]`` of shape ``(T_l, D_l)``.
+* ``pos_0`` (the first argument of ``pe``) and the :class:`PEPlan` (its output); the
+  reference ``input_pe[l]`` = ``pe.input_pe_at_blocks(...)[l]``: ``pos_0`` itself in a
+  plain ViT, ``pos_0`` through the stage mergings in Swin (the input PE as block ``l``'s
+  residual stream carries it, merged with the tokens).
+* The Last LN: its input ``x_L`` and output ``LN(x_L)``, ``(B, T_L, D_L)`` (only its first
+  call per forward pass counts; the adapter calls it twice on the same tokens), and
+  MPVG's ``LN''(pos_k)`` = ``plan.last``.
 
 What is compared (:func:`summarize`):
 
 * ``correlation[l]`` (Fig. 4): Pearson's r between ``token_mean[l]`` and the reference PE
-  ``pos_ref[l]``, both ``(T, D)`` flattened (class-token row included when there is one).
-  ``pos_ref[l]`` is ``plan.blocks[l]`` (the PE block ``l`` adds to ``LN1_l(x_l)``) when
-  the block takes a layer-wise PE (``pe_source[l] == 'layerwise'``). Blocks without one
-  (every Default block, PVG/MPVG block 0) see the PE only through the residual stream,
-  where ``pos_0`` was added before block 0: they are compared with ``pos_0``
-  (``pe_source[l] == 'input'``). A block that sees no PE at all (input PE off and no
-  layer-wise PE) gets ``None`` (``pe_source[l] == 'none'``). Negative values mean the
-  token embedding cancels the PE it receives ("counterbalancing").
-* ``correlation_vs_pos0[l]``: the same r against ``pos_0`` for every block, a reference
-  that is comparable across structures.
+  ``pos_ref[l]``, both ``(T_l, D_l)`` flattened (class-token row included when there is
+  one). ``pos_ref[l]`` is ``plan.blocks[l]`` (the PE block ``l`` adds to ``LN1_l(x_l)``)
+  when the block takes a layer-wise PE (``pe_source[l] == 'layerwise'``). Blocks without
+  one (every Default block, PVG/MPVG block 0 in a ViT) see the PE only through the
+  residual stream, where ``pos_0`` was added before block 0: they are compared with
+  ``input_pe[l]`` (``pe_source[l] == 'input'``). A block that sees no PE at all (input PE
+  off and no layer-wise PE) gets ``None`` (``pe_source[l] == 'none'``). Negative values
+  mean the token embedding cancels the PE it receives ("counterbalancing").
+* ``correlation_vs_pos0[l]``: the same r against ``input_pe[l]`` (``pos_0``, merged to
+  block ``l``'s stage in Swin) for every block, a reference comparable across structures.
 * ``last_ln``: gamma and beta of the Last LN, their means and population variances
-  (``var(beta)``: the paper reports PVG 0.2387, MPVG 0.0193).
+  (``var(beta)``: the paper reports PVG 0.2387, MPVG 0.0193 on DeiT).
 * ``cosine``: per image, the cosine similarity between the token average of the patch
   tokens before the Last LN (``mean_t x_L``) and after it (``mean_t LN(x_L)``, and, for
   models with the Last-LN PE, ``mean_t (LN(x_L) + LN''(pos))``); mean and std over images.
 * ``token_norms``: per token, the L2 norm over channels of ``x_L``, ``LN(x_L)`` and
-  ``LN(x_L) + LN''(pos)``, averaged over images: lists of ``T`` floats.
+  ``LN(x_L) + LN''(pos)``, averaged over images: lists of ``T_L`` floats.
+* ``num_tokens`` / ``embed_dims``: ``T_L`` / ``D_L`` (the Last LN's); ``layer_shapes``:
+  ``[T_l, D_l]`` per block.
 
 CeiT (``MPVGCeiT``): the per-layer numbers are the same (its blocks' ``norm1``, its
 ``LN'`` chain); its Last LN normalises the one LCA output, so the Last-LN statistics have
@@ -47,13 +78,13 @@ This module computes and returns numbers; the plots, files and command line are
 ``tools/analysis_tools/pe_counterbalance.py``.
 """
 import math
-from typing import Dict, Iterable, List, Optional, Union
+from typing import Dict, Iterable, List, Optional, Protocol, Tuple, Union, runtime_checkable
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ['pearson', 'find_backbone', 'collect_layer_stats', 'reference_pe', 'summarize',
+__all__ = ['CounterbalanceBackbone', 'pearson', 'find_backbone', 'collect_layer_stats', 'reference_pe', 'summarize',
            'analyze_model']
 
 
@@ -85,23 +116,33 @@ def _floats(t: torch.Tensor) -> List[float]:
 
 
 # --------------------------------------------------------------------------- recording
+@runtime_checkable
+class CounterbalanceBackbone(Protocol):
+    """What the diagnostics read of a backbone (see the module docstring, "The backbone
+    interface"); ``isinstance(backbone, CounterbalanceBackbone)`` checks the names."""
+
+    pe: nn.Module
+    pe_mode: str
+    num_extra_tokens: int
+
+    def counterbalance_norms(self) -> Tuple[List[nn.Module], nn.Module]:
+        ...
+
+
 def find_backbone(model: nn.Module) -> nn.Module:
     """``model.backbone`` for classifiers/detectors/segmentors, else ``model`` itself.
 
     Raises:
-        TypeError: not an ``MPVGViT`` or ``MPVGCeiT``.
-        ValueError: an ``MPVGViT`` built without the Last LN (``final_norm`` 'pe'/'none').
+        TypeError: the backbone does not provide :class:`CounterbalanceBackbone`.
+        ValueError: a backbone without the Last LN (its ``counterbalance_norms`` says why,
+            e.g. an ``MPVGViT`` with ``final_norm`` 'pe'/'none').
     """
-    from mpvg_mm.models import MPVGCeiT, MPVGViT
     backbone = getattr(model, 'backbone', model)
-    if not isinstance(backbone, (MPVGViT, MPVGCeiT)):
-        raise TypeError(f'the diagnostics need an MPVGViT or MPVGCeiT backbone (or a '
-                        f'subclass), got {type(backbone).__name__}.')
-    if backbone.norm is None:
-        raise ValueError(
-            f'the diagnostics read the Last LN, which this backbone does not have '
-            f'(final_norm={backbone.final_norm!r}): run them on the classifier checkpoint '
-            'it was fine-tuned from.')
+    if not isinstance(backbone, CounterbalanceBackbone):
+        raise TypeError(f'the diagnostics need a backbone with the counterbalance interface '
+                        f'(pe, pe_mode, num_extra_tokens, counterbalance_norms(): MPVGViT, '
+                        f'MPVGViTAdapter, MPVGSwin, MPVGCeiT), got {type(backbone).__name__}.')
+    backbone.counterbalance_norms()  # raises when there is no Last LN
     return backbone
 
 
@@ -111,17 +152,19 @@ class _Recorder:
     def __init__(self, backbone: nn.Module):
         self.backbone = backbone
         self.handles = []
-        self.token_sum: List[Optional[torch.Tensor]] = [None] * backbone.num_layers
+        self.block_norms, self.last_norm = backbone.counterbalance_norms()
+        self.token_sum: List[Optional[torch.Tensor]] = [None] * len(self.block_norms)
         self.plan = None
         self.pos_0 = None
+        self.input_pe = None
         self.last_calls: List[tuple] = []
 
     def __enter__(self):
-        bb = self.backbone
-        self.handles.append(bb.pe.register_forward_hook(self._on_pe))
-        for i, block in enumerate(bb.blocks):
-            self.handles.append(block.norm1.register_forward_hook(self._on_norm1(i)))
-        self.handles.append(bb.norm.register_forward_hook(self._on_last_norm))
+        self.handles.append(self.backbone.pe.register_forward_hook(self._on_pe,
+                                                                   with_kwargs=True))
+        for i, norm in enumerate(self.block_norms):
+            self.handles.append(norm.register_forward_hook(self._on_norm1(i)))
+        self.handles.append(self.last_norm.register_forward_hook(self._on_last_norm))
         return self
 
     def __exit__(self, *exc):
@@ -129,8 +172,11 @@ class _Recorder:
             h.remove()
         self.handles.clear()
 
-    def _on_pe(self, module, inputs, plan):
-        self.pos_0 = inputs[0].detach()[0].float()
+    def _on_pe(self, module, args, kwargs, plan):
+        self.pos_0 = args[0].detach()[0].float()
+        if self.input_pe is None:  # the same for every batch of one image size
+            self.input_pe = [p.detach()[0].float()
+                             for p in module.input_pe_at_blocks(*args, **kwargs)]
         self.plan = plan
         self.last_calls = []
 
@@ -155,19 +201,23 @@ def collect_layer_stats(backbone: nn.Module,
     """Run ``backbone`` (eval mode) on preprocessed images and record the diagnostics.
 
     Args:
-        backbone: an :class:`MPVGViT` (or subclass).
+        backbone: a :class:`CounterbalanceBackbone` (``MPVGViT``, ``MPVGSwin``, ...).
         images: ``(B, 3, H, W)`` or an iterable of such batches; every batch must give
             the same size (batches of another size are skipped with a warning: the token
             maps are averaged position by position).
         batch_size: split a single tensor into chunks of this many images.
 
     Returns:
-        A dict of tensors (``T`` tokens, ``D`` channels, ``L`` blocks):
-        ``token_mean`` ``(L, T, D)``: batch mean of ``LN1_l(x_l)``;
-        ``pos`` list of ``L`` ``(T, D)`` or None: ``plan.blocks[l]``;
-        ``pos_0`` ``(T, D)``; ``last_pe`` ``(T, D)`` or None: ``LN''(pos_k)``;
-        ``last_in_mean`` / ``last_out_mean`` ``(T, D)``: batch means of ``x_L`` /
-        ``LN(x_L)``; ``norm_before`` / ``norm_after`` / ``norm_after_pe`` ``(T,)``:
+        A dict of tensors (``T_l`` tokens and ``D_l`` channels at block ``l``, ``L``
+        blocks, ``T_L, D_L`` the Last LN's):
+        ``token_mean``: batch mean of ``LN1_l(x_l)``, a ``(L, T, D)`` tensor when every
+        block has the same token map (plain ViTs), else a list of ``L`` ``(T_l, D_l)``
+        (staged backbones such as Swin);
+        ``pos`` list of ``L`` ``(T_l, D_l)`` or None: ``plan.blocks[l]``;
+        ``pos_0`` ``(T_0, D_0)``; ``input_pe`` list of ``L`` ``(T_l, D_l)``: ``pos_0``
+        carried to block ``l``'s stage; ``last_pe`` ``(T_L, D_L)`` or None: ``LN''(pos_k)``;
+        ``last_in_mean`` / ``last_out_mean`` ``(T_L, D_L)``: batch means of ``x_L`` /
+        ``LN(x_L)``; ``norm_before`` / ``norm_after`` / ``norm_after_pe`` ``(T_L,)``:
         per-token L2 norms averaged over images (the last is None without a Last-LN PE);
         ``cosine`` / ``cosine_pe`` ``(B,)``: per image cosine between the patch-token
         averages before and after the Last LN (without / with the Last-LN PE);
@@ -220,10 +270,14 @@ def collect_layer_stats(backbone: nn.Module,
         raise ValueError('collect_layer_stats got no images.')
     plan = rec.plan
     n = float(num_images)
+    token_mean = [(s / n).cpu() for s in rec.token_sum]
+    if len({tuple(t.shape) for t in token_mean}) == 1:
+        token_mean = torch.stack(token_mean)
     return dict(
-        token_mean=torch.stack([s / n for s in rec.token_sum]).cpu(),
+        token_mean=token_mean,
         pos=[None if p is None else p.detach()[0].float().cpu() for p in plan.blocks],
         pos_0=rec.pos_0.cpu(),
+        input_pe=[p.cpu() for p in rec.input_pe],
         last_pe=None if plan.last is None else plan.last.detach()[0].float().cpu(),
         last_in_mean=(acc['last_in_sum'] / n).cpu(),
         last_out_mean=(acc['last_out_sum'] / n).cpu(),
@@ -244,15 +298,16 @@ def _accumulate(acc: dict, key: str, value: torch.Tensor) -> None:
 
 # --------------------------------------------------------------------------- summary
 def reference_pe(stats: dict, backbone: nn.Module) -> List[tuple]:
-    """Per block ``(source, pe)``: ``('layerwise', pos_l)``, ``('input', pos_0)`` or
-    ``('none', None)`` (see the module docstring)."""
+    """Per block ``(source, pe)``: ``('layerwise', pos_l)``, ``('input', input_pe[l])``
+    (``pos_0``, carried to block ``l``'s stage) or ``('none', None)`` (see the module
+    docstring)."""
     input_pe = backbone.pe.structure.input_pe
     refs = []
-    for pos in stats['pos']:
+    for pos, carried in zip(stats['pos'], stats['input_pe']):
         if pos is not None:
             refs.append(('layerwise', pos))
         elif input_pe:
-            refs.append(('input', stats['pos_0']))
+            refs.append(('input', carried))
         else:
             refs.append(('none', None))
     return refs
@@ -271,18 +326,21 @@ def summarize(stats: dict, backbone: nn.Module) -> dict:
     refs = reference_pe(stats, backbone)
     correlation = [None if pe is None else _finite_or_none(pearson(tok, pe))
                    for tok, (_, pe) in zip(stats['token_mean'], refs)]
-    vs_pos0 = [_finite_or_none(pearson(tok, stats['pos_0'])) for tok in stats['token_mean']]
-    gamma, beta = backbone.norm.weight.detach().double(), backbone.norm.bias.detach().double()
+    vs_pos0 = [_finite_or_none(pearson(tok, ref))
+               for tok, ref in zip(stats['token_mean'], stats['input_pe'])]
+    last_norm = backbone.counterbalance_norms()[1]
+    gamma, beta = last_norm.weight.detach().double(), last_norm.bias.detach().double()
     structure = backbone.pe.structure
     out = dict(
         pe_mode=backbone.pe_mode,
         structure=dict(input_pe=structure.input_pe, layerwise_from=structure.layerwise_from,
                        hierarchical=structure.hierarchical,
                        last_ln_pos=structure.last_ln_pos),
-        with_cls_token=bool(backbone.with_cls_token),
-        num_layers=int(backbone.num_layers),
-        num_tokens=int(stats['token_mean'].shape[1]),
-        embed_dims=int(stats['token_mean'].shape[2]),
+        with_cls_token=bool(backbone.num_extra_tokens),
+        num_layers=len(stats['token_mean']),
+        num_tokens=int(stats['last_in_mean'].shape[0]),
+        embed_dims=int(stats['last_in_mean'].shape[1]),
+        layer_shapes=[[int(n) for n in tok.shape] for tok in stats['token_mean']],
         num_images=int(stats['num_images']),
         correlation=correlation,
         pe_source=[source for source, _ in refs],
@@ -310,7 +368,7 @@ def analyze_model(model: nn.Module, data_batches: Iterable[dict], num_images: in
                   device: Optional[Union[str, torch.device]] = None) -> dict:
     """Preprocess dataloader batches with ``model.data_preprocessor`` and collect stats.
 
-    ``model`` is any OpenMMLab model with ``.backbone`` (an MPVGViT) and
+    ``model`` is any OpenMMLab model with ``.backbone`` (a :class:`CounterbalanceBackbone`) and
     ``.data_preprocessor`` (classifier, detector, segmentor); at most ``num_images``
     images are used. Returns :func:`collect_layer_stats`' dict.
     """

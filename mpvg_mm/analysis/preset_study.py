@@ -12,6 +12,12 @@ tensors; the loss is cross-entropy on the head's logits (the config's
 counterbalancing diagnostics (:mod:`mpvg_mm.analysis.counterbalance`) on up to
 ``diag_images`` val images.
 
+The backbone is the config's: any backbone with the diagnostics' interface
+(``MPVGViT``, ``MPVGSwin``, e.g. ``configs/demo/mpvg-swin-demo_mpvg_1xb64_demo-cls.py``).
+The GAP ablations (``default-gap``, ``default-gap-lastlnpe``) switch a ViT's class token
+off (``with_cls_token=False``): they apply to backbones that take that argument only
+(:func:`applicable_presets`; Swin is GAP in every preset).
+
 The config is an argument (a path or an mmengine ``Config``): the package has no
 ``configs/`` of its own. The command line, its default config and the summary table are
 ``tools/analysis_tools/preset_study.py``.
@@ -68,6 +74,28 @@ def load_config(config, data_root: Optional[str] = None):
         for key in ('train_dataloader', 'val_dataloader'):
             cfg[key].dataset.data_root = data_root
     return cfg
+
+
+def _takes_cls_token_switch(cfg) -> bool:
+    """Whether ``cfg.model.backbone``'s class (its registry entry) takes ``with_cls_token``."""
+    import inspect
+
+    from mmpretrain.registry import MODELS
+    backbone_type = cfg.model.backbone.type
+    cls = MODELS.get(backbone_type) if isinstance(backbone_type, str) else backbone_type
+    if cls is None:
+        raise ValueError(f'backbone type {backbone_type!r} is not registered in mmpretrain '
+                         "(custom_imports=dict(imports=['mpvg_mm']) registers ours).")
+    return 'with_cls_token' in inspect.signature(cls).parameters
+
+
+def applicable_presets(cfg) -> List[str]:
+    """The names of :data:`PRESETS` that the config's backbone can build: all of them
+    for a backbone with a ``with_cls_token`` argument (``MPVGViT``), the four PE
+    structures otherwise (``MPVGSwin`` has no class token to switch off)."""
+    if _takes_cls_token_switch(cfg):
+        return list(PRESETS)
+    return [name for name, overrides in PRESETS.items() if 'with_cls_token' not in overrides]
 
 
 def build_classifier(cfg, backbone_overrides: dict):
@@ -226,7 +254,7 @@ def aggregate(runs: List[dict]) -> dict:
 
 
 def run_study(config: Union[str, os.PathLike, object],
-              presets: Sequence[str] = tuple(PRESETS), seeds: Sequence[int] = (0, 1, 2),
+              presets: Optional[Sequence[str]] = None, seeds: Sequence[int] = (0, 1, 2),
               epochs: Optional[int] = None, data_root: Optional[str] = None,
               batch_size: Optional[int] = None, max_train: Optional[int] = None,
               max_val: Optional[int] = None, diag_images: int = 64, log=print) -> dict:
@@ -236,11 +264,26 @@ def run_study(config: Union[str, os.PathLike, object],
 
     ``config``: a classification config (path or ``Config``) supplying the model, the
     optimizer, the schedule and the data; ``settings['config']`` records the path (a
-    ``Config``'s ``filename``)."""
-    unknown = [p for p in presets if p not in PRESETS]
+    ``Config``'s ``filename``). ``presets``: names of :data:`PRESETS`; None: every one
+    that applies to the config's backbone (:func:`applicable_presets`).
+
+    Raises:
+        ValueError: an unknown preset, or one the config's backbone cannot build (a GAP
+            ablation of a backbone without a class token).
+    """
+    unknown = [p for p in presets or () if p not in PRESETS]
     if unknown:
         raise ValueError(f'unknown presets {unknown}; choose from {list(PRESETS)}')
     cfg = load_config(config, data_root)
+    applicable = applicable_presets(cfg)
+    if presets is None:
+        presets = applicable
+    refused = [p for p in presets if p not in applicable]
+    if refused:
+        raise ValueError(
+            f'presets {refused} switch the class token off (with_cls_token=False), which '
+            f'the config\'s backbone {cfg.model.backbone.type} does not take (it has no '
+            f'class token: every preset is GAP); choose from {applicable}.')
     epochs = epochs or cfg.train_cfg.max_epochs
     train = load_split(cfg, 'train', max_train)
     val = load_split(cfg, 'val', max_val)

@@ -5,6 +5,11 @@ detects the layout from the keys (:func:`detect_layout`), maps mmpretrain's and 
 ``VisionTransformer`` to the timm layout first (:func:`openmmlab_vit_to_timm`), and the
 official ViT-Adapter to ``MPVGViTAdapter`` (:func:`vit_adapter_to_mpvg`).
 
+The load-time check shared by every backbone is :func:`refuse_foreign_checkpoint`: each
+backbone describes its layout with a :class:`BackboneKeyLayout` (``MPVGViT``:
+:func:`vit_key_layout`; ``MPVGSwin``: ``MPVGSwin.checkpoint_key_layout``) and its
+load-state-dict pre-hook calls the check before anything is loaded.
+
 The timm layout (DeiT ``.pth`` files, the official LaPE code): ``patch_embed.proj.*``,
 ``cls_token``, ``pos_embed``, ``blocks.{i}.(norm1|attn.qkv|attn.proj|norm2|mlp.fc1|mlp.fc2).*``,
 ``norm.*`` (the Last LN), ``head.*``; layer-wise PE LNs ``blocks.{i}.pe_norm.*``; MPVG's
@@ -18,7 +23,8 @@ one, else the given ``img_size``, else the named arch's ``img_size`` (DeiT: 224,
 """
 import math
 import re
-from typing import Dict, Optional, Tuple
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional, Tuple
 
 import torch
 
@@ -665,7 +671,8 @@ def _convert_vit_adapter(sd: Dict[str, torch.Tensor], overrides: dict,
 
 
 # ---------------------------------------------------------------------------------------
-# The load hook's key check (``MPVGViT._resample_pos_embed_on_load``)
+# The load hooks' key check, shared by the backbones (``MPVGViT._resample_pos_embed_on_load``,
+# ``MPVGSwin._prepare_abs_pos_embed``)
 
 #: Wrapper keys of training files (DeiT's main.py: ``model``, ``model_ema``); mmengine's
 #: ``Pretrained`` / ``load_checkpoint`` unwraps only ``state_dict``.
@@ -682,27 +689,50 @@ _IGNORABLE_KEY = re.compile(
     r'^(head\.|head_dist\.|dist_token$|cls_token$|pos_embed_grid$|pe\.|norm\.)')
 
 
-def refuse_foreign_backbone_keys(state_dict: dict, prefix: str, own_keys) -> None:
-    """Refuse a state dict whose keys under ``prefix`` are not ``MPVGViT``'s layout.
+@dataclass(frozen=True)
+class BackboneKeyLayout:
+    """What :func:`refuse_foreign_checkpoint` knows of a backbone's checkpoint layout.
 
-    Run by ``MPVGViT``'s load hook before mmengine's non-strict ``Pretrained`` load,
-    which would otherwise load the matching fraction and only warn. Decided from the
-    keys alone: a training-file wrapper (``model`` / ``model_ema`` / ``state_dict`` /
-    ``module`` holding a dict), the mmpretrain / mmseg ``layers.{i}.*`` or official
-    ViT-Adapter (``spm.*``, ``interactions.*``) layout, timm's ``fc_norm`` of a GAP model
-    (an LN after the average, which ``MPVGViT`` does not have), and in general a file that
-    lacks any of the backbone's own core weights (patch projection, block Linear / LN
-    weights, the Last LN) while it has keys ``MPVGViT`` does not know. A file without any
-    key under ``prefix`` is left alone (the hook then does nothing).
+    Attributes:
+        name: the backbone's name in the refusals (``'MPVGViT'``).
+        own_keys: the backbone's state-dict keys (without prefix).
+        hint: how to get a file of this layout; ends the refusal of a wrapped file.
+        foreign_layouts: ``(pattern, refusal)`` pairs, tried in order: the first
+            ``pattern`` that ``re.match``-es a key that is not one of ``own_keys`` refuses
+            the file with ``refusal`` (a known layout that is not this backbone's).
+        misfit: ``misfit(sub) -> refusal or None``: the backbone's own rule for a state
+            dict ``sub`` (keys without prefix) that would place too few of its weights.
+    """
+
+    name: str
+    own_keys: frozenset
+    hint: str
+    foreign_layouts: Tuple[Tuple[str, str], ...] = ()
+    misfit: Callable[[dict], Optional[str]] = lambda sub: None
+
+
+def refuse_foreign_checkpoint(state_dict: dict, prefix: str, layout: BackboneKeyLayout) -> None:
+    """The load-time check shared by the backbones (``MPVGViT``, ``MPVGSwin``): refuse a
+    state dict that is not ``layout``'s, before mmengine's non-strict ``Pretrained`` load,
+    which would load the matching fraction and only warn. Decided from the keys (and the
+    backbone's ``misfit`` rule), in this order:
+
+    1. no key under ``prefix``: a load of other parts of a model; passes.
+    2. a training-file wrapper (``model`` / ``model_ema`` / ``state_dict`` / ``module``
+       holding a dict, e.g. DeiT's and the official Swin's files), which mmengine does
+       not unwrap: refused with ``layout.hint``.
+    3. a key (not the backbone's own) of a known foreign layout
+       (``layout.foreign_layouts``): refused with that layout's refusal.
+    4. ``layout.misfit``: the backbone's rule for too few of its weights placed.
 
     Args:
         state_dict: the state dict being loaded (the whole model's keys).
         prefix: this backbone's prefix in it (``''`` for mmengine's ``Pretrained`` with
             ``prefix='backbone.'``, which strips it; ``'backbone.'`` for a classifier).
-        own_keys: this backbone's state-dict keys (without ``prefix``).
+        layout: the backbone's :class:`BackboneKeyLayout`.
 
     Raises:
-        ValueError: naming the layout found and the fix (``convert.py SRC DST``).
+        ValueError: naming the layout found and the fix.
     """
     sub = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
     if not sub:
@@ -710,33 +740,51 @@ def refuse_foreign_backbone_keys(state_dict: dict, prefix: str, own_keys) -> Non
     wrappers = [k for k in WRAPPER_KEYS if isinstance(sub.get(k), dict)]
     if wrappers:
         raise ValueError(
-            f"the checkpoint wraps its weights in {{'{wrappers[0]}': ...}} (a timm/DeiT "
-            "training file), which mmengine does not unwrap (it unwraps 'state_dict' only), "
-            f'so no weight would load: {_FOREIGN_HINT}.')
-    own = set(own_keys)
-    foreign = set(sub) - own  # MPVGViTAdapter's own keys have the official names
-    layout = None
-    if any(re.match(r'(spm\.|interactions\.\d+\.)', k) for k in foreign):
-        layout = 'official ViT-Adapter (spm.*, interactions.*)'
-    elif any(re.match(r'layers\.\d+\.attn\.attn\.', k) for k in foreign):
-        layout = 'mmseg VisionTransformer (layers.{i}.attn.attn.in_proj_weight)'
-    elif any(re.match(r'layers\.\d+\.', k) for k in foreign):
-        layout = 'mmpretrain VisionTransformer (layers.{i}.ln1, attn.qkv, ffn.layers.0.0)'
-    if layout:
-        raise ValueError(f'the checkpoint is in the {layout} layout, not MPVGViT\'s '
-                         '(blocks.{i}.*): mmengine would load only the few keys whose names '
-                         f'agree and leave the rest random; {_FOREIGN_HINT}.')
-    if 'fc_norm.weight' in sub:
-        raise ValueError(
-            "the checkpoint is a timm GAP ViT with fc_norm (global_pool='avg'): an LN after "
-            'the average, which MPVGViT does not have (it averages after the Last LN, '
-            'norm.*, which this file lacks); it cannot be loaded as the same function. Use '
-            "a checkpoint trained with fc_norm=False, or a class-token one.")
+            f"the checkpoint wraps its weights in {{'{wrappers[0]}': ...}} (a training "
+            "file, e.g. timm/DeiT's or the official Swin's), which mmengine does not unwrap "
+            f"(it unwraps 'state_dict' only), so no weight would load: {layout.hint}.")
+    foreign = [k for k in sub if k not in layout.own_keys]
+    for pattern, refusal in layout.foreign_layouts:
+        if any(re.match(pattern, k) for k in foreign):
+            raise ValueError(refusal)
+    refusal = layout.misfit(sub)
+    if refusal:
+        raise ValueError(refusal)
+
+
+def _vit_layout_refusal(layout: str) -> str:
+    return (f'the checkpoint is in the {layout} layout, not MPVGViT\'s (blocks.{{i}}.*): '
+            'mmengine would load only the few keys whose names agree and leave the rest '
+            f'random; {_FOREIGN_HINT}.')
+
+
+#: the layouts ``MPVGViT`` recognises and refuses (:func:`vit_key_layout`)
+_VIT_FOREIGN_LAYOUTS = (
+    (r'(spm\.|interactions\.\d+\.)',
+     _vit_layout_refusal('official ViT-Adapter (spm.*, interactions.*)')),
+    (r'layers\.\d+\.attn\.attn\.',
+     _vit_layout_refusal('mmseg VisionTransformer (layers.{i}.attn.attn.in_proj_weight)')),
+    (r'layers\.\d+\.',
+     _vit_layout_refusal('mmpretrain VisionTransformer (layers.{i}.ln1, attn.qkv, '
+                         'ffn.layers.0.0)')),
+    (r'fc_norm\.weight$',
+     "the checkpoint is a timm GAP ViT with fc_norm (global_pool='avg'): an LN after "
+     'the average, which MPVGViT does not have (it averages after the Last LN, '
+     'norm.*, which this file lacks); it cannot be loaded as the same function. Use '
+     "a checkpoint trained with fc_norm=False, or a class-token one."),
+)
+
+
+def _vit_misfit(sub: dict, own: frozenset) -> Optional[str]:
+    """``MPVGViT``'s rule: a file that lacks some of its core weights (patch projection,
+    block Linear / LN weights, the Last LN) while it has keys it does not know, or only
+    some of them, or unknown block / patch-embedding keys."""
+    foreign = set(sub) - own
     missing = sorted(k for k in own - set(sub) if _CORE_KEY.match(k))
     unknown = sorted(k for k in foreign if not _IGNORABLE_KEY.match(k))
     partial = missing and (unknown or any(_CORE_KEY.match(k) for k in sub))
     if partial or any(k.startswith(('blocks.', 'patch_embed.')) for k in unknown):
-        raise ValueError(
+        return (
             f'the checkpoint does not fit this backbone: it lacks {len(missing)} of its own '
             f'weights ({missing[:4]}{" ..." if len(missing) > 4 else ""}) and has '
             f'{len(unknown)} keys MPVGViT does not know ({unknown[:4]}'
@@ -744,3 +792,26 @@ def refuse_foreign_backbone_keys(state_dict: dict, prefix: str, own_keys) -> Non
             'weights random or drop trained ones (another layout, depth or structure). '
             f'Build the backbone the checkpoint was trained as, or {_FOREIGN_HINT} '
             '(it detects the layout, or names what it cannot place).')
+    return None
+
+
+def vit_key_layout(own_keys) -> BackboneKeyLayout:
+    """``MPVGViT``'s :class:`BackboneKeyLayout` (``own_keys``: its state-dict keys):
+    the mmpretrain / mmseg ``layers.{i}.*`` and official ViT-Adapter (``spm.*``,
+    ``interactions.*``) layouts, timm's ``fc_norm`` of a GAP model (an LN after the
+    average, which ``MPVGViT`` does not have), and in general a file that lacks any of the
+    backbone's own core weights while it has keys ``MPVGViT`` does not know
+    (``MPVGViTAdapter``'s own keys have the official names, so they are not foreign)."""
+    own = frozenset(own_keys)
+    return BackboneKeyLayout('MPVGViT', own, _FOREIGN_HINT, _VIT_FOREIGN_LAYOUTS,
+                             lambda sub: _vit_misfit(sub, own))
+
+
+def refuse_foreign_backbone_keys(state_dict: dict, prefix: str, own_keys) -> None:
+    """:func:`refuse_foreign_checkpoint` with ``MPVGViT``'s layout
+    (:func:`vit_key_layout`); run by ``MPVGViT``'s load hook.
+
+    Raises:
+        ValueError: naming the layout found and the fix (``convert.py SRC DST``).
+    """
+    refuse_foreign_checkpoint(state_dict, prefix, vit_key_layout(own_keys))

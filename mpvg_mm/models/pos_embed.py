@@ -279,6 +279,33 @@ class LayerwisePositionEmbedding(nn.Module):
         last = self.last_norm(carry) if self.last_norm is not None else None
         return PEPlan(pos_0 if s.input_pe else None, blocks, last)
 
+    def input_pe_at_blocks(self, pos_0: torch.Tensor, transition: Optional[Transition] = None,
+                           grid: Optional[Tuple[int, int]] = None) -> List[torch.Tensor]:
+        """``pos_0`` as block ``l``'s token map carries it: for each block, ``pos_0``
+        ``(1, N, D_0)`` pushed through the stage transitions up to that block's stage,
+        without any ``LN'`` (what ``last_ln_pos=0`` and ``hierarchical=False`` read);
+        ``pos_0`` itself for every block of a one-stage (plain ViT) chain. The arguments
+        are :meth:`forward`'s; used by the counterbalance diagnostics
+        (:mod:`mpvg_mm.analysis.counterbalance`) as the reference of blocks that see the
+        PE through the residual stream only.
+
+        Returns:
+            ``L`` tensors ``(1, N_l, D_l)`` (the same tensor for blocks of one stage).
+
+        Raises:
+            ValueError: more than one stage and no ``transition``.
+        """
+        out, pe = [], pos_0
+        for i in range(self.num_layers):
+            stage = self.block_stage[i]
+            if i > 0 and stage != self.block_stage[i - 1]:
+                if transition is None:
+                    raise ValueError('this PE chain spans stages: input_pe_at_blocks(pos_0, '
+                                     'transition, grid) needs the stage transition.')
+                pe, grid = transition(stage - 1, pe, grid)
+            out.append(pe)
+        return out
+
 
 def is_positive_int(value) -> bool:
     """An ``int`` (not a ``bool``) above 0."""

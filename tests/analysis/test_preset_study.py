@@ -145,3 +145,36 @@ def test_ceit_demo_config_runs_every_preset(demo_imagenet):
     for res in results['presets'].values():
         (run, ) = res['runs']
         assert math.isfinite(run['train_loss'][0]) and len(run['diagnostics']['correlation']) == 4
+
+
+SWIN_CONFIG = osp.join(ROOT, 'configs/demo/mpvg-swin-demo_mpvg_1xb64_demo-cls.py')
+
+
+@pytest.mark.slow
+def test_swin_demo_config_runs_the_four_structures(demo_imagenet, tmp_path, analysis_tool):
+    """The Swin demo config: the presets default to the four structures (Swin has no
+    class token to switch off), each trained and diagnosed over its 8 blocks."""
+    out = tmp_path / 'study'
+    analysis_tool('preset_study').main([
+        '--config', SWIN_CONFIG, '--data-root', demo_imagenet, '--seeds', '0', '--epochs',
+        '1', '--batch-size', '8', '--max-val', '4', '--out-dir', str(out)])
+    results = json.loads((out / 'preset_study.json').read_text())
+    assert results['settings']['config'] == SWIN_CONFIG
+    assert list(results['presets']) == ['default', 'lape', 'pvg', 'mpvg']
+    for name, res in results['presets'].items():
+        (run, ) = res['runs']
+        assert (run['val_acc'] / 25).is_integer()  # 4 val images
+        assert math.isfinite(run['train_loss'][0])
+        # 4 stages of 2 blocks; PVG and MPVG take the layer-wise PE from block 0 in Swin
+        expected = ['input'] * 8 if name == 'default' else ['layerwise'] * 8
+        assert run['diagnostics']['pe_source'] == expected, name
+        assert all(c is not None and math.isfinite(c) for c in run['diagnostics']['correlation'])
+        assert run['diagnostics']['last_ln_beta_var'] > 0
+    assert ps.applicable_presets(ps.load_config(CONFIG)) == list(ps.PRESETS)
+
+
+def test_swin_refuses_the_class_token_ablations(demo_imagenet):
+    with pytest.raises(ValueError, match=r"\['default-gap'\] switch the class token off.*"
+                       r"MPVGSwin.*\['default', 'lape', 'pvg', 'mpvg'\]"):
+        ps.run_study(SWIN_CONFIG, ['mpvg', 'default-gap'], seeds=[0], epochs=1,
+                     data_root=demo_imagenet)

@@ -425,3 +425,11 @@ def test_swin_of_another_width_is_refused():
                                            num_heads=[2, 2, 4, 4])))
     with pytest.raises(ValueError, match='a Swin checkpoint of this arch'):
         _tiny().load_state_dict(wide.state_dict(), strict=False)
+
+
+def test_wrapped_training_file_is_refused_by_the_shared_check():
+    """The foreign-checkpoint check shared with MPVGViT: a {'model': ...} training file
+    (the official Swin's), which mmengine does not unwrap, is named as such."""
+    sd = {'model': _tiny().state_dict()}
+    with pytest.raises(ValueError, match=r"\{'model': \.\.\.\}.*ckpt\['model'\].*swin2mmseg"):
+        _tiny().load_state_dict(sd, strict=False)

@@ -4,7 +4,8 @@
         [--num-images 64] [--device cpu] [--no-strict] [--cfg-options k=v ...]
 
 Works for mmpretrain classifiers, mmdet detectors and mmseg segmentors whose
-``model.backbone`` is an MPVGViT (or MPVGViTAdapter). Writes correlation.png/.csv,
+``model.backbone`` has the diagnostics' backbone interface (MPVGViT, MPVGViTAdapter,
+MPVGSwin; see :mod:`mpvg_mm.analysis.counterbalance`). Writes correlation.png/.csv,
 heatmaps.png/.npz, last_ln.png, token_norms_cosine.png and diagnostics.json. The
 definitions (what is recorded and compared) are :mod:`mpvg_mm.analysis.counterbalance`;
 this script builds the model, feeds it the val dataloader and writes the report.
@@ -68,8 +69,10 @@ def _plot_heatmaps(stats: dict, summary: dict, path: str, plt) -> None:
         if refs[l] == 'layerwise':
             _heatmap(axes[l][1], stats['pos'][l], f'layer {l}: pos_{l} (layer-wise PE)')
         elif refs[l] == 'input':
-            _heatmap(axes[l][1], stats['pos_0'], f'layer {l}: pos_0 (input PE; no '
-                     'layer-wise PE here)')
+            merged = stats['input_pe'][l].shape != stats['pos_0'].shape
+            _heatmap(axes[l][1], stats['input_pe'][l],
+                     f'layer {l}: pos_0{" merged to this stage" if merged else ""} (input '
+                     'PE; no layer-wise PE here)')
         else:
             axes[l][1].axis('off')
     _heatmap(axes[L][0], stats['last_out_mean'], 'output: LN(x_L)')
@@ -148,9 +151,15 @@ def write_report(stats: dict, backbone: nn.Module, out_dir: str,
                                              summary['correlation_vs_pos0'])):
             writer.writerow([l, src, '' if c is None else f'{c:.6f}',
                              '' if c0 is None else f'{c0:.6f}'])
-    arrays = dict(token_mean=stats['token_mean'].numpy(), pos_0=stats['pos_0'].numpy(),
+    arrays = dict(pos_0=stats['pos_0'].numpy(),
                   last_out_mean=stats['last_out_mean'].numpy(),
                   last_in_mean=stats['last_in_mean'].numpy())
+    if isinstance(stats['token_mean'], torch.Tensor):  # (L, T, D): one token map
+        arrays['token_mean'] = stats['token_mean'].numpy()
+    else:  # a staged backbone: token_mean_{l} (T_l, D_l), pos_0 merged to l's stage
+        for l, (tokens, carried) in enumerate(zip(stats['token_mean'], stats['input_pe'])):
+            arrays[f'token_mean_{l}'] = tokens.numpy()
+            arrays[f'input_pe_{l}'] = carried.numpy()
     for l, pos in enumerate(stats['pos']):
         if pos is not None:
             arrays[f'pos_{l}'] = pos.numpy()

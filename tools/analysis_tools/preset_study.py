@@ -8,7 +8,9 @@
         [--batch-size N] [--max-train N] [--max-val N] [--threads 1] \
         [--out-dir work_dirs/preset_study]
 
-Prints a summary table and writes ``OUT_DIR/preset_study.json``.
+Prints a summary table and writes ``OUT_DIR/preset_study.json``. ``--config`` may be a
+Swin demo config (``configs/demo/mpvg-swin-demo_mpvg_1xb64_demo-cls.py``): the presets
+are then the four PE structures (the GAP ablations switch a ViT's class token off).
 """
 import argparse
 import json
@@ -59,7 +61,9 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     parser.add_argument('--seeds', default='0,1,2')
     parser.add_argument('--epochs', type=int, default=None,
                         help="training epochs per run (default: the config's max_epochs)")
-    parser.add_argument('--presets', default=','.join(PRESETS))
+    parser.add_argument('--presets', default=None,
+                        help=f"comma-separated, of {','.join(PRESETS)} (default: every one "
+                        "that applies to the config's backbone)")
     parser.add_argument('--batch-size', type=int, default=None)
     parser.add_argument('--max-train', type=int, default=None, help='use the first N images')
     parser.add_argument('--max-val', type=int, default=None)
@@ -67,7 +71,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     parser.add_argument('--out-dir', default='work_dirs/preset_study')
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    results = run_study(resolve_config(args.config), comma_list(args.presets),
+    presets = comma_list(args.presets) if args.presets is not None else None
+    results = run_study(resolve_config(args.config), presets,
                         comma_list(args.seeds, int), args.epochs, args.data_root,
                         args.batch_size, args.max_train, args.max_val)
     print(format_summary(results))

@@ -38,7 +38,7 @@ LeFF on all tokens, ``LN'`` on blocks 1..L-1, the LCA reads per-layer GAP tokens
 6,360,744); MPVG (PVG + ``c``: 6,361,128). The paper prints 6.356 / 6.361 / 6.361 /
 6.361 M (floored): PVG's 6.360 is one unit apart.
 """
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -391,6 +391,13 @@ class MPVGCeiT(BaseModule):
     def resampled_pos_embed(self, grid: Tuple[int, int]) -> torch.Tensor:
         """``pos_0`` on the token grid ``(h, w)``: ``(1, [1 +] h*w, D)``."""
         return resample_pos_embed(self.pos_embed, self.pe_grid, grid, self.num_extra_tokens)
+
+    def counterbalance_norms(self) -> Tuple[List[nn.Module], nn.Module]:
+        """The modules the counterbalance diagnostics hook (the interface of
+        :mod:`mpvg_mm.analysis.counterbalance`): ``LN1`` of every block (``blocks[l].norm1``,
+        the norm block ``l``'s layer-wise PE is added to) and the Last LN (``norm``, on the
+        one LCA output ``(B, D)``; MPVG's term after it is ``mean_i LN''(pos_k)_i``)."""
+        return [block.norm1 for block in self.blocks], self.norm
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor]:
         """Images ``(B, 3, H, W)`` -> ``((B, D), )``: ``LN(z) [+ mean_i LN''(pos_k)_i]``."""

@@ -26,7 +26,7 @@ What the PE does in Swin (proposed where the paper is silent; see the README, "S
   the PE that block ``k`` receives, merged forward (``last_ln_pos=k``; ``k=10`` in
   Swin-T is "the chain's PE entering stage 4").
 """
-from typing import Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import contextlib
 
@@ -104,6 +104,39 @@ def _check_swin_args(*, window_size, frozen_stages, num_stages, drop_rate, drop_
             not all(isinstance(i, int) and not isinstance(i, bool) for i in indices):
         raise ValueError(f'out_indices={out_indices!r} must be an int or a sequence of ints '
                          '(stages).')
+
+
+def _swin_misfit(sub: dict, own: dict) -> Optional[str]:
+    """``MPVGSwin``'s refusal of a state dict ``sub`` (keys without prefix) that places
+    fewer than half of ``own`` (name -> shape) by name and shape (a relative position bias
+    table counts whatever its window: it is resized on load), naming the likely layout and
+    its fix; None when it fits."""
+    placed = [name for name, shape in own.items() if name in sub and (
+        name.endswith('relative_position_bias_table') or
+        tuple(sub[name].shape) == tuple(shape))]
+    if 2 * len(placed) >= len(own):
+        return None
+    keys = list(sub)
+    if any(k.startswith('backbone.') for k in keys):
+        fix = ('its weights are under \'backbone.\' (a classifier or detector '
+               'checkpoint): load it with init_cfg=dict(type=\'Pretrained\', '
+               'checkpoint=..., prefix=\'backbone.\')')
+    elif any(k.startswith('layers.') and '.blocks.' in k for k in keys):
+        fix = ('it looks like an official (Microsoft) Swin checkpoint (layers.{i}.blocks): '
+               'convert it to the OpenMMLab Swin names first (stages.{i}.blocks.{j}, '
+               'patch_embed.projection; e.g. mmseg\'s '
+               'tools/model_converters/swin2mmseg.py)')
+    elif any(k in ('cls_token', 'pos_embed') or k.startswith(('layers.', 'blocks.'))
+             for k in keys):
+        fix = ('it looks like a ViT checkpoint (cls_token/pos_embed/layers): MPVGSwin '
+               'needs a Swin checkpoint (mmpretrain\'s SwinTransformer or MPVGSwin)')
+    else:
+        fix = ('use a Swin checkpoint of this arch (embed_dims, depths, num_heads), with '
+               'prefix= naming the part that holds the backbone')
+    missing = [name for name in own if name not in placed]
+    return (f'the checkpoint places {len(placed)} of MPVGSwin\'s {len(own)} Swin weights '
+            f'(by name and shape; e.g. not {", ".join(missing[:3])}); its keys begin '
+            f'{", ".join(keys[:3])}: {fix}.')
 
 
 class FusedWindowMSA(WindowMSA):
@@ -306,6 +339,27 @@ class MPVGSwin(SwinTransformer):
                 x, grid = stage.downsample(x, grid)
         return tuple(outs)
 
+    # ------------------------------------------------------------------ diagnostics
+    def counterbalance_norms(self) -> Tuple[List[nn.Module], nn.Module]:
+        """The modules the counterbalance diagnostics hook (the interface of
+        :mod:`mpvg_mm.analysis.counterbalance`): ``LN1`` of every block over all stages
+        (``stages[s].blocks[j].norm1``, block ``l`` counted across stages; the norm whose
+        output block ``l``'s layer-wise PE is added to) and the Last LN, the last stage's
+        output norm (``norm3`` in Swin-T; ``plan.last`` is added to its output).
+
+        Raises:
+            ValueError: the last stage is not in ``out_indices`` (mmpretrain builds no norm
+                for it).
+        """
+        last = len(self.stages) - 1
+        if last not in self.out_indices:
+            raise ValueError(
+                f'the diagnostics read the Last LN (norm{last}, the last stage\'s output '
+                f'norm), which this backbone does not build (out_indices={self.out_indices}): '
+                f'build it with {last} in out_indices.')
+        blocks = [block.norm1 for stage in self.stages for block in stage.blocks]
+        return blocks, getattr(self, f'norm{last}')
+
     # ------------------------------------------------------------------ freezing, lr decay
     def _freeze_stages(self):
         super()._freeze_stages()
@@ -384,51 +438,30 @@ class MPVGSwin(SwinTransformer):
                 f'{key}: resized the {side}x{side} relative position bias of each head to '
                 f'{dst}x{dst} (bicubic).')
 
-    def _check_checkpoint_layout(self, state_dict, prefix: str) -> None:
-        """Refuse a load that would place fewer than half of this backbone's own weights
-        (those of mmpretrain's Swin: every parameter but ``absolute_pos_embed`` and the PE's
-        LNs, which a checkpoint may lack), by key and shape (a relative position bias table
-        counts whatever its window; it is resized); mmengine would only warn about missing
-        keys and leave the model random. A ViT checkpoint, a classifier checkpoint loaded
-        without ``prefix='backbone.'``, or a Swin of another width all fall here. A
-        ``prefix`` (loading a whole model) under which the state dict has no key at all is
-        a load of other parts and passes.
+    def checkpoint_key_layout(self):
+        """This backbone's layout for the load-time check shared with ``MPVGViT``
+        (:func:`~mpvg_mm.models.checkpoint_layout.refuse_foreign_checkpoint`, run by
+        :meth:`_prepare_abs_pos_embed`). Its rule (``misfit``): refuse a load that would
+        place fewer than half of this backbone's own weights (those of mmpretrain's Swin:
+        every parameter but ``absolute_pos_embed`` and the PE's LNs, which a checkpoint may
+        lack), by key and shape (a relative position bias table counts whatever its window;
+        it is resized); mmengine would only warn about missing keys and leave the model
+        random. A ViT checkpoint, a classifier checkpoint loaded without
+        ``prefix='backbone.'``, an official Swin file or a Swin of another width all fall
+        here, and the refusal names the fix (``prefix='backbone.'``; converting the
+        official names; a Swin checkpoint of this arch).
 
-        Raises:
-            ValueError: naming the layout fix (``prefix='backbone.'``; a Swin checkpoint of
-                this arch) and a few of the weights not placed.
+        Returns:
+            a :class:`~mpvg_mm.models.checkpoint_layout.BackboneKeyLayout`.
         """
-        if prefix and not any(k.startswith(prefix) for k in state_dict):
-            return
+        from ..checkpoint_layout import BackboneKeyLayout
         own = {name: p.shape for name, p in self.named_parameters()
                if name != 'absolute_pos_embed' and not name.startswith('pe.')}
-        placed = [name for name, shape in own.items() if prefix + name in state_dict and (
-            name.endswith('relative_position_bias_table') or
-            tuple(state_dict[prefix + name].shape) == tuple(shape))]
-        if 2 * len(placed) >= len(own):
-            return
-        keys = [k[len(prefix):] for k in state_dict if k.startswith(prefix)]
-        if any(k.startswith('backbone.') for k in keys):
-            fix = ('its weights are under \'backbone.\' (a classifier or detector '
-                   'checkpoint): load it with init_cfg=dict(type=\'Pretrained\', '
-                   'checkpoint=..., prefix=\'backbone.\')')
-        elif any(k.startswith('layers.') and '.blocks.' in k for k in keys):
-            fix = ('it looks like an official (Microsoft) Swin checkpoint (layers.{i}.blocks): '
-                   'convert it to the OpenMMLab Swin names first (stages.{i}.blocks.{j}, '
-                   'patch_embed.projection; e.g. mmseg\'s '
-                   'tools/model_converters/swin2mmseg.py)')
-        elif any(k in ('cls_token', 'pos_embed') or k.startswith(('layers.', 'blocks.'))
-                 for k in keys):
-            fix = ('it looks like a ViT checkpoint (cls_token/pos_embed/layers): MPVGSwin '
-                   'needs a Swin checkpoint (mmpretrain\'s SwinTransformer or MPVGSwin)')
-        else:
-            fix = ('use a Swin checkpoint of this arch (embed_dims, depths, num_heads), with '
-                   'prefix= naming the part that holds the backbone')
-        missing = [name for name in own if name not in placed]
-        raise ValueError(
-            f'the checkpoint places {len(placed)} of MPVGSwin\'s {len(own)} Swin weights '
-            f'(by name and shape; e.g. not {", ".join(missing[:3])}); its keys begin '
-            f'{", ".join(keys[:3])}: {fix}.')
+        hint = ('save its inner dict (e.g. torch.save(ckpt[\'model\'], DST)); an official '
+                '(Microsoft) Swin file also needs the OpenMMLab Swin names (mmseg\'s '
+                'tools/model_converters/swin2mmseg.py)')
+        return BackboneKeyLayout('MPVGSwin', frozenset(self.state_dict()), hint,
+                                 misfit=lambda sub: _swin_misfit(sub, own))
 
     def _prepare_abs_pos_embed(self, state_dict, prefix, *args, **kwargs) -> None:
         """Load-state-dict pre-hook (replaces mmpretrain's, which infers the grid from a
@@ -444,9 +477,10 @@ class MPVGSwin(SwinTransformer):
 
         Raises:
             ValueError: a malformed APE or grid, or rows that do not make the grid; a
-                checkpoint of another layout (:meth:`_check_checkpoint_layout`).
+                checkpoint of another layout (:meth:`checkpoint_key_layout`).
         """
-        self._check_checkpoint_layout(state_dict, prefix)
+        from ..checkpoint_layout import refuse_foreign_checkpoint
+        refuse_foreign_checkpoint(state_dict, prefix, self.checkpoint_key_layout())
         key, grid_key = prefix + 'absolute_pos_embed', prefix + 'pos_embed_grid'
         recorded = state_dict.pop(grid_key, None)
         state_dict[grid_key] = self.pos_embed_grid.detach().clone()

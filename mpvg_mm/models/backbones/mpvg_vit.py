@@ -7,7 +7,7 @@ Parameter names follow timm's ``vision_transformer.py`` (``patch_embed.proj``,
 ``pe.layer_norms.{i}`` (``LN'_i``) and ``pe.last_norm`` (``LN''``).
 """
 import math
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -702,6 +702,23 @@ class MPVGViT(BaseModule):
             return patches.mean(dim=1)
         B, _, D = patches.shape
         return patches.transpose(1, 2).reshape(B, D, grid[0], grid[1])
+
+    # ------------------------------------------------------------------ diagnostics
+    def counterbalance_norms(self) -> Tuple[List[nn.Module], nn.Module]:
+        """The modules the counterbalance diagnostics hook (the interface of
+        :mod:`mpvg_mm.analysis.counterbalance`): ``LN1`` of every block (``blocks[l].norm1``,
+        the norm whose output block ``l``'s layer-wise PE is added to) and the Last LN
+        (``norm``, whose output ``plan.last`` is added to).
+
+        Raises:
+            ValueError: a backbone built without the Last LN (``final_norm`` 'pe'/'none').
+        """
+        if self.norm is None:
+            raise ValueError(
+                f'the diagnostics read the Last LN, which this backbone does not have '
+                f'(final_norm={self.final_norm!r}): run them on the classifier checkpoint '
+                'it was fine-tuned from.')
+        return [block.norm1 for block in self.blocks], self.norm
 
     # ------------------------------------------------------------------ lr decay
     def get_layer_depth(self, param_name: str, prefix: str = '') -> Tuple[int, int]:
