@@ -163,12 +163,13 @@ class Attention(nn.Module):
     """Multi-head self-attention on ``(B, N, D)`` with PyTorch's fused SDPA kernel."""
 
     def __init__(self, dims: int, num_heads: int, qkv_bias: bool = True,
-                 attn_drop: float = 0.0):
+                 attn_drop: float = 0.0, scale: Optional[float] = None):
         super().__init__()
         if dims % num_heads:
             raise ValueError(f'embed_dims={dims} is not divisible by num_heads={num_heads}.')
         self.num_heads = num_heads
         self.attn_drop = attn_drop
+        self.scale = scale  # None: head_dims ** -0.5
         self.qkv = nn.Linear(dims, dims * 3, bias=qkv_bias)
         self.proj = nn.Linear(dims, dims)
 
@@ -182,7 +183,7 @@ class Attention(nn.Module):
         qkv = qkv.reshape(B, N, 3, self.num_heads, D3 // (3 * self.num_heads))
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
         x = F.scaled_dot_product_attention(
-            q, k, v, dropout_p=self.attn_drop if self.training else 0.0)
+            q, k, v, dropout_p=self.attn_drop if self.training else 0.0, scale=self.scale)
         return x.transpose(1, 2).reshape(B, N, D3 // 3)
 
 
@@ -254,15 +255,18 @@ class Block(nn.Module):
     instead of padding the normed tokens before it (padded keys/values equal the qkv bias,
     detectron2's ViTDet); :meth:`enable_layer_scale` adds per-channel ``gamma1`` /
     ``gamma2`` (init 1) on the attention and MLP branches (ViT-Adapter's ``layer_scale``).
+    ``norm_eps`` (LN1, LN2) and ``qk_scale`` (None: ``head_dims ** -0.5``) serve backbones
+    with other settings (``MPVGT2TViT``: eps 1e-5; released T2T-ViT weights: ``D ** -0.5``).
     """
 
     def __init__(self, dims: int, num_heads: int, mlp_ratio: float, qkv_bias: bool = True,
-                 drop_path: float = 0.0, window_size: int = 0):
+                 drop_path: float = 0.0, window_size: int = 0, norm_eps: float = LN_EPS,
+                 qk_scale: Optional[float] = None):
         super().__init__()
         self.window_size = window_size
-        self.norm1 = nn.LayerNorm(dims, eps=LN_EPS)
-        self.attn = Attention(dims, num_heads, qkv_bias)
-        self.norm2 = nn.LayerNorm(dims, eps=LN_EPS)
+        self.norm1 = nn.LayerNorm(dims, eps=norm_eps)
+        self.attn = Attention(dims, num_heads, qkv_bias, scale=qk_scale)
+        self.norm2 = nn.LayerNorm(dims, eps=norm_eps)
         self.mlp = Mlp(dims, int(dims * mlp_ratio))
         self.drop_path = DropPath(drop_path)
         self.window_pad_after_qkv = False
