@@ -326,7 +326,6 @@ class _RefT2TViT(nn.Module):
         self.head = nn.Linear(d, num_classes)
 
 
-@pytest.mark.slow
 def test_reference_t2t_vit_7_checkpoint_converts_and_loads_strictly(tool, tmp_path):
     """The public t2t_vit_7 layout (random weights) through convert.py, detected from the
     keys: strict load into Default; logits as the reference's equations give them with
@@ -334,7 +333,7 @@ def test_reference_t2t_vit_7_checkpoint_converts_and_loads_strictly(tool, tmp_pa
     ref = _randomize(_RefT2TViT(num_classes=10), scale=0.05)
     src, dst = tmp_path / 't2t_vit_7.pth.tar', tmp_path / 'converted.pth'
     torch.save({'state_dict_ema': {}, 'state_dict': ref.state_dict()}, src)
-    tool('tools/model_converters/convert.py').main([str(src), str(dst)])
+    tool('model_converters/convert').main([str(src), str(dst)])
     ckpt = torch.load(dst, weights_only=False)
     cfg = ckpt['meta']['mpvg_backbone']
     assert ckpt['meta']['converted_from'] == 't2t-vit'
@@ -369,3 +368,6 @@ def test_reference_layout_is_detected_and_forced(tmp_path):
         {k[9:]: v for k, v in converted['state_dict'].items() if k.startswith('backbone.')})
     with pytest.raises(ValueError, match='--img-size'):
         convert_checkpoint(sd, 't2t-vit', dict(arch=arch, img_size=64))
+    with pytest.raises(ValueError, match=r"no place in MPVGT2TViT.*tokens_to_token\.extra"):
+        convert_checkpoint(dict(sd, **{'tokens_to_token.extra': torch.zeros(1)}), None,
+                           dict(arch=arch))
