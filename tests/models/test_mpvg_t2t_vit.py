@@ -229,6 +229,7 @@ def test_pe_chain_runs_once_per_pass(mode, calls):
     (dict(out_indices=5), 'outside the 3 blocks'),
     (dict(img_size=2), 'gives no token'),
     (dict(arch=dict(embed_dims=16)), 'missing'),
+    (dict(pe_mode='pvg', frozen_params=['cls_token']), 'names no parameter'),
 ])
 def test_bad_configurations_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -246,6 +247,13 @@ def test_unknown_arch_name_is_refused():
 def test_bad_inputs_are_refused(shape, match):
     with pytest.raises(ValueError, match=match):
         _tiny()(torch.randn(*shape))
+
+
+def test_frozen_params():
+    model = _tiny(pe_mode='mpvg', frozen_params=['norm.', 'pe.last_norm.'])
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    assert frozen == {'pos_embed', 'tokens_to_token.attention1.w', 'tokens_to_token.attention2.w',
+                      'norm.weight', 'norm.bias', 'pe.last_norm.weight', 'pe.last_norm.bias'}
 
 
 def test_featmap_and_out_indices():

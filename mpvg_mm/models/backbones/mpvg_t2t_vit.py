@@ -203,6 +203,10 @@ class MPVGT2TViT(BaseModule):
             ``embed_dims ** -0.5`` (``t2t_vit_7(pretrained=True)``): the converter says so.
         drop_path_rate: stochastic depth, linear over the blocks (the recipe: 0.1).
         t2t_drop_rate: dropout inside the Performer layers (reference: 0.1).
+        frozen_params: names (or prefixes ending in ``.``) of parameters to build with
+            ``requires_grad=False``, e.g. ``('cls_token', 'norm.')``: what the reference's
+            CIFAR fine-tune leaves out of its optimizer (``transfer_learning.py``). A name
+            that matches no parameter raises ``ValueError``.
         init_cfg: mmengine init config (e.g. ``dict(type='Pretrained', ...)``).
 
     Input sizes: the soft splits give ``N = h*w`` tokens (:func:`t2t_token_grid`: 224 ->
@@ -235,6 +239,7 @@ class MPVGT2TViT(BaseModule):
                  qk_scale: Optional[float] = None,
                  drop_path_rate: float = 0.0,
                  t2t_drop_rate: float = 0.1,
+                 frozen_params: Sequence[str] = (),
                  init_cfg: Optional[Union[dict, list]] = None):
         super().__init__(init_cfg=init_cfg)
         arch_cfg = resolve_t2t_arch(arch)
@@ -280,6 +285,7 @@ class MPVGT2TViT(BaseModule):
         ])
         self.norm = nn.LayerNorm(D, eps=T2T_LN_EPS)
         self._init_reference()
+        self._freeze(frozen_params)
         self._register_load_state_dict_pre_hook(self._fit_pos_embed_on_load)
 
     def _init_reference(self) -> None:
@@ -295,6 +301,18 @@ class MPVGT2TViT(BaseModule):
             elif isinstance(m, nn.LayerNorm):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+
+    def _freeze(self, names: Sequence[str]) -> None:
+        params = dict(self.named_parameters())
+        for name in names:
+            hits = [p for n, p in params.items()
+                    if n == name or (name.endswith('.') and n.startswith(name))]
+            if not hits:
+                raise ValueError(f'frozen_params: {name!r} names no parameter of this model '
+                                 f'(top-level names: {sorted({n.split(".")[0] for n in params})}'
+                                 '; end a prefix with ".").')
+            for p in hits:
+                p.requires_grad = False
 
     def init_weights(self) -> None:
         """The reference init at construction; ``init_cfg`` (e.g. Pretrained) on top."""
