@@ -51,6 +51,7 @@ SINGLES = {
     'demo/mask-rcnn_mpvg-vit-demo-sfp_mpvg_1xb8_demo-coco': ('mmdet', 'mpvg'),
     'demo/upernet_mpvg-vit-demo_mpvg_1xb8_demo-ade': ('mmseg', 'mpvg'),
     'demo/mpvg-swin-demo_mpvg_1xb64_demo-cls': ('mmpretrain', 'mpvg'),
+    'demo/mpvg-t2t-vit-demo_mpvg_1xb64_demo-cls': ('mmpretrain', 'mpvg'),
     'demo/upernet_mpvg-swin-demo_mpvg_1xb8_demo-ade': ('mmseg', 'mpvg'),
 }
 EXPECTED = {family.format(preset): (scope, preset)
