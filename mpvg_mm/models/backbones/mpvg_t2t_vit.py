@@ -18,10 +18,10 @@ import torch
 import torch.nn as nn
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
-from mmengine.model.weight_init import trunc_normal_
 
 from ..pos_embed import LayerwisePositionEmbedding, build_pe_structure, resample_pos_embed
-from .mpvg_vit import OUT_TYPES, Block, size_pair
+from .mpvg_vit import (Block, format_output, init_linear_and_ln,
+                       resolve_cls_token_and_out_type, size_pair)
 
 #: LN1/LN2, the Last LN and the tokenizer's LNs: PyTorch's default, as the reference.
 T2T_LN_EPS = 1e-5
@@ -252,18 +252,8 @@ class MPVGT2TViT(BaseModule):
                              'use at least 3 pixels a side (224 gives 14x14 tokens).')
         structure, preset_cls = build_pe_structure(pe_mode, pe_cfg)
         self.pe_mode = pe_mode
-        self.with_cls_token = preset_cls if with_cls_token is None else bool(with_cls_token)
-        if self.with_cls_token and structure.last_ln_pos is not None:
-            raise ValueError(
-                f"pe_mode={pe_mode!r} puts the PE in the Last LN, which is incompatible with "
-                "a class token (the paper, Sec. 4): use with_cls_token=False (GAP) or "
-                "pe_mode='pvg'/'lape'.")
-        self.out_type = out_type or ('cls_token' if self.with_cls_token else 'avg_featmap')
-        if self.out_type not in OUT_TYPES:
-            raise ValueError(f'unknown out_type {self.out_type!r}; choose one of {OUT_TYPES}.')
-        if self.out_type == 'cls_token' and not self.with_cls_token:
-            raise ValueError("out_type='cls_token' needs with_cls_token=True; GAP models use "
-                             "out_type='avg_featmap'.")
+        self.with_cls_token, self.out_type = resolve_cls_token_and_out_type(
+            pe_mode, structure, preset_cls, with_cls_token, out_type)
         indices = [out_indices] if isinstance(out_indices, int) else list(out_indices)
         self.out_indices = tuple(i + self.num_layers if i < 0 else i for i in indices)
         if not all(0 <= i < self.num_layers for i in self.out_indices):
@@ -291,16 +281,7 @@ class MPVGT2TViT(BaseModule):
     def _init_reference(self) -> None:
         """The reference's init: trunc-normal(0.02) Linear weights (tokenizer included),
         zero biases, LN (1, 0), class token trunc-normal(0.02)."""
-        if self.cls_token is not None:
-            trunc_normal_(self.cls_token, std=0.02)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_linear_and_ln(self, self.cls_token)
 
     def _freeze(self, names: Sequence[str]) -> None:
         params = dict(self.named_parameters())
@@ -372,16 +353,10 @@ class MPVGT2TViT(BaseModule):
                 if plan.last is not None:
                     tokens = tokens + plan.last
             if i in self.out_indices:
-                outs.append(self._format_output(tokens, grid))
+                outs.append(format_output(tokens, grid, self.out_type,
+                                          self.num_extra_tokens))
         return tuple(outs)
 
-    def _format_output(self, tokens: torch.Tensor, grid: Tuple[int, int]) -> torch.Tensor:
-        if self.out_type == 'cls_token':
-            return tokens[:, 0]
-        patches = tokens[:, self.num_extra_tokens:]
-        if self.out_type == 'avg_featmap':
-            return patches.mean(dim=1)
-        return patches.transpose(1, 2).reshape(patches.shape[0], -1, *grid)
 
 
 __all__ = ['MPVGT2TViT', 'T2TModule', 'TokenPerformer', 'T2T_ARCH_SETTINGS',
