@@ -16,6 +16,7 @@ import torch
 import torch.nn as nn
 
 from .backbones.mpvg_swin import MPVGSwin
+from .backbones.mpvg_t2t_vit import MPVGT2TViT
 from .backbones.mpvg_vit import MPVGViT
 
 
@@ -43,8 +44,8 @@ def _pooled_last_ln_pe(classifier: nn.Module, backbone: nn.Module) -> torch.Tens
 
 
 def fold_last_ln_pe(classifier: nn.Module) -> Tuple[dict, dict]:
-    """Fold ``LN''`` of an ``ImageClassifier(MPVGViT or MPVGSwin, LinearClsHead)`` into
-    the head bias.
+    """Fold ``LN''`` of an ``ImageClassifier(MPVGViT, MPVGSwin or MPVGT2TViT,
+    LinearClsHead)`` into the head bias.
 
     Returns:
         ``(state_dict, backbone_update)``: the folded classifier's state dict and the
@@ -52,10 +53,11 @@ def fold_last_ln_pe(classifier: nn.Module) -> Tuple[dict, dict]:
         (``pe_cfg.last_ln_pos=None``).
     """
     backbone = getattr(classifier, 'backbone', None)
-    if not isinstance(backbone, (MPVGViT, MPVGSwin)) or backbone.pe.last_norm is None:
-        raise ValueError('folding needs an ImageClassifier whose backbone is an MPVGViT or '
-                         "MPVGSwin with the PE in the Last LN (pe_mode='mpvg' or last_ln_pos "
-                         'set).')
+    if not isinstance(backbone, (MPVGViT, MPVGSwin, MPVGT2TViT)) or \
+            backbone.pe.last_norm is None:
+        raise ValueError('folding needs an ImageClassifier whose backbone is an MPVGViT, '
+                         "MPVGSwin or MPVGT2TViT with the PE in the Last LN (pe_mode='mpvg' or "
+                         'last_ln_pos set).')
     fc = getattr(getattr(classifier, 'head', None), 'fc', None)
     if not isinstance(fc, nn.Linear):
         raise ValueError('folding needs a linear head (LinearClsHead: head.fc).')
@@ -99,7 +101,10 @@ def configure_folded(model_cfg, meta: dict):
 
 def fold_img_size(backbone: nn.Module) -> Tuple[int, int]:
     """The input size ``(H, W)`` in pixels a fold is valid at: the backbone's PE grid
-    (``pe_grid``, from its ``img_size``) times its patch size."""
+    (``pe_grid``, from its ``img_size``) times its patch size; T2T-ViT: its ``img_size``
+    (the soft splits give that grid)."""
+    if isinstance(backbone, MPVGT2TViT):
+        return backbone.img_size
     if isinstance(backbone, MPVGSwin):
         patch = tuple(backbone.patch_embed.projection.stride)
     else:

@@ -318,9 +318,10 @@ class MPVGT2TViT(BaseModule):
             f'model\'s own table {tuple(self.pos_embed.shape)} is kept.')
         state_dict[key] = self.pos_embed.detach().clone()
 
-    def pos_embed_for(self, grid: Tuple[int, int]) -> torch.Tensor:
+    def resampled_pos_embed(self, grid: Tuple[int, int]) -> torch.Tensor:
         """``pos_0`` for a token grid ``(h, w)``: ``(1, [1 +] h*w, D)`` (class docstring,
-        "Input sizes")."""
+        "Input sizes": the fixed table computed for the grid, a learnable PE resampled;
+        the name is ``MPVGViT``'s, so folding and wrappers treat both alike)."""
         if grid == self.pe_grid:
             return self.pos_embed
         if not self.learnable_pe:
@@ -340,7 +341,7 @@ class MPVGT2TViT(BaseModule):
             raise ValueError(f'input {tuple(x.shape[-2:])} gives no token after the soft '
                              'splits: images need at least 3 pixels a side.')
         tokens, grid = self.tokens_to_token(x)
-        plan = self.pe(self.pos_embed_for(grid))  # once per pass, batch-free
+        plan = self.pe(self.resampled_pos_embed(grid))  # once per pass, batch-free
         if self.cls_token is not None:
             tokens = torch.cat([self.cls_token.expand(tokens.shape[0], -1, -1), tokens], 1)
         if plan.input is not None:
