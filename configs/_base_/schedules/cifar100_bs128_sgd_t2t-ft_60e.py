@@ -6,7 +6,7 @@
 # Last LN `norm`) are not in its optimizer: the configs build them frozen
 # (backbone.frozen_params; an lr_mult of 0 would not do, since the cosine's absolute
 # eta_min lifts a zero lr to 2e-4). The PE's LNs, which the reference has not (the paper
-# is silent, spec open question 5): LN'_l belong to their blocks (LaPE's code keeps them
+# is silent): LN'_l belong to their blocks (LaPE's code keeps them
 # in blocks.{i}.pe_norm), so 0.01x; LN'' sits next to the Last LN, so it stays frozen as
 # the Last LN does. CosineAnnealingLR(T_max=60, eta_min=2e-4) stepped per epoch, eta_min
 # absolute for every group (PyTorch's and mmengine's rule): the 0.01x groups go from 5e-4

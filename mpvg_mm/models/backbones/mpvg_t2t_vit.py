@@ -170,9 +170,9 @@ class MPVGT2TViT(BaseModule):
     Default is the reference ``t2t_vit_7`` (4,310,222 parameters with a 1000-class head,
     frozen ones included): T2T module (:class:`T2TModule`), class token, a **fixed** 1-D
     sinusoid PE ``(1, N [+ 1], D)`` added at the input, 7 blocks (width 256, 4 heads,
-    MLP ratio 2, no qkv bias, LN eps 1e-5), Last LN, class token. The four structures
-    (``mpvg_mm.models.pos_embed.PE_PRESETS``, the plain ViT's) act on the blocks only;
-    the tokenizer takes no PE:
+    MLP ratio 2, no qkv bias, LN eps 1e-5), Last LN, the class token's output. The four
+    structures (``mpvg_mm.models.pos_embed.PE_PRESETS``, the plain ViT's) act on the
+    blocks only; the tokenizer takes no PE:
 
     * LaPE: class token kept, no input PE, ``LN'`` on all blocks, on the ``N + 1``-row
       sinusoid chain (the class row included);
@@ -195,9 +195,10 @@ class MPVGT2TViT(BaseModule):
         out_indices: blocks whose outputs are returned; the last one after the Last LN
             (and MPVG's term), earlier ones the raw residual stream.
         img_size: the input size ``pos_embed`` is built for (int or ``(H, W)``).
-        learnable_pe: False (default, the reference and the spec's proposal): ``pos_embed``
+        learnable_pe: False (default, as both reference code bases keep it): ``pos_embed``
             is the sinusoid table, an ``nn.Parameter(requires_grad=False)``. True: the
-            same table as initial value, trained (open question 6 of the spec).
+            same table as initial value, trained (the paper does not say which it used;
+            its parameter counts include frozen parameters, so they cannot tell).
         qk_scale: attention scale; None: ``head_dims ** -0.5`` (training from scratch, as
             the reference trains). The reference's released weights were made with
             ``embed_dims ** -0.5`` (``t2t_vit_7(pretrained=True)``): the converter says so.
