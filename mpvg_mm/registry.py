@@ -17,6 +17,7 @@ SHARED_MODULES = (
     ('MODELS', 'mpvg_mm.models.backbones.mpvg_vit', 'MPVGViT'),
     ('MODELS', 'mpvg_mm.models.backbones.mpvg_swin', 'MPVGSwin'),
     ('MODELS', 'mpvg_mm.models.backbones.mpvg_ceit', 'MPVGCeiT'),
+    ('MODELS', 'mpvg_mm.models.backbones.mpvg_t2t_vit', 'MPVGT2TViT'),
     ('MODELS', 'mpvg_mm.models.backbones.vit_adapter', 'MPVGViTAdapter'),
     ('MODELS', 'mpvg_mm.models.necks.simple_fpn', 'SimpleFeaturePyramid'),
     ('OPTIM_WRAPPER_CONSTRUCTORS', 'mpvg_mm.engine.optim_constructors',

@@ -34,6 +34,8 @@ FAMILIES = {
     'swin/mask-rcnn_mpvg-swin-t_{}_fpn_ms-crop-3x_coco': 'mmdet',
     'swin/upernet_mpvg-swin-t_{}_8xb2-160k_ade20k-512x512': 'mmseg',
     'ceit/ceit-tiny_{}_8xb128_in1k': 'mmpretrain',
+    't2t_vit/t2t-vit-7_{}_8xb64_in1k': 'mmpretrain',
+    't2t_vit/t2t-vit-7_{}_1xb128_cifar100-ft': 'mmpretrain',
 }
 # the rest: name -> (default scope, preset); the ablations of Fig. 5 and Table 6 and the
 # demo detector and segmentor
@@ -50,6 +52,7 @@ SINGLES = {
     'demo/mask-rcnn_mpvg-vit-demo-sfp_mpvg_1xb8_demo-coco': ('mmdet', 'mpvg'),
     'demo/upernet_mpvg-vit-demo_mpvg_1xb8_demo-ade': ('mmseg', 'mpvg'),
     'demo/mpvg-swin-demo_mpvg_1xb64_demo-cls': ('mmpretrain', 'mpvg'),
+    'demo/mpvg-t2t-vit-demo_mpvg_1xb64_demo-cls': ('mmpretrain', 'mpvg'),
     'demo/upernet_mpvg-swin-demo_mpvg_1xb8_demo-ade': ('mmseg', 'mpvg'),
     'demo/mpvg-ceit-demo_mpvg_1xb64_demo-cls': ('mmpretrain', 'mpvg'),
 }
@@ -191,16 +194,24 @@ def _expected_weight_decay_vit_adapter_det(name, param, module, weight_decay):
     return weight_decay, f'{name.rsplit(".", 1)[-1]} ({param.ndim}-D)'
 
 
-# config family -> (the reference's weight-decay rule, where it comes from)
+def _expected_weight_decay_everywhere(name, param, module, weight_decay):
+    """T2T-ViT's ``transfer_learning.py`` (the CIFAR-100 fine-tune): plain
+    ``optim.SGD(groups, weight_decay=5e-4)``, so every parameter it trains is decayed."""
+    return weight_decay, f'{name.rsplit(".", 1)[-1]} ({param.ndim}-D)'
+
+
+# config family (a part of its name) -> (the reference's weight-decay rule, where it
+# comes from)
 WEIGHT_DECAY_RULES = {
     'vit_lite/': _expected_weight_decay_timm,
     'upernet/upernet_vit-adapter': _expected_weight_decay_timm,
     'mask_rcnn/mask-rcnn_vit-adapter': _expected_weight_decay_vit_adapter_det,
+    '_1xb128_cifar100-ft': _expected_weight_decay_everywhere,
 }
 
 
 def _weight_decay_rule(name):
-    rules = [rule for prefix, rule in WEIGHT_DECAY_RULES.items() if name.startswith(prefix)]
+    rules = [rule for part, rule in WEIGHT_DECAY_RULES.items() if part in name]
     return rules[0] if rules else _expected_weight_decay
 
 
@@ -223,12 +234,16 @@ def test_optimizer_weight_decay_per_parameter(path):
     modules = dict(model.named_modules())
     wrong, kinds = [], set()
     for name, param in model.named_parameters():
+        if not param.requires_grad:  # frozen: no optimizer group (fixed PE, features)
+            continue
         expected, why = rule(name, param, modules[name.rpartition('.')[0]], weight_decay)
         kinds.add(why.split(' ')[0])
         got = groups[name]['weight_decay']
         if expected is None or got != pytest.approx(expected):
             wrong.append(f'{name} ({why}): weight_decay {got}, expected {expected}')
     assert not wrong, '\n'.join(wrong)
+    if rule is _expected_weight_decay_everywhere:
+        return
     if rule is not _expected_weight_decay:
         # the PE's LNs are not decayed under any of the rules (1-D, and named `norm`)
         for name in groups:
@@ -236,7 +251,10 @@ def test_optimizer_weight_decay_per_parameter(path):
                 assert groups[name]['weight_decay'] == 0.0, name
         return
     # the rule was exercised where the model has these parameters
-    assert 'pos_embed' in kinds and 'bias' in kinds and 'Linear' in kinds
+    # (T2T-ViT's pos_0 is the fixed sinusoid: frozen, in no group)
+    fixed_pe = not model.backbone.pos_embed.requires_grad \
+        if isinstance(getattr(model.backbone, 'pos_embed', None), nn.Parameter) else False
+    assert ('pos_embed' in kinds or fixed_pe) and 'bias' in kinds and 'Linear' in kinds
     if cfg.model.backbone.pe_mode != 'default':
         assert "LN'" in kinds
     if cfg.model.backbone.pe_mode == 'mpvg' and \
@@ -258,6 +276,8 @@ def test_no_decay_rules_are_spelled_once_per_reference():
         'configs/_base_/schedules/cifar100_bs128_adamw_310e.py',
         'configs/_base_/schedules/coco_adamw_3x_vit-adapter.py',
         'configs/_base_/schedules/ade20k_adamw_160k_vit-adapter.py',
+        # lr multipliers only (the T2T-ViT fine-tune's groups); its decay applies to all
+        'configs/_base_/schedules/cifar100_bs128_sgd_t2t-ft_60e.py',
     ])
 
 

@@ -9,7 +9,8 @@ literals from the reference: DeiT / LaPE ``main.py`` (lr 5e-4 x batch / 512, war
 1e-6, min_lr 1e-5, 5 warm-up epochs, RASampler x3, ModelEma 0.99996, no clipping),
 Compact-Transformers ``configs/datasets/cifar100.yml`` (ViT-Lite), ViT-Adapter's
 ``mask_rcnn_deit_adapter_tiny_fpn_3x_coco.py`` and ``upernet_deit_adapter_tiny_512_160k_ade20k.py``,
-mmseg's ``vit_deit-s16-ln_mln_upernet_8xb2-160k_ade20k-512x512.py``.
+mmseg's ``vit_deit-s16-ln_mln_upernet_8xb2-160k_ade20k-512x512.py``, T2T-ViT's ``main.py`` (timm's
+train.py) and ``transfer_learning.py``.
 """
 import ast
 import functools
@@ -36,6 +37,8 @@ ADAPTER_SEG = [f'upernet/upernet_vit-adapter-deit-tiny_{p}_4xb2-160k_ade20k-512x
                for p in PRESETS]
 PLAIN_SEG = [f'upernet/upernet_mpvg-vit-deit-tiny_{p}_8xb2-160k_ade20k-512x512'
              for p in PRESETS]
+T2T = [f't2t_vit/t2t-vit-7_{preset}_8xb64_in1k' for preset in PRESETS]
+T2T_FT = [f't2t_vit/t2t-vit-7_{preset}_1xb128_cifar100-ft' for preset in PRESETS]
 IMAGENET_TRAIN = 1281167  # ImageNet-1K training images
 # iterations per epoch at 8 GPUs x 128 with 3 repeats: each rank draws
 # ceil(1281167 / 8) = 160146 images per epoch, in floor(160146 / 128) = 1251 full
@@ -432,7 +435,7 @@ def test_plain_vit_mask_rcnn_recipe():
 
 
 @pytest.mark.parametrize('name', DEIT + SWIN + VIT_LITE + ADAPTER_DET + PLAIN_DET + ADAPTER_SEG
-                         + PLAIN_SEG)
+                         + PLAIN_SEG + T2T + T2T_FT)
 def test_every_preset_runs_its_familys_recipe(name):
     """The other presets and sizes change the model only: each such config inherits the
     family's config of its folder and sets nothing but ``model``, so the optimizer,
@@ -446,8 +449,90 @@ def test_every_preset_runs_its_familys_recipe(name):
     bases = next(ast.literal_eval(node.value) for node in tree.body
                  if isinstance(node, ast.Assign) and node.targets[0].id == '_base_')
     if name.endswith(('_mpvg_8xb128_in1k', '_mpvg_16xb64_in1k', '_mpvg_1xb128_cifar100', '_mpvg_4xb2-ms-3x_coco',
+                      '_mpvg_8xb64_in1k', '_mpvg_1xb128_cifar100-ft',
                       '_mpvg_4xb2-160k_ade20k-512x512', '_mpvg_8xb2-160k_ade20k-512x512')):
         if 'deit-tiny' in name or not name.startswith('mpvg/'):
             return  # the family's config itself, asserted above
     assert assigned == {'_base_', 'model'}, (name, assigned)
     assert len(bases) == 1 and bases[0].startswith('./'), bases
+
+
+# ------------------------------------------------------------------------- T2T-ViT-7
+
+def test_t2t_vit_recipe():
+    """T2T-ViT main.py (timm's train.py) with the README's `--lr 1e-3 --weight-decay .03`
+    at 4 x 128: AdamW lr 1e-3 at the total batch 512 (no scaling), eps 1e-8, wd 0.03;
+    warm-up 10 epochs from warmup_lr 1e-6, cosine to min_lr 1e-5 at 300, 10 cooldown
+    epochs at 1e-5 (310); model EMA 0.99996, validated (timm's eval_metrics =
+    ema_eval_metrics); drop path 0.1; no clipping; no repeated augmentation."""
+    cfg = _cfg(T2T[-1])
+    assert _total_batch(cfg, 8) == 512 and cfg.train_cfg.max_epochs == 310
+    _, wrapper, groups, _ = _build(cfg, 8, 2502)
+    assert {round(g['initial_lr'], 12) for g in groups.values()} == {1e-3}
+    optimizer = wrapper.optimizer
+    assert type(optimizer).__name__ == 'AdamW'
+    assert (optimizer.defaults['eps'], optimizer.defaults['weight_decay']) == (1e-8, 0.03)
+    assert groups['backbone.blocks.0.attn.qkv.weight']['weight_decay'] == 0.03
+    assert groups['backbone.norm.weight']['weight_decay'] == 0.0
+    assert 'backbone.pos_embed' not in groups  # the fixed sinusoid
+    epoch_length = 2
+    trace = _lr_trace(cfg, 1e-3, epoch_length, epochs=310)
+    assert trace[0] == pytest.approx(1e-6)
+    assert trace[10 * epoch_length] == pytest.approx(1e-3)
+    assert trace[300 * epoch_length - 1] == pytest.approx(1e-5, rel=1e-2)
+    assert trace[300 * epoch_length:] == pytest.approx([1e-5] * 10 * epoch_length, rel=1e-3)
+    _, _, groups, _ = _build(cfg, 4, 2502, auto_scale_lr=True)
+    assert {round(g['initial_lr'], 12) for g in groups.values()} == {5e-4}
+    hooks = [h for h in cfg.custom_hooks if h['type'] == 'EMAHook']
+    assert len(hooks) == 1 and hooks[0]['momentum'] == pytest.approx(4e-5)
+    assert hooks[0].get('evaluate_on_ema', True) and not hooks[0].get('evaluate_on_origin')
+    assert cfg.train_dataloader.sampler.type == 'DefaultSampler'
+    assert 'clip_grad' not in cfg.optim_wrapper or cfg.optim_wrapper.clip_grad is None
+    model = _build_on_meta(cfg)
+    assert model.backbone.blocks[-1].drop_path.drop_prob == pytest.approx(0.1)
+    assert cfg.model.head.loss.label_smooth_val == 0.1
+
+
+@pytest.mark.parametrize('name', T2T_FT)
+def test_t2t_vit_cifar100_fine_tune_recipe(name):
+    """T2T-ViT transfer_learning.py: SGD momentum 0.9, wd 5e-4, lr 0.05 for the head and
+    transfer_ratio 0.01 x 0.05 for tokens_to_token and blocks (LN' with its blocks);
+    cls_token, pos_embed, the Last LN (and LN'') in no group: frozen; CosineAnnealingLR
+    T_max 60, eta_min 2e-4 per epoch; batch 128, 60 epochs; Resize 224, RandomCrop 224
+    padding 28, flip; plain cross-entropy, no Mixup; from the preset's own ImageNet
+    checkpoint."""
+    preset = name.split('_')[-3]
+    cfg = Config.fromfile(f'{ROOT}/configs/{name}.py')  # changed below: not the cached one
+    init = cfg.model.backbone.init_cfg
+    assert _total_batch(cfg, 1) == 128 and cfg.train_cfg.max_epochs == 60
+    cfg.model.backbone.init_cfg = None
+    model, wrapper, groups, schedulers = _build(cfg, 1, 391)
+    assert type(wrapper.optimizer).__name__ == 'SGD'
+    assert wrapper.optimizer.defaults['momentum'] == 0.9
+    lrs = {n: round(g['initial_lr'], 12) for n, g in groups.items()}
+    assert lrs['head.fc.weight'] == lrs['head.fc.bias'] == 0.05
+    backbone = {n for n in lrs if n.startswith('backbone.')}
+    assert {lrs[n] for n in backbone} == {5e-4}
+    assert any(n.startswith('backbone.tokens_to_token.') for n in backbone)
+    assert {n.split('.')[1] for n in backbone} <= {'tokens_to_token', 'blocks', 'pe'}
+    assert not any(n.startswith('backbone.pe.last_norm') for n in backbone)
+    assert {g['weight_decay'] for g in groups.values()} == {5e-4}
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    assert {'backbone.norm.weight', 'backbone.norm.bias', 'backbone.pos_embed'} <= frozen
+    assert ('backbone.cls_token' in frozen) == (preset in ('default', 'lape'))
+    assert ('backbone.pe.last_norm.weight' in frozen) == (preset == 'mpvg')
+    (cosine, ) = schedulers
+    assert (cosine.T_max, cosine.eta_min, cosine.by_epoch) == (60, 2e-4, True)
+    # torch's CosineAnnealingLR stepped after each of the 60 epochs: epoch e runs at
+    # 2e-4 + (0.05 - 2e-4) * (1 + cos(pi * e / 60)) / 2
+    trace = _lr_trace(cfg, 0.05, 1, epochs=60)
+    assert trace == pytest.approx([2e-4 + (0.05 - 2e-4) * (1 + math.cos(math.pi * e / 60)) / 2
+                                   for e in range(60)])
+    train = {t['type']: t for t in cfg.train_dataloader.dataset.pipeline}
+    assert (train['Resize']['scale'], train['RandomCrop']['crop_size'],
+            train['RandomCrop']['padding'], train['RandomFlip']['prob']) == (224, 224, 28, 0.5)
+    assert cfg.model.head.loss.type == 'CrossEntropyLoss'
+    assert not cfg.model.get('train_cfg', {}).get('augments')
+    assert cfg.model.head.num_classes == 100
+    assert init.checkpoint == f'work_dirs/t2t-vit-7_{preset}_8xb64_in1k/epoch_310.pth'
+    assert init.prefix == 'backbone.'

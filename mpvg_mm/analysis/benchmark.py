@@ -19,6 +19,9 @@ baseline ``mmpretrain-swin`` is mmpretrain's ``SwinTransformer`` with the absolu
 CeiT archs (``ceit-tiny``, ``ceit-small``, ``ceit-base``, or a dict with
 ``stem_channels``): the presets are :class:`MPVGCeiT` (+ folded MPVG); no installed
 toolbox has a CeiT to compare with, so the ratios read ``vs_default`` only.
+T2T-ViT archs (``t2t-vit-7``, or a dict with ``token_dims``): the presets are
+:class:`MPVGT2TViT`; no toolbox builds its Performer tokenizer, so the only ratio is
+``vs_default``.
 
 Measurement protocol (:func:`run_benchmark`):
 
@@ -60,7 +63,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..models import ARCH_ALIASES, MPVGSwin, MPVGViT, resolve_arch
+from ..models import ARCH_ALIASES, MPVGSwin, MPVGT2TViT, MPVGViT, resolve_arch
 from ..models.backbones.mpvg_ceit import (CEIT_ARCH_ALIASES, CEIT_ARCH_SETTINGS, MPVGCeiT,
                                           resolve_ceit_arch)
 
@@ -75,6 +78,8 @@ SWIN_RATIO_BASES = {'vs_default': 'default', 'vs_mmpretrain': 'mmpretrain-swin'}
 SWIN_ARCHS = {'swin-tiny': 'tiny', 'swin-small': 'small', 'swin-base': 'base'}
 #: the ratio columns of CeiT archs (no peer implementation installed)
 CEIT_RATIO_BASES = {'vs_default': 'default'}
+#: the ratio columns of T2T-ViT archs (no peer implementation)
+T2T_RATIO_BASES = {'vs_default': 'default'}
 RATIO_METRICS = ('fwd_img_s', 'fwd_bwd_img_s', 'peak_mem_fwd_mb', 'peak_mem_fwd_bwd_mb',
                  'params', 'flops')
 
@@ -149,6 +154,25 @@ def build_swin_models(arch: Union[str, dict], img_size: int,
     return models
 
 
+def is_t2t_arch(arch: Union[str, dict]) -> bool:
+    """A T2T-ViT arch: a name of ``T2T_ARCH_SETTINGS`` or a dict with ``token_dims``."""
+    from ..models.backbones.mpvg_t2t_vit import T2T_ARCH_SETTINGS
+    return arch.lower() in T2T_ARCH_SETTINGS if isinstance(arch, str) else 'token_dims' in arch
+
+
+def build_t2t_models(arch: Union[str, dict], img_size: int,
+                     num_classes: int = 1000) -> Dict[str, nn.Module]:
+    """The benchmarked T2T-ViT classifiers: the presets and the folded MPVG."""
+    common = dict(arch=arch, img_size=img_size)
+    variants = [(name, dict(pe_mode=name)) for name in ('default', 'lape', 'pvg', 'mpvg')]
+    variants.append(('mpvg-folded', dict(pe_mode='mpvg', pe_cfg=dict(last_ln_pos=None))))
+    models: Dict[str, nn.Module] = {}
+    for name, kwargs in variants:
+        backbone = MPVGT2TViT(**common, **kwargs)
+        models[name] = ClassifierNet(backbone, backbone.embed_dims, num_classes)
+    return models
+
+
 def build_models(arch: Union[str, dict], img_size: int, num_classes: int = 1000,
                  include_timm: bool = True) -> Dict[str, nn.Module]:
     """The benchmarked classifiers for one arch, keyed by model name (module docstring)."""
@@ -156,6 +180,8 @@ def build_models(arch: Union[str, dict], img_size: int, num_classes: int = 1000,
         return build_swin_models(arch, img_size, num_classes)
     if is_ceit_arch(arch):
         return build_ceit_models(arch, img_size, num_classes)
+    if is_t2t_arch(arch):
+        return build_t2t_models(arch, img_size, num_classes)
     settings = resolve_arch(arch)
     D = settings['embed_dims']
     ours = dict(arch={k: settings[k] for k in ('embed_dims', 'num_layers', 'num_heads',
@@ -472,15 +498,20 @@ def benchmark_arch(arch: Union[str, dict], batch_size: int, img_size: int, iters
         models[name].zero_grad(set_to_none=True)
     ratios = {}
     bases = (SWIN_RATIO_BASES if is_swin_arch(arch) else
-             CEIT_RATIO_BASES if is_ceit_arch(arch) else RATIO_BASES)
+             CEIT_RATIO_BASES if is_ceit_arch(arch) else
+             T2T_RATIO_BASES if is_t2t_arch(arch) else RATIO_BASES)
     for key, base in bases.items():
         if base not in results:
             continue
         ratios[key] = {name: {m: _ratio(results[name][m], results[base][m])
                               for m in RATIO_METRICS} for name in names}
-    settings = (dict(arch=SWIN_ARCHS.get(arch, arch) if isinstance(arch, str) else arch)
-                if is_swin_arch(arch) else
-                resolve_ceit_arch(arch) if is_ceit_arch(arch) else resolve_arch(arch))
+    if is_t2t_arch(arch):
+        from ..models.backbones.mpvg_t2t_vit import resolve_t2t_arch
+        settings = resolve_t2t_arch(arch)
+    else:
+        settings = (dict(arch=SWIN_ARCHS.get(arch, arch) if isinstance(arch, str) else arch)
+                    if is_swin_arch(arch) else
+                    resolve_ceit_arch(arch) if is_ceit_arch(arch) else resolve_arch(arch))
     return dict(models=results, ratios=ratios, ratio_bases=bases, settings=settings)
 
 

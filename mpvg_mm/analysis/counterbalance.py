@@ -7,8 +7,8 @@ plain ViT, one per stage for Swin), ``B`` images.
 The backbone interface
 ----------------------
 The diagnostics read a backbone only through this interface (:class:`CounterbalanceBackbone`;
-``MPVGViT``, its ``MPVGViTAdapter``, ``MPVGSwin`` and ``MPVGCeiT`` provide it; a new
-backbone plugs in by providing it too, nothing here names a backbone class):
+``MPVGViT``, its ``MPVGViTAdapter``, ``MPVGSwin``, ``MPVGCeiT`` and ``MPVGT2TViT`` provide
+it; a new backbone plugs in by providing it too, nothing here names a backbone class):
 
 * ``pe``: its :class:`~mpvg_mm.models.pos_embed.LayerwisePositionEmbedding`, called once
   per forward pass as ``pe(pos_0[, transition, grid])``: ``pos_0`` ``(1, T_0, D_0)`` is
@@ -141,7 +141,7 @@ def find_backbone(model: nn.Module) -> nn.Module:
     if not isinstance(backbone, CounterbalanceBackbone):
         raise TypeError(f'the diagnostics need a backbone with the counterbalance interface '
                         f'(pe, pe_mode, num_extra_tokens, counterbalance_norms(): MPVGViT, '
-                        f'MPVGViTAdapter, MPVGSwin, MPVGCeiT), got {type(backbone).__name__}.')
+                        f'MPVGViTAdapter, MPVGSwin, MPVGCeiT, MPVGT2TViT), got {type(backbone).__name__}.')
     backbone.counterbalance_norms()  # raises when there is no Last LN
     return backbone
 

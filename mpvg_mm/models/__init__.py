@@ -1,5 +1,6 @@
 """The PE structures (:mod:`.pos_embed`, torch alone) and the OpenMMLab modules built on
-them: the backbones ``MPVGViT``, ``MPVGSwin``, ``MPVGCeiT`` and ``MPVGViTAdapter``, the neck
+them: the backbones ``MPVGViT``, ``MPVGSwin``, ``MPVGCeiT``, ``MPVGT2TViT`` and
+``MPVGViTAdapter``, the neck
 ``SimpleFeaturePyramid``.
 
 The OpenMMLab modules are imported on first access, so that ``mpvg_mm.models.pos_embed``
@@ -16,6 +17,7 @@ _LAZY = {
     'MPVGViT': '.backbones.mpvg_vit',
     'MPVGSwin': '.backbones.mpvg_swin',
     'MPVGCeiT': '.backbones.mpvg_ceit',
+    'MPVGT2TViT': '.backbones.mpvg_t2t_vit',
     'resolve_arch': '.backbones.mpvg_vit',
     'MPVGViTAdapter': '.backbones.vit_adapter',
     'SimpleFeaturePyramid': '.necks.simple_fpn',

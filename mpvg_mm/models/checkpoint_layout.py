@@ -1,9 +1,10 @@
-"""Checkpoints of other layouts -> ``MPVGViT`` / ``MPVGViTAdapter`` models.
+"""Checkpoints of other layouts -> ``MPVGViT`` / ``MPVGViTAdapter`` / ``MPVGT2TViT`` models.
 
 :func:`convert_checkpoint` is the entry point (``tools/model_converters/convert.py``): it
 detects the layout from the keys (:func:`detect_layout`), maps mmpretrain's and mmseg's
 ``VisionTransformer`` to the timm layout first (:func:`openmmlab_vit_to_timm`), and the
-official ViT-Adapter to ``MPVGViTAdapter`` (:func:`vit_adapter_to_mpvg`).
+official ViT-Adapter to ``MPVGViTAdapter`` (:func:`vit_adapter_to_mpvg`), and the reference
+T2T-ViT to ``MPVGT2TViT`` (:func:`convert_t2t_vit`).
 
 The load-time check shared by every backbone is :func:`refuse_foreign_checkpoint`: each
 backbone describes its layout with a :class:`BackboneKeyLayout` (``MPVGViT``:
@@ -236,7 +237,7 @@ def convert_timm_checkpoint(ckpt: dict, overrides: Optional[dict] = None) -> Tup
 # has no bias by default (``patch_bias=False``).
 
 #: The checkpoint layouts :func:`convert_checkpoint` reads.
-LAYOUTS = ('timm', 'mmpretrain', 'mmseg', 'vit-adapter')
+LAYOUTS = ('timm', 'mmpretrain', 'mmseg', 'vit-adapter', 't2t-vit')
 
 _MM_COMMON = (('ln1.', 'norm1.'), ('ln2.', 'norm2.'),
               ('ffn.layers.0.0.', 'mlp.fc1.'), ('ffn.layers.1.', 'mlp.fc2.'))
@@ -374,7 +375,8 @@ def detect_layout(sd: Dict[str, torch.Tensor]) -> str:
     """The layout of a state dict, from its keys: ``'timm'`` (``blocks.{i}.attn.qkv``
     at the top), ``'mmpretrain'`` (``[backbone.]layers.{i}.attn.qkv``), ``'mmseg'``
     (``[backbone.]layers.{i}.attn.attn.in_proj_weight``), ``'vit-adapter'`` (official
-    ViT-Adapter: ``[backbone.]spm.*``, ``interactions.{i}.injector.*``).
+    ViT-Adapter: ``[backbone.]spm.*``, ``interactions.{i}.injector.*``), ``'t2t-vit'``
+    (reference T2T-ViT: ``tokens_to_token.*`` next to timm-named ``blocks``).
 
     Raises:
         ValueError: this project's own layout (``backbone.blocks.*``: load it directly),
@@ -384,13 +386,15 @@ def detect_layout(sd: Dict[str, torch.Tensor]) -> str:
     for key in sd:
         if re.match(r'^(backbone\.)?(spm\.|interactions\.\d+\.injector\.)', key):
             found.add('vit-adapter')
+        elif key.startswith('tokens_to_token.'):
+            found.add('t2t-vit')
         elif re.match(r'^blocks\.\d+\.attn\.qkv\.weight$', key):
             found.add('timm')
         elif re.match(r'^(backbone\.)?layers\.\d+\.attn\.qkv\.weight$', key):
             found.add('mmpretrain')
         elif re.match(r'^(backbone\.)?layers\.\d+\.attn\.attn\.in_proj_weight$', key):
             found.add('mmseg')
-    if 'vit-adapter' in found:  # its ViT blocks have timm's names
+    if found & {'vit-adapter', 't2t-vit'}:  # their ViT blocks have timm's names
         found.discard('timm')
     if not found and any(re.match(r'^backbone\.blocks\.\d+\.attn\.qkv\.weight$', k) for k in sd):
         raise ValueError('this checkpoint is already in the MPVGViT layout (backbone.blocks.*): '
@@ -440,13 +444,16 @@ def _settle_from_meta_cfg(meta, overrides: dict, notes: list) -> None:
 def _layout_example(sd: Dict[str, torch.Tensor], layout: str) -> str:
     """A key of ``sd`` that shows ``layout`` (for messages)."""
     marks = {'timm': r'blocks\.\d+\.attn\.qkv', 'mmpretrain': r'layers\.\d+\.attn\.qkv',
-             'mmseg': r'layers\.\d+\.attn\.attn\.', 'vit-adapter': r'spm\.|interactions\.'}
+             'mmseg': r'layers\.\d+\.attn\.attn\.', 'vit-adapter': r'spm\.|interactions\.',
+             't2t-vit': r'^tokens_to_token\.'}
     return next((f'e.g. {k}' for k in sorted(sd) if re.search(marks[layout], k)), 'keys')
 
 
 def convert_checkpoint(ckpt: dict, layout: Optional[str] = None,
                        overrides: Optional[dict] = None) -> Tuple[dict, dict, list]:
     """Any layout of :data:`LAYOUTS` -> ``(checkpoint, inferred MPVGViT cfg, notes)``.
+
+    ``'t2t-vit'`` gives an ``MPVGT2TViT`` cfg instead (see :func:`convert_t2t_vit`).
 
     ``'vit-adapter'`` gives an ``MPVGViTAdapter`` cfg instead (see
     :func:`vit_adapter_to_mpvg`; ``overrides`` may set its kwargs, and
@@ -481,6 +488,8 @@ def convert_checkpoint(ckpt: dict, layout: Optional[str] = None,
     notes.insert(0, f'layout: {layout}')
     if layout == 'vit-adapter':
         return _convert_vit_adapter(sd, dict(overrides or {}), notes)
+    if layout == 't2t-vit':
+        return convert_t2t_vit(sd, dict(overrides or {}), notes)
     if layout != 'timm':
         sd, passthrough = openmmlab_vit_to_timm(sd, layout, notes)
         if layout == 'mmseg' and 'cls_token' in sd and 'with_cls_token' not in (
@@ -815,3 +824,109 @@ def refuse_foreign_backbone_keys(state_dict: dict, prefix: str, own_keys) -> Non
         ValueError: naming the layout found and the fix (``convert.py SRC DST``).
     """
     refuse_foreign_checkpoint(state_dict, prefix, vit_key_layout(own_keys))
+
+
+# ---------------------------------------------------------------------------------------
+# Reference T2T-ViT (yitu-opensource/T2T-ViT models/t2t_vit.py, tokens_type='performer'):
+# ``tokens_to_token.attention1/2.(kqv|proj|norm1|norm2|mlp.0|mlp.2).*`` and ``.w`` (the
+# fixed Performer features), ``tokens_to_token.project``, ``cls_token``, ``pos_embed``
+# (the fixed sinusoid), ``blocks.{i}.(norm1|attn.qkv|attn.proj|norm2|mlp.fc1|mlp.fc2)``,
+# ``norm``, ``head``. ``MPVGT2TViT`` keeps these names, so the conversion is a prefix.
+
+_T2T_KEY = re.compile(r'^(tokens_to_token\.(attention[12]\.(kqv|proj|norm1|norm2|mlp\.0|mlp\.2)'
+                      r'\.(weight|bias)|attention[12]\.w|project\.(weight|bias))'
+                      r'|cls_token|pos_embed)$')
+
+
+def convert_t2t_vit(sd: Dict[str, torch.Tensor], overrides: Optional[dict] = None,
+                    notes: Optional[list] = None) -> Tuple[dict, dict, list]:
+    """A reference T2T-ViT (Performer) state dict -> ``(checkpoint, MPVGT2TViT cfg, notes)``.
+
+    The keys give the width, depth and token width (``'t2t-vit-7'`` when they are
+    256 / 7 / 64; otherwise ``arch`` must be given: the head count is not in the weights),
+    the class token and the ``LN'`` / ``LN''`` (``blocks.{i}.pe_norm``, ``last_pe_norm``,
+    as in the timm layout) and so the preset. ``qk_scale`` is ``embed_dims ** -0.5``
+    unless given: the reference builds its released weights' models so
+    (``t2t_vit_7(pretrained=True)``), said in the notes. ``pos_embed`` must have the rows of
+    the grid of ``img_size`` (the arch's, 224, unless given; the message names
+    ``--img-size``); a structure without the class token takes its own sinusoid table.
+
+    Raises:
+        ValueError: keys with no place (named), an unknown arch, rows that do not add up,
+            or weights that do not fit the model the cfg builds.
+    """
+    from .backbones.mpvg_t2t_vit import (T2T_ARCH_SETTINGS, MPVGT2TViT, resolve_t2t_arch,
+                                         t2t_token_grid)
+    notes = [] if notes is None else notes
+    overrides = dict(overrides or {})
+    state, unknown = {}, []
+    for key, value in sd.items():
+        m, pe = _PE_NORM_KEY.match(key), key.startswith('last_pe_norm.')
+        if m:
+            state[f'backbone.pe.layer_norms.{m.group(1)}.{m.group(2)}'] = value
+        elif pe:
+            state['backbone.pe.last_norm.' + key[len('last_pe_norm.'):]] = value
+        elif _T2T_KEY.match(key) or _BLOCK_KEY.match(key) or key in ('norm.weight',
+                                                                        'norm.bias'):
+            state['backbone.' + key] = value
+        elif key in ('head.weight', 'head.bias'):
+            state['head.fc.' + key[len('head.'):]] = value
+        else:
+            unknown.append(key)
+    if unknown:
+        raise ValueError(f'keys with no place in MPVGT2TViT (Performer T2T-ViT): {unknown[:8]}'
+                         f'{" ..." if len(unknown) > 8 else ""}; nothing was written.')
+    dims = sd['pos_embed'].shape[-1]
+    depth = 1 + max(int(m.group(1)) for m in map(_BLOCK_KEY.match, sd) if m)
+    token_dims = sd['tokens_to_token.project.weight'].shape[1] // 9
+    with_cls = 'cls_token' in sd
+    pe_blocks = sorted(int(m.group(1)) for m in map(_PE_NORM_KEY.match, sd)
+                       if m and m.group(2) == 'weight')
+    observed = dict(layerwise_from=pe_blocks[0] if pe_blocks else None,
+                    last_ln_pos=0 if 'last_pe_norm.weight' in sd else None)
+    pe_mode = _closest_preset(observed, with_cls)
+    arch = next((name for name, a in T2T_ARCH_SETTINGS.items()
+                 if (a['embed_dims'], a['num_layers'], a['token_dims']) ==
+                 (dims, depth, token_dims)), None)
+    cfg = dict(arch=arch, pe_mode=pe_mode, with_cls_token=with_cls)
+    pe_cfg = {k: v for k, v in observed.items() if getattr(PE_PRESETS[pe_mode][0], k) != v}
+    if pe_cfg:
+        cfg['pe_cfg'] = pe_cfg
+    cfg.update(overrides)
+    if cfg['arch'] is None:
+        raise ValueError(f'no known T2T arch has width {dims}, {depth} blocks and token width '
+                         f'{token_dims}; the number of heads cannot be read off the weights: '
+                         'give the arch (--arch JSON with embed_dims, num_layers, num_heads, '
+                         'token_dims).')
+    arch_cfg = resolve_t2t_arch(cfg['arch'])
+    if 'qk_scale' not in cfg:
+        cfg['qk_scale'] = arch_cfg['embed_dims'] ** -0.5
+        notes.append(f"qk_scale={cfg['qk_scale']:.6g} (embed_dims ** -0.5), as the reference "
+                     'builds the models of its released weights (t2t_vit_7(pretrained=True)); '
+                     'fine-tuning from scratch-trained weights of this project: drop it')
+    size = size_pair(cfg.get('img_size', arch_cfg['img_size']), 'img_size')
+    grid = t2t_token_grid(size)
+    rows = sd['pos_embed'].shape[1]
+    if rows - int(with_cls) != grid[0] * grid[1]:
+        raise ValueError(f'pos_embed has {rows} rows ({int(with_cls)} class row by the keys), '
+                         f'but {size[0]}x{size[1]} images give {grid[0]}x{grid[1]} tokens: give '
+                         'the size the checkpoint was trained at (--img-size H W).')
+    if 'with_cls_token' in overrides and not cfg['with_cls_token'] and with_cls:
+        state.pop('backbone.cls_token')
+        notes.append('with_cls_token=False: dropped cls_token')
+    model = MPVGT2TViT(**cfg)
+    if state['backbone.pos_embed'].shape != model.pos_embed.shape:
+        state['backbone.pos_embed'] = model.pos_embed.detach().clone()
+        notes.append(f'pos_embed: the fixed sinusoid table for this structure\'s '
+                     f'{model.pos_embed.shape[1]} rows')
+    want = {'backbone.' + k for k in model.state_dict()}
+    have = {k for k in state if k.startswith('backbone.')}
+    missing, extra = sorted(want - have), sorted(have - want)
+    if missing or extra:
+        raise ValueError(f'the converted weights do not fit MPVGT2TViT({cfg}): missing '
+                         f'{missing[:6]}, unexpected {extra[:6]}; leave --pe-mode/--pe-cfg to '
+                         'what the keys show.')
+    num_classes = sd['head.weight'].shape[0] if 'head.weight' in sd else None
+    meta = dict(mpvg_backbone=cfg, num_classes=num_classes, converted_from='t2t-vit',
+                pos_embed_grid=list(grid))
+    return dict(state_dict=state, meta=meta), cfg, notes

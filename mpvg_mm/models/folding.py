@@ -9,7 +9,7 @@ input size is recorded in the checkpoint meta (``folded_img_size``, :func:`fold_
 and ``tools/test.py`` warns when the test pipeline's size differs
 (:func:`fold_size_mismatch`).
 
-CeiT (``MPVGCeiT``): MPVG's term ``c = mean_i LN''(pos_k)_i`` is added after the Last LN of
+T2T-ViT (``MPVGT2TViT``) folds as the plain ViT. CeiT (``MPVGCeiT``): MPVG's term ``c = mean_i LN''(pos_k)_i`` is added after the Last LN of
 the one LCA token, already a constant vector; the head bias takes ``W c + b`` the same way.
 """
 import dataclasses
@@ -20,6 +20,7 @@ import torch.nn as nn
 
 from .backbones.mpvg_ceit import MPVGCeiT
 from .backbones.mpvg_swin import MPVGSwin
+from .backbones.mpvg_t2t_vit import MPVGT2TViT
 from .backbones.mpvg_vit import MPVGViT
 
 
@@ -48,7 +49,7 @@ def _pooled_last_ln_pe(classifier: nn.Module, backbone: nn.Module) -> torch.Tens
 
 
 def fold_last_ln_pe(classifier: nn.Module) -> Tuple[dict, dict]:
-    """Fold ``LN''`` of an ``ImageClassifier(MPVGViT, MPVGSwin or MPVGCeiT,
+    """Fold ``LN''`` of an ``ImageClassifier(MPVGViT, MPVGSwin, MPVGCeiT or MPVGT2TViT,
     LinearClsHead)`` into the head bias.
 
     Returns:
@@ -57,11 +58,11 @@ def fold_last_ln_pe(classifier: nn.Module) -> Tuple[dict, dict]:
         (``pe_cfg.last_ln_pos=None``).
     """
     backbone = getattr(classifier, 'backbone', None)
-    if not isinstance(backbone, (MPVGViT, MPVGSwin, MPVGCeiT)) or \
+    if not isinstance(backbone, (MPVGViT, MPVGSwin, MPVGCeiT, MPVGT2TViT)) or \
             backbone.pe.last_norm is None:
         raise ValueError('folding needs an ImageClassifier whose backbone is an MPVGViT, '
-                         "MPVGSwin or MPVGCeiT with the PE in the Last LN (pe_mode='mpvg' or "
-                         'last_ln_pos set).')
+                         'MPVGSwin, MPVGCeiT or MPVGT2TViT with the PE in the Last LN '
+                         "(pe_mode='mpvg' or last_ln_pos set).")
     fc = getattr(getattr(classifier, 'head', None), 'fc', None)
     if not isinstance(fc, nn.Linear):
         raise ValueError('folding needs a linear head (LinearClsHead: head.fc).')
@@ -105,9 +106,10 @@ def configure_folded(model_cfg, meta: dict):
 
 def fold_img_size(backbone: nn.Module) -> Tuple[int, int]:
     """The input size ``(H, W)`` in pixels a fold is valid at: the backbone's PE grid
-    (``pe_grid``, from its ``img_size``) times its patch size; CeiT's ``img_size`` (its
-    stem's padding makes other sizes share the grid)."""
-    if isinstance(backbone, MPVGCeiT):
+    (``pe_grid``, from its ``img_size``) times its patch size; CeiT's and T2T-ViT's
+    ``img_size`` (CeiT: its stem's padding makes other sizes share the grid; T2T-ViT:
+    the soft splits give that grid)."""
+    if isinstance(backbone, (MPVGCeiT, MPVGT2TViT)):
         return backbone.img_size
     if isinstance(backbone, MPVGSwin):
         patch = tuple(backbone.patch_embed.projection.stride)

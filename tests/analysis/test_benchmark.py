@@ -247,6 +247,25 @@ def test_ceit_models_and_ratios_against_default():
     assert bm._arch_key('ceit-t') == 'ceit-tiny'
 
 
+def test_t2t_vit_models_against_their_default():
+    """A T2T-ViT arch: the four presets (+ folded), ratios against Default only (no peer
+    builds the Performer tokenizer); the PE's LNs are the only extra parameters."""
+    t2t = dict(embed_dims=16, num_layers=3, num_heads=2, token_dims=8)
+    res = bm.run_benchmark(archs=[t2t], batch_size=BATCH, img_size=32, iters=1, warmup=0,
+                           device='cpu', num_classes=NUM_CLASSES, matmul_size=64,
+                           log=lambda s: None)
+    (arch_result, ) = res['archs'].values()
+    models = arch_result['models']
+    assert list(models) == list(bm.OUR_PRESETS)
+    assert arch_result['ratio_bases'] == bm.T2T_RATIO_BASES
+    # PVG: no class token and its (frozen) PE row (-2 * 16), LN' on blocks 1-2 (+2 * 2 * 16)
+    assert models['pvg']['params'] - models['default']['params'] == 2 * 16
+    assert models['mpvg']['params'] - models['pvg']['params'] == 2 * 16
+    assert models['mpvg-folded']['params'] == models['pvg']['params']
+    assert arch_result['ratios']['vs_default']['default']['flops'] == 1.0
+    assert arch_result['settings']['token_dims'] == 8
+
+
 DENSE_DEMOS = ('configs/demo/mask-rcnn_mpvg-vit-demo-mln_mpvg_1xb8_demo-coco.py',
                'configs/demo/upernet_mpvg-vit-demo_mpvg_1xb8_demo-ade.py')
 

@@ -285,3 +285,32 @@ def test_ceit_backbone():
     assert summary['token_norms']['after_last_ln_with_pe'] is not None
     json.dumps(summary, allow_nan=False)
     assert find_backbone(bb) is bb
+
+
+def test_t2t_vit_backbone():
+    """MPVGT2TViT (GAP, fixed sinusoid PE): per-layer LN1 means and the chain's PE as for
+    the ViT, the Last-LN statistics on its 4 tokens, MPVG's term LN''(pos_0) per token."""
+    from mpvg_mm.models import MPVGT2TViT
+    bb = MPVGT2TViT(arch=dict(embed_dims=16, num_layers=3, num_heads=2, token_dims=8,
+                              img_size=32), pe_mode='mpvg').eval()
+    with torch.no_grad():
+        for norm in [*bb.pe.layer_norms.values(), bb.pe.last_norm]:
+            norm.weight.uniform_(0.5, 1.5)
+            norm.bias.normal_(0, 0.3)
+    images = torch.randn(3, 3, 32, 32)
+    stats = collect_layer_stats(bb, images, batch_size=2)
+    with torch.no_grad():
+        tokens, grid = bb.tokens_to_token(images)
+        plan = bb.pe(bb.resampled_pos_embed(grid))
+        tokens = tokens + plan.input
+        for i, block in enumerate(bb.blocks):
+            torch.testing.assert_close(stats['token_mean'][i], block.norm1(tokens).mean(0))
+            tokens = block(tokens, plan.blocks[i])
+        y = bb(images)[0]
+    assert grid == (2, 2) and stats['token_mean'].shape == (3, 4, 16)
+    torch.testing.assert_close(stats['last_in_mean'], tokens.mean(0))
+    torch.testing.assert_close((stats['last_out_mean'] + plan.last[0]).mean(0), y.mean(0))
+    summary = summarize(stats, bb)
+    assert summary['pe_source'] == ['input', 'layerwise', 'layerwise']
+    json.dumps(summary, allow_nan=False)
+    assert find_backbone(bb) is bb

@@ -178,3 +178,21 @@ def test_swin_refuses_the_class_token_ablations(demo_imagenet):
                        r"MPVGSwin.*\['default', 'lape', 'pvg', 'mpvg'\]"):
         ps.run_study(SWIN_CONFIG, ['mpvg', 'default-gap'], seeds=[0], epochs=1,
                      data_root=demo_imagenet)
+
+
+def test_t2t_vit_demo_config_runs_the_presets(demo_imagenet):
+    """The study on the T2T-ViT demo config: each preset builds an MPVGT2TViT of its
+    structure (class token only in Default/LaPE and the GAP ablations' switch honoured),
+    and LaPE and MPVG train one epoch to finite numbers with the diagnostics."""
+    cfg = ps.load_config(
+        osp.join(ROOT, 'configs/demo/mpvg-t2t-vit-demo_mpvg_1xb64_demo-cls.py'), demo_imagenet)
+    for name, overrides in ps.PRESETS.items():
+        bb = ps.build_classifier(cfg, overrides).backbone
+        assert type(bb).__name__ == 'MPVGT2TViT', name
+        assert bb.with_cls_token == (name in ('default', 'lape')), name
+    results = ps.run_study(cfg, presets=('lape', 'mpvg'), seeds=(0, ), epochs=1,
+                           batch_size=8, diag_images=4, log=lambda s: None)
+    for res in results['presets'].values():
+        (run, ) = res['runs']
+        assert math.isfinite(run['train_loss'][0])
+        assert len(run['diagnostics']['correlation']) == bb.num_layers

@@ -134,3 +134,32 @@ def test_ceit_folded_logits_equal_and_cost_is_pvg():
         want = mpvg(img, mode='tensor')
         torch.testing.assert_close(folded(img, mode='tensor'), want, rtol=1e-5, atol=1e-5)
     assert not torch.allclose(state['head.fc.bias'], mpvg.head.fc.bias)
+
+
+def test_t2t_vit_folded_logits_equal():
+    """T2T-ViT: LN''(pos_0) of the fixed sinusoid after the Last LN, a constant after GAP;
+    the fold holds at the backbone's img_size (40: a 3x3 token grid)."""
+    from mpvg_mm.models.folding import fold_img_size
+    torch.manual_seed(0)
+
+    def t2t(**kw):
+        return MODELS.build(dict(
+            type='ImageClassifier',
+            backbone=dict(type='MPVGT2TViT', arch=dict(embed_dims=16, num_layers=3, num_heads=2,
+                                                       token_dims=8, img_size=40), **kw),
+            head=dict(type='LinearClsHead', num_classes=5, in_channels=16)))
+
+    mpvg = t2t(pe_mode='mpvg').eval()
+    with torch.no_grad():
+        for p in mpvg.parameters():
+            if p.requires_grad:
+                p.add_(0.2 * torch.randn_like(p))
+    state, update = fold_last_ln_pe(mpvg)
+    folded = t2t(pe_mode='mpvg', **update).eval()
+    folded.load_state_dict(state, strict=True)
+    assert folded.backbone.pe.last_norm is None
+    assert fold_img_size(mpvg.backbone) == (40, 40)
+    img = torch.randn(2, 3, 40, 40)
+    with torch.no_grad():
+        torch.testing.assert_close(folded(img, mode='tensor'), mpvg(img, mode='tensor'),
+                                   rtol=1e-5, atol=1e-5)

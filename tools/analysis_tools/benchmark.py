@@ -103,7 +103,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         'timm ViTs')
     parser.add_argument('--archs', default='deit-tiny,deit-small,deit-base',
                         help='comma-separated: deit-tiny|deit-small|deit-base|vit-lite|'
-                        'swin-tiny|swin-small|swin-base|ceit-tiny|ceit-small|ceit-base')
+                        'swin-tiny|swin-small|swin-base|ceit-tiny|ceit-small|ceit-base|t2t-vit-7')
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--img-size', type=int, default=224)
     parser.add_argument('--iters', type=int, default=10, help='timed rounds')

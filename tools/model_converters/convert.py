@@ -1,4 +1,4 @@
-"""Convert a ViT checkpoint of another layout to MPVGViT (mmpretrain / mmseg models).
+"""Convert a ViT checkpoint of another layout to MPVGViT / MPVGT2TViT (mmpretrain / mmseg).
 
     python tools/model_converters/convert.py SRC.pth DST.pth [--layout LAYOUT]
         [--pe-mode lape] [--pe-cfg '{"input_pe": false}'] [--with-cls-token {0,1}]
@@ -16,7 +16,11 @@ Layouts (detected from the keys unless ``--layout`` forces one):
 * ``vit-adapter``: the official ViT-Adapter (``czczup/ViT-Adapter``) backbone or mmdet 2.x /
   mmseg 0.x model (``spm``, ``interactions.{i}.injector``, ...) -> ``MPVGViTAdapter(
   pe_mode='default', vit_output_norm=False, window_padding='qkv', layer_scale=True)``
-  (``--fold-layer-scale``: gammas folded, ``layer_scale=False``); heads kept as they are.
+  (``--fold-layer-scale``: gammas folded, ``layer_scale=False``); heads kept as they are;
+* ``t2t-vit``: the reference T2T-ViT (``yitu-opensource/T2T-ViT``, Performer tokenizer;
+  ``tokens_to_token.attention1/2``, ``blocks.{i}``, ``norm``, ``head``) ->
+  ``ImageClassifier(MPVGT2TViT, LinearClsHead)`` (``qk_scale=embed_dims ** -0.5``, as the
+  reference loads its released weights).
 
 The result loads with strict key matching; the preset is inferred from the keys unless
 given, and printed with every inference the conversion made; keys with no place are

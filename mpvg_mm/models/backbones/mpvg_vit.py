@@ -85,6 +85,59 @@ OUT_TYPES = ('cls_token', 'avg_featmap', 'featmap')
 FINAL_NORMS = ('ln+pe', 'ln', 'pe', 'none')
 
 
+def resolve_cls_token_and_out_type(pe_mode: str, structure, preset_cls: bool,
+                                   with_cls_token: Optional[bool],
+                                   out_type: Optional[str]) -> Tuple[bool, str]:
+    """``(with_cls_token, out_type)`` of a backbone: None follows the preset / the class
+    token (``'cls_token'`` with one, else ``'avg_featmap'``).
+
+    Raises:
+        ValueError: a Last-LN PE with a class token (the paper, Sec. 4: incompatible), an
+            unknown ``out_type``, ``'cls_token'`` without a class token.
+    """
+    with_cls = preset_cls if with_cls_token is None else bool(with_cls_token)
+    if with_cls and structure.last_ln_pos is not None:
+        raise ValueError(
+            f"pe_mode={pe_mode!r} puts the PE in the Last LN, which is incompatible with "
+            "a class token (the paper, Sec. 4): use with_cls_token=False (GAP) or "
+            "pe_mode='pvg'/'lape'.")
+    out_type = out_type or ('cls_token' if with_cls else 'avg_featmap')
+    if out_type not in OUT_TYPES:
+        raise ValueError(f'unknown out_type {out_type!r}; choose one of {OUT_TYPES}.')
+    if out_type == 'cls_token' and not with_cls:
+        raise ValueError("out_type='cls_token' needs with_cls_token=True; GAP models use "
+                         "out_type='avg_featmap'.")
+    return with_cls, out_type
+
+
+def format_output(tokens: torch.Tensor, grid: Tuple[int, int], out_type: str,
+                  num_extra_tokens: int) -> torch.Tensor:
+    """``(B, E + h*w, D)`` tokens -> ``(B, D)`` (``'cls_token'``: token 0;
+    ``'avg_featmap'``: the mean of the patch tokens) or ``(B, D, h, w)`` (``'featmap'``)."""
+    if out_type == 'cls_token':
+        return tokens[:, 0]
+    patches = tokens[:, num_extra_tokens:]
+    if out_type == 'avg_featmap':
+        return patches.mean(dim=1)
+    B, _, D = patches.shape
+    return patches.transpose(1, 2).reshape(B, D, grid[0], grid[1])
+
+
+def init_linear_and_ln(module: nn.Module, cls_token: Optional[torch.Tensor] = None) -> None:
+    """DeiT's (and T2T-ViT's) init: trunc-normal(0.02) Linear weights, zero biases, LN
+    weight 1 and bias 0, and trunc-normal(0.02) for the class token if given."""
+    if cls_token is not None:
+        trunc_normal_(cls_token, std=0.02)
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
 def size_pair(value: Union[int, Sequence[int]], name: str = 'img_size') -> Tuple[int, int]:
     """``s -> (s, s)``; ``(h, w) -> (h, w)`` (a tuple or list of two positive ints).
 
@@ -163,12 +216,13 @@ class Attention(nn.Module):
     """Multi-head self-attention on ``(B, N, D)`` with PyTorch's fused SDPA kernel."""
 
     def __init__(self, dims: int, num_heads: int, qkv_bias: bool = True,
-                 attn_drop: float = 0.0):
+                 attn_drop: float = 0.0, scale: Optional[float] = None):
         super().__init__()
         if dims % num_heads:
             raise ValueError(f'embed_dims={dims} is not divisible by num_heads={num_heads}.')
         self.num_heads = num_heads
         self.attn_drop = attn_drop
+        self.scale = scale  # None: head_dims ** -0.5
         self.qkv = nn.Linear(dims, dims * 3, bias=qkv_bias)
         self.proj = nn.Linear(dims, dims)
 
@@ -182,7 +236,7 @@ class Attention(nn.Module):
         qkv = qkv.reshape(B, N, 3, self.num_heads, D3 // (3 * self.num_heads))
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
         x = F.scaled_dot_product_attention(
-            q, k, v, dropout_p=self.attn_drop if self.training else 0.0)
+            q, k, v, dropout_p=self.attn_drop if self.training else 0.0, scale=self.scale)
         return x.transpose(1, 2).reshape(B, N, D3 // 3)
 
 
@@ -254,15 +308,18 @@ class Block(nn.Module):
     instead of padding the normed tokens before it (padded keys/values equal the qkv bias,
     detectron2's ViTDet); :meth:`enable_layer_scale` adds per-channel ``gamma1`` /
     ``gamma2`` (init 1) on the attention and MLP branches (ViT-Adapter's ``layer_scale``).
+    ``norm_eps`` (LN1, LN2) and ``qk_scale`` (None: ``head_dims ** -0.5``) serve backbones
+    with other settings (``MPVGT2TViT``: eps 1e-5; released T2T-ViT weights: ``D ** -0.5``).
     """
 
     def __init__(self, dims: int, num_heads: int, mlp_ratio: float, qkv_bias: bool = True,
-                 drop_path: float = 0.0, window_size: int = 0):
+                 drop_path: float = 0.0, window_size: int = 0, norm_eps: float = LN_EPS,
+                 qk_scale: Optional[float] = None):
         super().__init__()
         self.window_size = window_size
-        self.norm1 = nn.LayerNorm(dims, eps=LN_EPS)
-        self.attn = Attention(dims, num_heads, qkv_bias)
-        self.norm2 = nn.LayerNorm(dims, eps=LN_EPS)
+        self.norm1 = nn.LayerNorm(dims, eps=norm_eps)
+        self.attn = Attention(dims, num_heads, qkv_bias, scale=qk_scale)
+        self.norm2 = nn.LayerNorm(dims, eps=norm_eps)
         self.mlp = Mlp(dims, int(dims * mlp_ratio))
         self.drop_path = DropPath(drop_path)
         self.window_pad_after_qkv = False
@@ -415,18 +472,8 @@ class MPVGViT(BaseModule):
             pe_cfg['last_ln_pos'] = None
         structure, preset_cls = build_pe_structure(pe_mode, pe_cfg)
         self.pe_mode = pe_mode
-        self.with_cls_token = preset_cls if with_cls_token is None else bool(with_cls_token)
-        if self.with_cls_token and structure.last_ln_pos is not None:
-            raise ValueError(
-                f"pe_mode={pe_mode!r} puts the PE in the Last LN, which is incompatible with "
-                "a class token (the paper, Sec. 4): use with_cls_token=False (GAP) or "
-                "pe_mode='pvg'/'lape'.")
-        self.out_type = out_type or ('cls_token' if self.with_cls_token else 'avg_featmap')
-        if self.out_type not in OUT_TYPES:
-            raise ValueError(f'unknown out_type {self.out_type!r}; choose one of {OUT_TYPES}.')
-        if self.out_type == 'cls_token' and not self.with_cls_token:
-            raise ValueError("out_type='cls_token' needs with_cls_token=True; GAP models use "
-                             "out_type='avg_featmap'.")
+        self.with_cls_token, self.out_type = resolve_cls_token_and_out_type(
+            pe_mode, structure, preset_cls, with_cls_token, out_type)
         self.num_extra_tokens = int(self.with_cls_token)
         window_blocks = set(window_block_indexes) if window_size else set()
         if window_blocks and self.with_cls_token:
@@ -491,16 +538,7 @@ class MPVGViT(BaseModule):
     def _init_deit(self) -> None:
         """DeiT's init: trunc-normal(0.02) for PE, class token and Linear weights."""
         trunc_normal_(self.pos_embed, std=0.02)
-        if self.cls_token is not None:
-            trunc_normal_(self.cls_token, std=0.02)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_linear_and_ln(self, self.cls_token)
 
     def init_weights(self) -> None:
         """DeiT init at construction; ``init_cfg`` (e.g. Pretrained) applies on top."""
@@ -695,13 +733,7 @@ class MPVGViT(BaseModule):
         return tuple(outs)
 
     def _format_output(self, tokens: torch.Tensor, grid: Tuple[int, int]) -> torch.Tensor:
-        if self.out_type == 'cls_token':
-            return tokens[:, 0]
-        patches = tokens[:, self.num_extra_tokens:]
-        if self.out_type == 'avg_featmap':
-            return patches.mean(dim=1)
-        B, _, D = patches.shape
-        return patches.transpose(1, 2).reshape(B, D, grid[0], grid[1])
+        return format_output(tokens, grid, self.out_type, self.num_extra_tokens)
 
     # ------------------------------------------------------------------ diagnostics
     def counterbalance_norms(self) -> Tuple[List[nn.Module], nn.Module]:

@@ -1,0 +1,7 @@
+# lape: fine-tuned on CIFAR-100 from the lape ImageNet-1K checkpoint (the paper's Table 2).
+_base_ = ['./t2t-vit-7_mpvg_1xb128_cifar100-ft.py']
+model = dict(
+    backbone=dict(
+        pe_mode='lape',
+        frozen_params=['cls_token', 'norm.'],
+        init_cfg=dict(checkpoint='work_dirs/t2t-vit-7_lape_8xb64_in1k/epoch_310.pth')))
