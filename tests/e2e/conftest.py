@@ -1,3 +1,6 @@
+"""Fixtures of the end-to-end tests: the tools run as a user runs them (a fresh
+interpreter per command, one thread), the demo data generated in this process."""
+import os
 import subprocess
 import sys
 
@@ -7,14 +10,53 @@ ROOT = __file__.rsplit('/tests/', 1)[0]
 DEMO_CONFIG = f'{ROOT}/configs/demo/mpvg-vit-demo_mpvg_1xb64_demo-cls.py'
 
 
+def _run(command, cwd=ROOT, env=None, timeout=900):
+    """``command`` in ``cwd`` with this repository and the test hooks importable (as
+    ``pip install -e .`` makes the repository) and one thread; returns stdout + stderr,
+    failing with their tail when the command fails."""
+    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
+               PYTHONPATH=f'{ROOT}:{ROOT}/tests/e2e', **(env or {}))
+    proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    return out
+
+
 @pytest.fixture(scope='session')
-def demo_cls_config(tmp_path_factory):
+def run_python():
+    """``run_python(args, cwd=ROOT, env=None)``: ``python ARGS`` in a fresh interpreter;
+    returns its stdout + stderr (the test fails with their tail when it fails)."""
+    return lambda args, **kwargs: _run([sys.executable, *args], **kwargs)
+
+
+@pytest.fixture(scope='session')
+def run_tool():
+    """``run_tool('train.py', args, cwd=ROOT, env=None)``: ``python tools/train.py ARGS``
+    (``bash tools/NAME.sh ARGS`` for a shell script), as ``run_python``."""
+
+    def run(script, args, **kwargs):
+        path = f'{ROOT}/tools/{script}'
+        return _run([sys.executable if script.endswith('.py') else 'bash', path, *args],
+                    **kwargs)
+
+    return run
+
+
+@pytest.fixture(scope='session')
+def make_demo_data(tool):
+    """``make_demo_data(out_dir, '--formats', 'ade20k', ...)``: tools/make_demo_data.py with
+    these arguments, in this process (the same seeded images as its command line, without
+    an interpreter start that imports the toolboxes)."""
+    return lambda out, *args: tool('make_demo_data').main([str(out), *args])
+
+
+@pytest.fixture(scope='session')
+def demo_cls_config(tmp_path_factory, make_demo_data):
     """The demo classifier's config on 16 generated images a class (4 iterations an epoch),
     recording its losses (RecordLossHook), logging every iteration; generated once."""
     out = tmp_path_factory.mktemp('demo')
-    subprocess.run([sys.executable, f'{ROOT}/tools/make_demo_data.py', str(out), '--formats',
-                    'imagenet', '--num-train', '16', '--num-val', '4'], check=True,
-                   capture_output=True)
+    make_demo_data(out, '--formats', 'imagenet', '--num-train', '16', '--num-val', '4')
     root = f'{out}/imagenet'
     config = out / 'demo_cls.py'
     config.write_text(

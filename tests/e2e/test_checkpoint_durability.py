@@ -40,13 +40,6 @@ def _env(**extra):
     return dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=f'{ROOT}:{ROOT}/tests/e2e', **extra)
 
 
-def _train(args, **env):
-    proc = subprocess.run([sys.executable, f'{ROOT}/tools/train.py', *args], cwd=ROOT,
-                          env=_env(**env), capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc.stdout + proc.stderr
-
-
 def _train_killed_while_writing(args, name, marker):
     """Run tools/train.py until it is half-way through writing the checkpoint ``name``
     (``NAME#N``: the N-th write of that name), then SIGKILL it."""
@@ -106,7 +99,7 @@ def test_kills_during_checkpoint_writes_then_resume(demo_config, tmp_path):
     _train_killed_while_writing(resume, 'epoch_2.pth', str(tmp_path / 'stall3'))
     _check_resumable_state(wd, 2, [BEST])
     # the run ends with epoch 2 as the best: epoch 3 (33.59) is not crowned
-    out = _train(resume)
+    out = _train_in_process([*resume, 'experiment_name=resumed'])
     assert 'Validating epoch 2 again' in out
     assert f'Adopted the best checkpoint {wd}/{BEST} (35.1600)' in out
     assert sorted(p for p in os.listdir(wd) if p.endswith('.pth') or p.startswith('.')) == [
