@@ -1,5 +1,7 @@
 """Fixtures of the end-to-end tests: the tools run as a user runs them (a fresh
-interpreter per command, one thread), the demo data generated in this process."""
+interpreter per command, one thread) or, where a fresh interpreter is not what a test checks,
+in this process; the demo data generated in this process."""
+import glob
 import os
 import subprocess
 import sys
@@ -39,6 +41,39 @@ def run_tool():
         path = f'{ROOT}/tools/{script}'
         return _run([sys.executable if script.endswith('.py') else 'bash', path, *args],
                     **kwargs)
+
+    return run
+
+
+@pytest.fixture(scope='session')
+def run_in_process():
+    """``run_in_process('train.py', args)``: ``tools/train.py ARGS`` (or ``test.py``) in this
+    process, on one thread: the tool's main, without the seconds of an interpreter start
+    that imports the toolboxes; returns the log it wrote under ``--work-dir`` (what the
+    command prints, from the runner's logger)."""
+    import torch
+    from mmengine.registry import DefaultScope
+
+    from mpvg_mm import cli
+    if f'{ROOT}/tests/e2e' not in sys.path:  # the test hooks (custom_imports)
+        sys.path.insert(0, f'{ROOT}/tests/e2e')
+    mains = {'train.py': cli.train_main, 'test.py': cli.test_main}
+
+    def run(script, args):
+        work_dir = args[args.index('--work-dir') + 1]
+        before = set(glob.glob(f'{work_dir}/*/*.log'))
+        threads = torch.get_num_threads()
+        scopes = dict(DefaultScope._instance_dict)  # the runner's scope ends with it
+        torch.set_num_threads(1)
+        try:
+            mains[script]([str(a) for a in args])
+        finally:
+            torch.set_num_threads(threads)
+            DefaultScope._instance_dict.clear()
+            DefaultScope._instance_dict.update(scopes)
+        (log, ) = set(glob.glob(f'{work_dir}/*/*.log')) - before
+        with open(log) as f:
+            return f.read()
 
     return run
 

@@ -15,11 +15,11 @@ def _options(*extra):
 
 
 @pytest.fixture(scope='module')
-def two_epochs(demo_cls_config, run_tool, tmp_path_factory):
+def two_epochs(demo_cls_config, run_in_process, tmp_path_factory):
     """Two epochs of the demo classifier with a checkpoint after each (no validation):
     the uninterrupted run of the resume test and the one-process run of the DDP test."""
     wd = tmp_path_factory.mktemp('cls') / 'two_epochs'
-    run_tool('train.py', [demo_cls_config, '--work-dir', str(wd), *_options(
+    run_in_process('train.py', [demo_cls_config, '--work-dir', str(wd), *_options(
         'train_cfg.max_epochs=2', 'train_cfg.val_interval=100',
         'default_hooks.checkpoint.interval=1', 'default_hooks.checkpoint.max_keep_ckpts=5')])
     return wd
@@ -30,30 +30,30 @@ def _losses(work_dir, rank=0):
         return json.load(f)
 
 
-def test_train_then_test(demo_cls_config, run_tool, tmp_path):
+def test_train_then_test(demo_cls_config, run_in_process, tmp_path):
     wd = tmp_path / 'wd'
-    run_tool('train.py', [demo_cls_config, '--work-dir', str(wd), *_options(
+    run_in_process('train.py', [demo_cls_config, '--work-dir', str(wd), *_options(
         'train_cfg.max_epochs=6', 'train_cfg.val_interval=6')])
     losses = _losses(wd)
     assert len(losses) == 6 * 4
     assert sum(losses[-4:]) / 4 < sum(losses[:4]) / 4 - 0.1, losses
     ckpt = f'{wd}/epoch_6.pth'
-    out = run_tool('test.py', [demo_cls_config, ckpt, '--work-dir', str(tmp_path / 'test'),
-                               '--out', str(tmp_path / 'preds.pkl')])
+    out = run_in_process('test.py', [demo_cls_config, ckpt, '--work-dir',
+                                     str(tmp_path / 'test'), '--out', str(tmp_path / 'preds.pkl')])
     assert 'accuracy/top1' in out
     with open(tmp_path / 'preds.pkl', 'rb') as f:
         preds = pickle.load(f)
     assert len(preds) == 8 * 4
 
 
-def test_resume_continues_exactly(demo_cls_config, two_epochs, run_tool, tmp_path):
+def test_resume_continues_exactly(demo_cls_config, two_epochs, run_in_process, tmp_path):
     full, part = two_epochs, tmp_path / 'part'
     # an interruption after epoch 1 leaves epoch_1.pth behind; a new run resumes from it
     os.makedirs(part)
-    run_tool('train.py', [demo_cls_config, '--work-dir', str(part), '--resume',
-                          f'{full}/epoch_1.pth', *_options(
-                              'train_cfg.max_epochs=2', 'train_cfg.val_interval=100',
-                              'default_hooks.checkpoint.interval=1')])
+    run_in_process('train.py', [demo_cls_config, '--work-dir', str(part), '--resume',
+                                f'{full}/epoch_1.pth', *_options(
+                                    'train_cfg.max_epochs=2', 'train_cfg.val_interval=100',
+                                    'default_hooks.checkpoint.interval=1')])
     resumed = _losses(full)[:4] + _losses(part)
     assert len(_losses(part)) == 4
     torch.testing.assert_close(torch.tensor(resumed), torch.tensor(_losses(full)))

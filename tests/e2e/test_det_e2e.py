@@ -73,15 +73,16 @@ def _assert_coco_metrics(out):
 
 
 @pytest.mark.slow
-def test_train_then_test(demo, tmp_path, run_tool):
+def test_train_then_test(demo, tmp_path, run_in_process):
     wd = tmp_path / 'wd'
-    out = run_tool('train.py', [demo['config'], '--work-dir', str(wd)])
+    out = run_in_process('train.py', [demo['config'], '--work-dir', str(wd)])
     assert f"load backbone. in model from: {demo['ckpt']}" in out
     assert 'Epoch(train) [2][2/2]' in out
     _assert_coco_metrics(out)  # the validation after the last epoch
     ckpt = wd / 'epoch_2.pth'
     assert ckpt.is_file()
-    out = run_tool('test.py', [demo['config'], str(ckpt), '--work-dir', str(tmp_path / 'test')])
+    out = run_in_process('test.py', [demo['config'], str(ckpt), '--work-dir',
+                                     str(tmp_path / 'test')])
     _assert_coco_metrics(out)
     assert f'Epoch(test) [{NUM_VAL // 4}/{NUM_VAL // 4}]' in out
 

@@ -77,10 +77,10 @@ def test_classification_checkpoint_fills_the_whole_backbone(demo):
         torch.testing.assert_close(value, ckpt[name], msg=name)
 
 
-def test_train_then_test_whole_and_slide(demo, tmp_path, run_tool):
+def test_train_then_test_whole_and_slide(demo, tmp_path, run_in_process):
     config, wd = demo['config'], tmp_path / 'train'
-    out = run_tool('train.py', [config, '--work-dir', str(wd), '--cfg-options',
-                            *_pretrained(demo['cls_ckpt'])])
+    out = run_in_process('train.py', [config, '--work-dir', str(wd), '--cfg-options',
+                                      *_pretrained(demo['cls_ckpt'])])
     assert f"load backbone. in model from: {demo['cls_ckpt']}" in out
     assert 'missing keys' not in out and 'unexpected key' not in out, out[-3000:]
     assert re.search(r'Iter\(train\) \[4/4\].*decode\.loss_ce', out)
@@ -88,17 +88,18 @@ def test_train_then_test_whole_and_slide(demo, tmp_path, run_tool):
     ckpt = f'{wd}/iter_4.pth'
 
     # the saved checkpoint, re-read by tools/test.py, scores what validation scored
-    whole = run_tool('test.py', [config, ckpt, '--work-dir', str(tmp_path / 'whole')])
+    whole = run_in_process('test.py', [config, ckpt, '--work-dir', str(tmp_path / 'whole')])
     assert re.search(r'Iter\(test\) \[3/3\].*mIoU', whole)
     assert _test_metrics(tmp_path / 'whole')['mIoU'] == pytest.approx(val_miou, abs=0.01)
 
     # 60x60 windows (not a multiple of 8 either), stride 40, on the 100x100 images: full
     # size label maps, and the logged mIoU is the one of the dumped predictions
     dump = tmp_path / 'slide.pkl'
-    slide = run_tool('test.py', [config, ckpt, '--work-dir', str(tmp_path / 'slide'),
-                             '--out', str(dump), '--cfg-options', 'model.test_cfg.mode=slide',
-                             'model.test_cfg.crop_size=(60,60)',
-                             'model.test_cfg.stride=(40,40)'])
+    slide = run_in_process('test.py', [config, ckpt, '--work-dir', str(tmp_path / 'slide'),
+                                       '--out', str(dump), '--cfg-options',
+                                       'model.test_cfg.mode=slide',
+                                       'model.test_cfg.crop_size=(60,60)',
+                                       'model.test_cfg.stride=(40,40)'])
     assert re.search(r'Iter\(test\) \[3/3\].*mIoU', slide)
     samples = pickle.loads(dump.read_bytes())
     assert len(samples) == 3
@@ -119,7 +120,7 @@ def test_train_then_test_whole_and_slide(demo, tmp_path, run_tool):
     assert _test_metrics(tmp_path / 'slide')['mIoU'] == pytest.approx(expected, abs=0.01)
 
 
-def test_demo_config_learns_far_above_chance(tmp_path, run_tool, make_demo_data):
+def test_demo_config_learns_far_above_chance(tmp_path, run_in_process, make_demo_data):
     """The demo's claim at a fifth of its cost: the demo config, from scratch, 150
     iterations on 64x64 scenes (an 8x8 patch grid) -> val mIoU far above chance.
 
@@ -144,6 +145,6 @@ def test_demo_config_learns_far_above_chance(tmp_path, run_tool, make_demo_data)
         f"train_dataloader = dict(dataset=dict(data_root='{root}'))\n"
         f"val_dataloader = dict(dataset=dict(data_root='{root}'))\n"
         f"test_dataloader = dict(dataset=dict(data_root='{root}'))\n")
-    out = run_tool('train.py', [str(config), '--work-dir', str(tmp_path / 'work')])
+    out = run_in_process('train.py', [str(config), '--work-dir', str(tmp_path / 'work')])
     miou = float(re.findall(r'Iter\(val\) \[20/20\].*mIoU: ([0-9.]+)', out)[-1])
     assert miou > 45.0, out[-3000:]

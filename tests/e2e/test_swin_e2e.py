@@ -12,7 +12,7 @@ SEG_CONFIG = f'{ROOT}/configs/demo/upernet_mpvg-swin-demo_mpvg_1xb8_demo-ade.py'
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures('single_thread')]
 
 
-def test_swin_classify_then_segment(tmp_path, run_tool, make_demo_data):
+def test_swin_classify_then_segment(tmp_path, run_in_process, make_demo_data):
     make_demo_data(tmp_path, '--formats', 'imagenet', '--num-train', '4', '--num-val', '2')
     make_demo_data(tmp_path / 'seg', '--formats', 'ade20k', '--num-train', '4', '--num-val',
                    '2', '--img-size', '60')
@@ -26,11 +26,12 @@ def test_swin_classify_then_segment(tmp_path, run_tool, make_demo_data):
         f"val_dataloader = dict(dataset=dict(data_root='{root}'))\n"
         f"test_dataloader = dict(dataset=dict(data_root='{root}'))\n")
     wd = tmp_path / 'cls'
-    out = run_tool('train.py', [str(cls_config), '--work-dir', str(wd)])
+    out = run_in_process('train.py', [str(cls_config), '--work-dir', str(wd)])
     assert re.search(r'Epoch\(train\)\s+\[2\]\[\s*(\d+)/\1\].*loss', out), out[-3000:]
     assert re.search(r'Epoch\(val\) \[2\]\[\d+/\d+\]\s+accuracy/top1', out), out[-3000:]
     cls_ckpt = f'{wd}/epoch_2.pth'
-    test = run_tool('test.py', [str(cls_config), cls_ckpt, '--work-dir', str(tmp_path / 'cls_test')])
+    test = run_in_process('test.py', [str(cls_config), cls_ckpt, '--work-dir',
+                                      str(tmp_path / 'cls_test')])
     assert re.search(r'Epoch\(test\).*accuracy/top1', test), test[-3000:]
 
     seg_root = f'{tmp_path}/seg/ade20k'
@@ -45,10 +46,10 @@ def test_swin_classify_then_segment(tmp_path, run_tool, make_demo_data):
         f"val_dataloader = dict(dataset=dict(data_root='{seg_root}'))\n"
         f"test_dataloader = dict(dataset=dict(data_root='{seg_root}'))\n")
     swd = tmp_path / 'seg_work'
-    out = run_tool('train.py', [str(seg_config), '--work-dir', str(swd), '--cfg-options',
-                            'model.backbone.init_cfg.type=Pretrained',
-                            f'model.backbone.init_cfg.checkpoint={cls_ckpt}',
-                            'model.backbone.init_cfg.prefix=backbone.'])
+    out = run_in_process('train.py', [str(seg_config), '--work-dir', str(swd), '--cfg-options',
+                                      'model.backbone.init_cfg.type=Pretrained',
+                                      f'model.backbone.init_cfg.checkpoint={cls_ckpt}',
+                                      'model.backbone.init_cfg.prefix=backbone.'])
     assert f'load backbone. in model from: {cls_ckpt}' in out
     # all the classifier's backbone weights are used; only the norms of stages 0-2,
     # which a classifier does not have (it reads stage 3 alone), start fresh
@@ -57,6 +58,6 @@ def test_swin_classify_then_segment(tmp_path, run_tool, make_demo_data):
     assert missing and set(missing[0].split(', ')) == {
         f'norm{s}.{p}' for s in range(3) for p in ('weight', 'bias')}, out[-3000:]
     assert re.search(r'Iter\(train\) \[2/2\].*decode\.loss_ce', out), out[-3000:]
-    test = run_tool('test.py', [str(seg_config), f'{swd}/iter_2.pth',
-                            '--work-dir', str(tmp_path / 'seg_test')])
+    test = run_in_process('test.py', [str(seg_config), f'{swd}/iter_2.pth',
+                                      '--work-dir', str(tmp_path / 'seg_test')])
     assert re.search(r'Iter\(test\) \[2/2\].*mIoU', test), test[-3000:]
