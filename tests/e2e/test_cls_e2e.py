@@ -69,11 +69,11 @@ def test_resume_continues_exactly(demo_cls_config, two_epochs, run_in_process, t
 
 
 def test_two_process_ddp_matches_one_process(demo_cls_config, two_epochs, run_tool, tmp_path):
-    """The first iteration's loss (before any update, so one epoch is enough) of two
-    processes of 16 images each averages to the one-process loss on the 32 images."""
+    """The first iteration's loss of two processes of 16 images each averages to the
+    one-process loss on the 32 images."""
     two = tmp_path / 'two'
     run_tool('dist_train.sh', [demo_cls_config, '2', '--work-dir', str(two), *_options(
-        'train_cfg.max_epochs=1', 'train_cfg.val_interval=100',
+        'train_cfg.max_epochs=2', 'train_cfg.val_interval=100',
         'default_hooks.checkpoint.interval=100', 'train_dataloader.batch_size=16',
         'env_cfg.dist_cfg.backend=gloo')], env=dict(PYTHON=sys.executable, PORT='29517'))
     single = _losses(two_epochs)[0]
