@@ -7,7 +7,6 @@ generated data, then its test script evaluates the checkpoint and (mmdet, mmseg)
 predictions with ``--show-dir``. The checkpoints are reused by test_publish_model.py.
 """
 import glob
-import json
 import os.path as osp
 
 import pytest
@@ -66,79 +65,47 @@ def demo_data(tmp_path_factory, make_demo_data):
     return str(out)
 
 
-# The shipped train.py, then the shipped test.py on the checkpoint that train.py named in
-# last_checkpoint, one after the other in one fresh interpreter (one start that imports the
-# toolboxes instead of two): train.py starts with nothing of the project imported (the
-# config's custom_imports import it); test.py reads the same config.
-TRAIN_THEN_TEST = r'''
-import json, os.path as osp, runpy, sys
-train, train_args, test, test_args = json.loads(sys.argv[1])
-assert 'mpvg_mm' not in sys.modules
-sys.argv = [train, *train_args]
-runpy.run_path(train, run_name='__main__')
-work_dir = train_args[train_args.index('--work-dir') + 1]
-with open(osp.join(work_dir, 'last_checkpoint')) as f:
-    checkpoint = f.read().strip()
-sys.argv = [test, *[checkpoint if a == 'LAST_CHECKPOINT' else a for a in test_args]]
-runpy.run_path(test, run_name='__main__')
-'''
-
-
-def _log(work_dir):
-    """The log the runner wrote under ``work_dir`` (``<timestamp>/<timestamp>.log``)."""
-    (log, ) = glob.glob(f'{work_dir}/*/*.log')
-    with open(log) as f:
-        return f.read()
-
-
 @pytest.fixture(scope='module')
 def trained(demo_data, tmp_path_factory, run_python):
-    """``trained(toolbox)``: the toolbox's shipped train.py on its demo config, then its
-    shipped test.py on the checkpoint (with ``--show-dir`` for mmdet and mmseg): the
-    checkpoint and both logs (run once per module)."""
+    """``trained(toolbox)``: the work dir and checkpoint of the toolbox's shipped train.py
+    on its demo config (run once per module)."""
     done = {}
 
     def train(toolbox):
         if toolbox not in done:
             config, _, schedule, _ = DEMO[toolbox]
-            config = f'{ROOT}/{config}'
-            out = tmp_path_factory.mktemp(f'{toolbox}_train')
-            work_dir, test_dir, show_dir = out / 'train', out / 'test', out / 'show'
-            train_args = [config, '--work-dir', str(work_dir), '--cfg-options', *schedule,
-                          *data_options(toolbox, demo_data)]
-            test_args = [config, 'LAST_CHECKPOINT', '--work-dir', str(test_dir)]
-            if toolbox != 'mmpretrain':
-                test_args += ['--show-dir', str(show_dir)]
-            test_args += ['--cfg-options', *data_options(toolbox, demo_data)]
-            script = out / 'train_then_test.py'
-            script.write_text(TRAIN_THEN_TEST)
-            run_python([str(script), json.dumps([
-                shipped_script(toolbox, 'train.py'), train_args,
-                shipped_script(toolbox, 'test.py'), test_args])], cwd=str(out))
-            with open(work_dir / 'last_checkpoint') as f:
+            work_dir = str(tmp_path_factory.mktemp(f'{toolbox}_train'))
+            out = run_python([shipped_script(toolbox, 'train.py'), f'{ROOT}/{config}',
+                              '--work-dir', work_dir, '--cfg-options', *schedule,
+                              *data_options(toolbox, demo_data)], cwd=work_dir)
+            with open(osp.join(work_dir, 'last_checkpoint')) as f:
                 ckpt = f.read().strip()
-            assert osp.isfile(ckpt)
-            done[toolbox] = dict(config=config, ckpt=ckpt, log=_log(work_dir),
-                                 test_log=_log(test_dir), show_dir=show_dir)
+            assert osp.isfile(ckpt), out[-3000:]
+            done[toolbox] = dict(config=f'{ROOT}/{config}', ckpt=ckpt, log=out)
         return done[toolbox]
 
     return train
 
 
 @pytest.mark.parametrize('toolbox', list(DEMO))
-def test_shipped_train_then_test(toolbox, trained):
+def test_shipped_train_then_test(toolbox, trained, demo_data, run_python, tmp_path):
     run = trained(toolbox)
     metric = DEMO[toolbox][3]
     assert metric in run['log']  # the validation at the end of training
-    out = run['test_log']
+    args = [shipped_script(toolbox, 'test.py'), run['config'], run['ckpt'],
+            '--work-dir', str(tmp_path / 'test')]
+    if toolbox != 'mmpretrain':
+        args += ['--show-dir', str(tmp_path / 'show')]
+    out = run_python([*args, '--cfg-options', *data_options(toolbox, demo_data)],
+                     cwd=str(tmp_path))
     assert metric in out and '(test)' in out, out[-3000:]
     if toolbox == 'mmpretrain':
         return
     # mmdet draws every test image, mmseg every `interval`-th one (the demo config's 4:
     # the last of the 4 test images here): both write pictures
-    drawn = glob.glob(str(run['show_dir'] / '**' / '*.png'), recursive=True) + glob.glob(
-        str(run['show_dir'] / '**' / '*.jpg'), recursive=True)
-    assert drawn, f"--show-dir drew nothing under {run['show_dir']}"
+    drawn = glob.glob(str(tmp_path / '**' / '*.png'), recursive=True) + glob.glob(
+        str(tmp_path / '**' / '*.jpg'), recursive=True)
+    assert drawn, f'--show-dir drew nothing under {tmp_path}'
 
 
 # Run in a fresh interpreter: what a user of the published weights has (the toolboxes and
@@ -194,6 +161,7 @@ def test_published_checkpoint_loads_without_the_project(toolbox, trained, demo_d
     process that imported nothing of the project; same predictions as the training
     checkpoint."""
     import hashlib
+    import json
 
     import torch
     run = trained(toolbox)
