@@ -22,6 +22,25 @@ def tiny_arch():
 
 
 @pytest.fixture(scope='session')
+def randomize():
+    """``randomize(model, seed=0, scale=0.3)``: non-trivial values for every parameter of
+    ``model`` (returned), LayerNorm affine ones included: norm weights 1 + N(0, 0.5^2), the
+    others N(0, scale^2), drawn from a generator seeded with ``seed``."""
+
+    def fill(model, seed=0, scale=0.3):
+        g = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if 'norm' in name and name.endswith('weight'):
+                    p.copy_(1 + 0.5 * torch.randn(p.shape, generator=g))
+                else:
+                    p.copy_(scale * torch.randn(p.shape, generator=g))
+        return model
+
+    return fill
+
+
+@pytest.fixture(scope='session')
 def tool():
     """``tool('analysis_tools/benchmark')``: the script ``tools/<path>.py`` imported by path
     (the tools are not a package), once per session."""

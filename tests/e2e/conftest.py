@@ -1,3 +1,7 @@
+"""Fixtures of the end-to-end tests: the tools run as a user runs them (a fresh
+interpreter per command, one thread) or, where a fresh interpreter is not what a test checks,
+in this process; the demo data generated in this process."""
+import glob
 import os
 import subprocess
 import sys
@@ -8,14 +12,87 @@ ROOT = __file__.rsplit('/tests/', 1)[0]
 DEMO_CONFIG = f'{ROOT}/configs/demo/mpvg-vit-demo_mpvg_1xb64_demo-cls.py'
 
 
+def _run(command, cwd=ROOT, env=None, timeout=900):
+    """``command`` in ``cwd`` with this repository and the test hooks importable (as
+    ``pip install -e .`` makes the repository) and one thread; returns stdout + stderr,
+    failing with their tail when the command fails."""
+    full_env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
+                    PYTHONPATH=f'{ROOT}:{ROOT}/tests/e2e')
+    full_env.update(env or {})  # the caller's entries win (PYTHONPATH included)
+    proc = subprocess.run(command, cwd=cwd, env=full_env, capture_output=True, text=True,
+                          timeout=timeout)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    return out
+
+
 @pytest.fixture(scope='session')
-def demo_cls_config(tmp_path_factory):
+def run_python():
+    """``run_python(args, cwd=ROOT, env=None)``: ``python ARGS`` in a fresh interpreter;
+    returns its stdout + stderr (the test fails with their tail when it fails)."""
+    return lambda args, **kwargs: _run([sys.executable, *args], **kwargs)
+
+
+@pytest.fixture(scope='session')
+def run_tool():
+    """``run_tool('train.py', args, cwd=ROOT, env=None)``: ``python tools/train.py ARGS``
+    (``bash tools/NAME.sh ARGS`` for a shell script), as ``run_python``."""
+
+    def run(script, args, **kwargs):
+        path = f'{ROOT}/tools/{script}'
+        return _run([sys.executable if script.endswith('.py') else 'bash', path, *args],
+                    **kwargs)
+
+    return run
+
+
+@pytest.fixture(scope='session')
+def run_in_process():
+    """``run_in_process('train.py', args)``: ``tools/train.py ARGS`` (or ``test.py``) in this
+    process, on one thread: the tool's main, without the seconds of an interpreter start
+    that imports the toolboxes; returns the log it wrote under ``--work-dir`` (what the
+    command prints, from the runner's logger)."""
+    import torch
+    from mmengine.registry import DefaultScope
+
+    from mpvg_mm import cli
+    if f'{ROOT}/tests/e2e' not in sys.path:  # the test hooks (custom_imports)
+        sys.path.insert(0, f'{ROOT}/tests/e2e')
+    mains = {'train.py': cli.train_main, 'test.py': cli.test_main}
+
+    def run(script, args):
+        work_dir = args[args.index('--work-dir') + 1]
+        before = set(glob.glob(f'{work_dir}/*/*.log'))
+        threads = torch.get_num_threads()
+        scopes = dict(DefaultScope._instance_dict)  # the runner's scope ends with it
+        torch.set_num_threads(1)
+        try:
+            mains[script]([str(a) for a in args])
+        finally:
+            torch.set_num_threads(threads)
+            DefaultScope._instance_dict.clear()
+            DefaultScope._instance_dict.update(scopes)
+        (log, ) = set(glob.glob(f'{work_dir}/*/*.log')) - before
+        with open(log) as f:
+            return f.read()
+
+    return run
+
+
+@pytest.fixture(scope='session')
+def make_demo_data(tool):
+    """``make_demo_data(out_dir, '--formats', 'ade20k', ...)``: tools/make_demo_data.py with
+    these arguments, in this process (the same seeded images as its command line, without
+    an interpreter start that imports the toolboxes)."""
+    return lambda out, *args: tool('make_demo_data').main([str(out), *args])
+
+
+@pytest.fixture(scope='session')
+def demo_cls_config(tmp_path_factory, make_demo_data):
     """The demo classifier's config on 16 generated images a class (4 iterations an epoch),
     recording its losses (RecordLossHook), logging every iteration; generated once."""
     out = tmp_path_factory.mktemp('demo')
-    subprocess.run([sys.executable, f'{ROOT}/tools/make_demo_data.py', str(out), '--formats',
-                    'imagenet', '--num-train', '16', '--num-val', '4'], check=True,
-                   capture_output=True)
+    make_demo_data(out, '--formats', 'imagenet', '--num-train', '16', '--num-val', '4')
     root = f'{out}/imagenet'
     config = out / 'demo_cls.py'
     config.write_text(
@@ -78,3 +155,46 @@ def exit_probe(tmp_path_factory):
     folder = tmp_path_factory.mktemp('exit_probe')
     (folder / 'sitecustomize.py').write_text(_EXIT_PROBE)
     return ExitProbe(folder)
+
+
+@pytest.fixture
+def tiny_cls_config(tmp_path, make_demo_data):
+    """``tiny_cls_config(base, epochs=2)``: the demo classification config ``base`` on 4
+    generated images a class (2 for validation), ``epochs`` epochs validated at the end,
+    logging every iteration; returns the new config's path (under ``tmp_path``)."""
+
+    def make(base, epochs=2):
+        make_demo_data(tmp_path, '--formats', 'imagenet', '--num-train', '4', '--num-val',
+                       '2')
+        root = f'{tmp_path}/imagenet'
+        config = tmp_path / 'tiny_cls.py'
+        config.write_text(
+            f"_base_ = ['{base}']\n"
+            "default_hooks = dict(logger=dict(interval=1))\n"
+            f"train_cfg = dict(max_epochs={epochs}, val_interval={epochs})\n"
+            f"train_dataloader = dict(batch_size=16, dataset=dict(data_root='{root}'))\n"
+            f"val_dataloader = dict(dataset=dict(data_root='{root}'))\n"
+            f"test_dataloader = dict(dataset=dict(data_root='{root}'))\n")
+        return str(config)
+
+    return make
+
+
+@pytest.fixture
+def train_then_test(tmp_path, tiny_cls_config, run_in_process):
+    """``train_then_test(base)``: ``tools/train.py`` (2 epochs) then ``tools/test.py`` on the
+    last checkpoint, on :func:`tiny_cls_config`; asserts that both epochs trained, the
+    validation and the test printed top-1, and returns ``(train_log, test_log)``."""
+    import re
+
+    def run(base):
+        config, wd = tiny_cls_config(base, epochs=2), tmp_path / 'cls'
+        out = run_in_process('train.py', [config, '--work-dir', str(wd)])
+        assert re.search(r'Epoch\(train\)\s+\[2\]\[\s*(\d+)/\1\].*loss', out), out[-3000:]
+        assert re.search(r'Epoch\(val\) \[2\]\[\d+/\d+\]\s+accuracy/top1', out), out[-3000:]
+        test = run_in_process('test.py', [config, f'{wd}/epoch_2.pth', '--work-dir',
+                                          str(tmp_path / 'test')])
+        assert re.search(r'Epoch\(test\).*accuracy/top1', test), test[-3000:]
+        return out, test
+
+    return run

@@ -17,8 +17,6 @@ import pytest
 import torch
 
 ROOT = __file__.rsplit('/tests/', 1)[0]
-if f'{ROOT}/tests/e2e' not in sys.path:  # the test hooks, for the runs in this process
-    sys.path.insert(0, f'{ROOT}/tests/e2e')
 SCORES = [30.0, 35.16, 33.59]
 BEST = 'best_accuracy_top1_epoch_2.pth'
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures('single_thread')]
@@ -38,13 +36,6 @@ def demo_config(demo_cls_config, tmp_path_factory):
 
 def _env(**extra):
     return dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=f'{ROOT}:{ROOT}/tests/e2e', **extra)
-
-
-def _train(args, **env):
-    proc = subprocess.run([sys.executable, f'{ROOT}/tools/train.py', *args], cwd=ROOT,
-                          env=_env(**env), capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc.stdout + proc.stderr
 
 
 def _train_killed_while_writing(args, name, marker):
@@ -88,7 +79,7 @@ def _check_resumable_state(wd, epoch, best_files):
         _load(wd / name)
 
 
-def test_kills_during_checkpoint_writes_then_resume(demo_config, tmp_path):
+def test_kills_during_checkpoint_writes_then_resume(demo_config, run_in_process, tmp_path):
     """Three kills, each half-way through a checkpoint write, in one run (max_keep_ckpts=1,
     so that the checkpoint being replaced is the only one)."""
     wd = tmp_path / 'wd'
@@ -106,7 +97,7 @@ def test_kills_during_checkpoint_writes_then_resume(demo_config, tmp_path):
     _train_killed_while_writing(resume, 'epoch_2.pth', str(tmp_path / 'stall3'))
     _check_resumable_state(wd, 2, [BEST])
     # the run ends with epoch 2 as the best: epoch 3 (33.59) is not crowned
-    out = _train(resume)
+    out = run_in_process('train.py', [*resume, 'experiment_name=resumed'])
     assert 'Validating epoch 2 again' in out
     assert f'Adopted the best checkpoint {wd}/{BEST} (35.1600)' in out
     assert sorted(p for p in os.listdir(wd) if p.endswith('.pth') or p.startswith('.')) == [
@@ -119,26 +110,16 @@ def test_kills_during_checkpoint_writes_then_resume(demo_config, tmp_path):
     assert best['meta']['epoch'] == 2
 
 
-def _train_in_process(args):
-    """tools/train.py in this process (no interpreter start-up); returns its log."""
-    from mpvg_mm import cli
-    work_dir = args[args.index('--work-dir') + 1]
-    before = set(glob.glob(f'{work_dir}/*/*.log'))
-    cli.train_main(args)
-    (log, ) = set(glob.glob(f'{work_dir}/*/*.log')) - before
-    with open(log) as f:
-        return f.read()
-
-
-def test_resume_from_another_run_never_deletes_its_files(demo_config, tmp_path):
+def test_resume_from_another_run_never_deletes_its_files(demo_config, run_in_process,
+                                                         tmp_path):
     run_a, run_b = tmp_path / 'a', tmp_path / 'b'
-    _train_in_process([demo_config, '--work-dir', str(run_a), '--cfg-options',
-                       'default_hooks.checkpoint.max_keep_ckpts=3', 'experiment_name=a'])
+    run_in_process('train.py', [demo_config, '--work-dir', str(run_a), '--cfg-options',
+                                'default_hooks.checkpoint.max_keep_ckpts=3', 'experiment_name=a'])
     files_a = {p: os.path.getsize(p) for p in glob.glob(f'{run_a}/*.pth')}
     assert os.path.basename(next(p for p in files_a if 'best' in p)) == BEST
     # run B continues A's epoch 2 in its own directory; its better epoch 3 replaces only
     # its own best checkpoints, not A's best (epoch 2), which B's resumed record names
-    out = _train_in_process([
+    out = run_in_process('train.py', [
         demo_config, '--work-dir', str(run_b), '--resume', f'{run_a}/epoch_2.pth',
         '--cfg-options', 'default_hooks.checkpoint.max_keep_ckpts=1', 'experiment_name=b',
         'custom_hooks.0.scores=[30.0,35.16,40.0]'])
@@ -148,7 +129,8 @@ def test_resume_from_another_run_never_deletes_its_files(demo_config, tmp_path):
     assert _best_files(run_b) == ['best_accuracy_top1_epoch_3.pth']
 
 
-def test_random_augmentation_continues_exactly_after_a_kill(demo_config, tmp_path):
+def test_random_augmentation_continues_exactly_after_a_kill(demo_config, run_in_process,
+                                                             tmp_path):
     """Random crops (numpy), Mixup (numpy + torch) and drop path (torch): the epoch after a
     kill and --resume sees the same random draws, hence the same losses, as without the kill;
     without the saved random states it does not."""
@@ -166,14 +148,16 @@ def test_random_augmentation_continues_exactly_after_a_kill(demo_config, tmp_pat
         "    dict(type='PackInputs')]))\n")
     config = str(config)
     full, part = tmp_path / 'full', tmp_path / 'part'
-    _train_in_process([config, '--work-dir', str(full), '--cfg-options', 'experiment_name=f'])
+    run_in_process('train.py', [config, '--work-dir', str(full), '--cfg-options',
+                                'experiment_name=f'])
     _train_killed_while_writing([config, '--work-dir', str(part)], 'epoch_2.pth',
                                 str(tmp_path / 'stalled'))
 
     def epoch_2_losses(work_dir, *options):
         shutil.copytree(part, work_dir)
-        _train_in_process([config, '--work-dir', str(work_dir), '--resume', '--cfg-options',
-                           f'experiment_name={work_dir.name}', *options])
+        run_in_process('train.py', [config, '--work-dir', str(work_dir), '--resume',
+                                    '--cfg-options', f'experiment_name={work_dir.name}',
+                                    *options])
         with open(work_dir / 'losses_rank0.json') as f:
             return json.load(f)
 

@@ -10,10 +10,6 @@
 
 The configs' own checks (weight decay, layer-wise lr decay) are in tests/test_configs.py.
 """
-import os
-import subprocess
-import sys
-
 import pytest
 import torch
 from mmengine.config import Config
@@ -42,11 +38,10 @@ def _cls_checkpoint(path):
 
 
 @pytest.fixture(scope='module')
-def demo(tmp_path_factory):
+def demo(tmp_path_factory, make_demo_data):
     out = tmp_path_factory.mktemp('det')
-    subprocess.run([sys.executable, f'{ROOT}/tools/make_demo_data.py', str(out), '--formats',
-                    'coco', '--num-train', str(NUM_TRAIN), '--num-val', str(NUM_VAL)],
-                   check=True, capture_output=True)
+    make_demo_data(out, '--formats', 'coco', '--num-train', str(NUM_TRAIN), '--num-val',
+                   str(NUM_VAL))
     root = f'{out}/coco/'
     ckpt = str(out / 'cls.pth')
     cls_state = _cls_checkpoint(ckpt)
@@ -72,31 +67,22 @@ def demo(tmp_path_factory):
     return dict(config=str(config), ckpt=ckpt, cls_state=cls_state)
 
 
-def _run(args, cwd=ROOT):
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=ROOT)
-    proc = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=600)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-4000:]
-    return out
-
-
 def _assert_coco_metrics(out):
     for key in ('coco/bbox_mAP', 'coco/segm_mAP', 'bbox_mAP_copypaste', 'segm_mAP_copypaste'):
         assert key in out, f'{key} not reported:\n{out[-3000:]}'
 
 
 @pytest.mark.slow
-def test_train_then_test(demo, tmp_path):
+def test_train_then_test(demo, tmp_path, run_in_process):
     wd = tmp_path / 'wd'
-    out = _run([f'{ROOT}/tools/train.py', demo['config'], '--work-dir', str(wd)])
+    out = run_in_process('train.py', [demo['config'], '--work-dir', str(wd)])
     assert f"load backbone. in model from: {demo['ckpt']}" in out
     assert 'Epoch(train) [2][2/2]' in out
     _assert_coco_metrics(out)  # the validation after the last epoch
     ckpt = wd / 'epoch_2.pth'
     assert ckpt.is_file()
-    out = _run([f'{ROOT}/tools/test.py', demo['config'], str(ckpt), '--work-dir',
-                str(tmp_path / 'test')])
+    out = run_in_process('test.py', [demo['config'], str(ckpt), '--work-dir',
+                                     str(tmp_path / 'test')])
     _assert_coco_metrics(out)
     assert f'Epoch(test) [{NUM_VAL // 4}/{NUM_VAL // 4}]' in out
 
@@ -118,7 +104,7 @@ def test_cls_checkpoint_loads_into_detector_backbone(demo):
 
 
 @pytest.mark.slow
-def test_upstream_runner_from_cfg_needs_no_manual_import(demo, tmp_path):
+def test_upstream_runner_from_cfg_needs_no_manual_import(demo, tmp_path, run_python):
     """Config.fromfile + Runner.from_cfg (what every OpenMMLab train script does) in a
     fresh interpreter: custom_imports registers mpvg_mm's modules into mmdet."""
     script = ("import sys\n"
@@ -130,6 +116,6 @@ def test_upstream_runner_from_cfg_needs_no_manual_import(demo, tmp_path):
               "runner = Runner.from_cfg(cfg)\n"
               "print(type(runner.model).__name__, type(runner.model.backbone).__name__,\n"
               "      type(runner.model.neck).__name__)\n")
-    out = _run(['-c', script, demo['config'], str(tmp_path / 'wd')], cwd=str(tmp_path))
+    out = run_python(['-c', script, demo['config'], str(tmp_path / 'wd')], cwd=str(tmp_path))
     assert 'MaskRCNN MPVGViT MultiLevelNeck' in out
 

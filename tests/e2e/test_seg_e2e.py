@@ -3,11 +3,8 @@ classification checkpoint, trained with tools/train.py, evaluated with tools/tes
 whole-image and sliding-window mode on images whose side is not a multiple of the patch."""
 import glob
 import json
-import os
 import pickle
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -31,11 +28,10 @@ def _build(cfg_model, scope):
 
 
 @pytest.fixture(scope='module')
-def demo(tmp_path_factory):
+def demo(tmp_path_factory, make_demo_data):
     out = tmp_path_factory.mktemp('demo_seg')
-    subprocess.run([sys.executable, f'{ROOT}/tools/make_demo_data.py', str(out), '--formats',
-                    'ade20k', '--num-train', '8', '--num-val', '3', '--img-size',
-                    str(IMG_SIZE)], check=True, capture_output=True)
+    make_demo_data(out, '--formats', 'ade20k', '--num-train', '8', '--num-val', '3',
+                   '--img-size', str(IMG_SIZE))
     # a (randomly initialised) demo classifier, saved as mmengine saves checkpoints
     torch.manual_seed(0)
     classifier = _build(Config.fromfile(CLS_CONFIG).model, 'mmpretrain')
@@ -52,14 +48,6 @@ def demo(tmp_path_factory):
         f"val_dataloader = dict(dataset=dict(data_root='{root}'))\n"
         f"test_dataloader = dict(dataset=dict(data_root='{root}'))\n")
     return dict(config=str(config), cls_ckpt=str(cls_ckpt), out=out)
-
-
-def _run(script, args):
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=ROOT)
-    proc = subprocess.run([sys.executable, f'{ROOT}/tools/{script}', *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc.stdout + proc.stderr
 
 
 def _pretrained(ckpt):
@@ -89,10 +77,10 @@ def test_classification_checkpoint_fills_the_whole_backbone(demo):
         torch.testing.assert_close(value, ckpt[name], msg=name)
 
 
-def test_train_then_test_whole_and_slide(demo, tmp_path):
+def test_train_then_test_whole_and_slide(demo, tmp_path, run_in_process):
     config, wd = demo['config'], tmp_path / 'train'
-    out = _run('train.py', [config, '--work-dir', str(wd), '--cfg-options',
-                            *_pretrained(demo['cls_ckpt'])])
+    out = run_in_process('train.py', [config, '--work-dir', str(wd), '--cfg-options',
+                                      *_pretrained(demo['cls_ckpt'])])
     assert f"load backbone. in model from: {demo['cls_ckpt']}" in out
     assert 'missing keys' not in out and 'unexpected key' not in out, out[-3000:]
     assert re.search(r'Iter\(train\) \[4/4\].*decode\.loss_ce', out)
@@ -100,17 +88,18 @@ def test_train_then_test_whole_and_slide(demo, tmp_path):
     ckpt = f'{wd}/iter_4.pth'
 
     # the saved checkpoint, re-read by tools/test.py, scores what validation scored
-    whole = _run('test.py', [config, ckpt, '--work-dir', str(tmp_path / 'whole')])
+    whole = run_in_process('test.py', [config, ckpt, '--work-dir', str(tmp_path / 'whole')])
     assert re.search(r'Iter\(test\) \[3/3\].*mIoU', whole)
     assert _test_metrics(tmp_path / 'whole')['mIoU'] == pytest.approx(val_miou, abs=0.01)
 
     # 60x60 windows (not a multiple of 8 either), stride 40, on the 100x100 images: full
     # size label maps, and the logged mIoU is the one of the dumped predictions
     dump = tmp_path / 'slide.pkl'
-    slide = _run('test.py', [config, ckpt, '--work-dir', str(tmp_path / 'slide'),
-                             '--out', str(dump), '--cfg-options', 'model.test_cfg.mode=slide',
-                             'model.test_cfg.crop_size=(60,60)',
-                             'model.test_cfg.stride=(40,40)'])
+    slide = run_in_process('test.py', [config, ckpt, '--work-dir', str(tmp_path / 'slide'),
+                                       '--out', str(dump), '--cfg-options',
+                                       'model.test_cfg.mode=slide',
+                                       'model.test_cfg.crop_size=(60,60)',
+                                       'model.test_cfg.stride=(40,40)'])
     assert re.search(r'Iter\(test\) \[3/3\].*mIoU', slide)
     samples = pickle.loads(dump.read_bytes())
     assert len(samples) == 3
@@ -131,7 +120,7 @@ def test_train_then_test_whole_and_slide(demo, tmp_path):
     assert _test_metrics(tmp_path / 'slide')['mIoU'] == pytest.approx(expected, abs=0.01)
 
 
-def test_demo_config_learns_far_above_chance(tmp_path):
+def test_demo_config_learns_far_above_chance(tmp_path, run_in_process, make_demo_data):
     """The demo's claim at a fifth of its cost: the demo config, from scratch, 150
     iterations on 64x64 scenes (an 8x8 patch grid) -> val mIoU far above chance.
 
@@ -140,9 +129,8 @@ def test_demo_config_learns_far_above_chance(tmp_path):
     drawn flat (``--flat``). A model that does not learn, or an evaluation that
     mislabels the classes, stays far below 45.
     """
-    subprocess.run([sys.executable, f'{ROOT}/tools/make_demo_data.py', str(tmp_path),
-                    '--formats', 'ade20k', '--num-train', '200', '--num-val', '20',
-                    '--img-size', '64'], check=True, capture_output=True)
+    make_demo_data(tmp_path, '--formats', 'ade20k', '--num-train', '200', '--num-val', '20',
+                   '--img-size', '64')
     root, iters = f'{tmp_path}/ade20k', 150
     config = tmp_path / 'demo_seg_64px.py'
     config.write_text(
@@ -157,6 +145,6 @@ def test_demo_config_learns_far_above_chance(tmp_path):
         f"train_dataloader = dict(dataset=dict(data_root='{root}'))\n"
         f"val_dataloader = dict(dataset=dict(data_root='{root}'))\n"
         f"test_dataloader = dict(dataset=dict(data_root='{root}'))\n")
-    out = _run('train.py', [str(config), '--work-dir', str(tmp_path / 'work')])
+    out = run_in_process('train.py', [str(config), '--work-dir', str(tmp_path / 'work')])
     miou = float(re.findall(r'Iter\(val\) \[20/20\].*mIoU: ([0-9.]+)', out)[-1])
     assert miou > 45.0, out[-3000:]

@@ -2,10 +2,7 @@
 tools/train.py and evaluated with tools/test.py, then the demo Swin UperNet fine-tuned
 from its checkpoint (every classifier weight used; the norms of stages 0-2 new) and
 evaluated on images whose side is not a multiple of the patch."""
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 
@@ -15,21 +12,10 @@ SEG_CONFIG = f'{ROOT}/configs/demo/upernet_mpvg-swin-demo_mpvg_1xb8_demo-ade.py'
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures('single_thread')]
 
 
-def _run(script, args):
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=ROOT)
-    proc = subprocess.run([sys.executable, f'{ROOT}/tools/{script}', *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc.stdout + proc.stderr
-
-
-def test_swin_classify_then_segment(tmp_path):
-    subprocess.run([sys.executable, f'{ROOT}/tools/make_demo_data.py', str(tmp_path),
-                    '--formats', 'imagenet', '--num-train', '4', '--num-val', '2'],
-                   check=True, capture_output=True)
-    subprocess.run([sys.executable, f'{ROOT}/tools/make_demo_data.py', str(tmp_path / 'seg'),
-                    '--formats', 'ade20k', '--num-train', '4', '--num-val', '2',
-                    '--img-size', '60'], check=True, capture_output=True)
+def test_swin_classify_then_segment(tmp_path, run_in_process, make_demo_data):
+    make_demo_data(tmp_path, '--formats', 'imagenet', '--num-train', '4', '--num-val', '2')
+    make_demo_data(tmp_path / 'seg', '--formats', 'ade20k', '--num-train', '4', '--num-val',
+                   '2', '--img-size', '60')
     root = f'{tmp_path}/imagenet'
     cls_config = tmp_path / 'swin_cls.py'
     cls_config.write_text(
@@ -40,11 +26,12 @@ def test_swin_classify_then_segment(tmp_path):
         f"val_dataloader = dict(dataset=dict(data_root='{root}'))\n"
         f"test_dataloader = dict(dataset=dict(data_root='{root}'))\n")
     wd = tmp_path / 'cls'
-    out = _run('train.py', [str(cls_config), '--work-dir', str(wd)])
+    out = run_in_process('train.py', [str(cls_config), '--work-dir', str(wd)])
     assert re.search(r'Epoch\(train\)\s+\[2\]\[\s*(\d+)/\1\].*loss', out), out[-3000:]
     assert re.search(r'Epoch\(val\) \[2\]\[\d+/\d+\]\s+accuracy/top1', out), out[-3000:]
     cls_ckpt = f'{wd}/epoch_2.pth'
-    test = _run('test.py', [str(cls_config), cls_ckpt, '--work-dir', str(tmp_path / 'cls_test')])
+    test = run_in_process('test.py', [str(cls_config), cls_ckpt, '--work-dir',
+                                      str(tmp_path / 'cls_test')])
     assert re.search(r'Epoch\(test\).*accuracy/top1', test), test[-3000:]
 
     seg_root = f'{tmp_path}/seg/ade20k'
@@ -59,10 +46,10 @@ def test_swin_classify_then_segment(tmp_path):
         f"val_dataloader = dict(dataset=dict(data_root='{seg_root}'))\n"
         f"test_dataloader = dict(dataset=dict(data_root='{seg_root}'))\n")
     swd = tmp_path / 'seg_work'
-    out = _run('train.py', [str(seg_config), '--work-dir', str(swd), '--cfg-options',
-                            'model.backbone.init_cfg.type=Pretrained',
-                            f'model.backbone.init_cfg.checkpoint={cls_ckpt}',
-                            'model.backbone.init_cfg.prefix=backbone.'])
+    out = run_in_process('train.py', [str(seg_config), '--work-dir', str(swd), '--cfg-options',
+                                      'model.backbone.init_cfg.type=Pretrained',
+                                      f'model.backbone.init_cfg.checkpoint={cls_ckpt}',
+                                      'model.backbone.init_cfg.prefix=backbone.'])
     assert f'load backbone. in model from: {cls_ckpt}' in out
     # all the classifier's backbone weights are used; only the norms of stages 0-2,
     # which a classifier does not have (it reads stage 3 alone), start fresh
@@ -71,6 +58,6 @@ def test_swin_classify_then_segment(tmp_path):
     assert missing and set(missing[0].split(', ')) == {
         f'norm{s}.{p}' for s in range(3) for p in ('weight', 'bias')}, out[-3000:]
     assert re.search(r'Iter\(train\) \[2/2\].*decode\.loss_ce', out), out[-3000:]
-    test = _run('test.py', [str(seg_config), f'{swd}/iter_2.pth',
-                            '--work-dir', str(tmp_path / 'seg_test')])
+    test = run_in_process('test.py', [str(seg_config), f'{swd}/iter_2.pth',
+                                      '--work-dir', str(tmp_path / 'seg_test')])
     assert re.search(r'Iter\(test\) \[2/2\].*mIoU', test), test[-3000:]

@@ -7,10 +7,7 @@ generated data, then its test script evaluates the checkpoint and (mmdet, mmseg)
 predictions with ``--show-dir``. The checkpoints are reused by test_publish_model.py.
 """
 import glob
-import os
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 
@@ -43,17 +40,6 @@ def shipped_script(toolbox, name):
     return path
 
 
-def run_python(args, cwd, timeout=900):
-    """Runs ``python ARGS`` with this repository importable (as ``pip install -e .`` makes
-    it) and one thread; returns stdout + stderr, failing with their tail."""
-    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', PYTHONPATH=ROOT)
-    proc = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-4000:]
-    return out
-
-
 def data_options(toolbox, data_root):
     """--cfg-options that point a demo config at generated data under ``data_root``."""
     fmt = DEMO[toolbox][1]
@@ -73,16 +59,14 @@ def demo_val_images(data_root, toolbox):
 
 
 @pytest.fixture(scope='module')
-def demo_data(tmp_path_factory):
+def demo_data(tmp_path_factory, make_demo_data):
     out = tmp_path_factory.mktemp('upstream_data')
-    subprocess.run([sys.executable, f'{ROOT}/tools/make_demo_data.py', str(out),
-                    '--num-train', '8', '--num-val', str(NUM_VAL)], check=True,
-                   capture_output=True)
+    make_demo_data(out, '--num-train', '8', '--num-val', str(NUM_VAL))
     return str(out)
 
 
 @pytest.fixture(scope='module')
-def trained(demo_data, tmp_path_factory):
+def trained(demo_data, tmp_path_factory, run_python):
     """``trained(toolbox)``: the work dir and checkpoint of the toolbox's shipped train.py
     on its demo config (run once per module)."""
     done = {}
@@ -104,7 +88,7 @@ def trained(demo_data, tmp_path_factory):
 
 
 @pytest.mark.parametrize('toolbox', list(DEMO))
-def test_shipped_train_then_test(toolbox, trained, demo_data, tmp_path):
+def test_shipped_train_then_test(toolbox, trained, demo_data, run_python, tmp_path):
     run = trained(toolbox)
     metric = DEMO[toolbox][3]
     assert metric in run['log']  # the validation at the end of training
@@ -171,7 +155,7 @@ print('RESULT', json.dumps(result))
 
 @pytest.mark.parametrize('toolbox', list(DEMO))
 def test_published_checkpoint_loads_without_the_project(toolbox, trained, demo_data, tool,
-                                                        tmp_path):
+                                                        run_python, tmp_path):
     """tools/model_converters/publish_model.py: meta and state_dict only, named by its
     sha256, readable by torch.load(weights_only=True) and the toolbox's inferencer in a
     process that imported nothing of the project; same predictions as the training

@@ -27,19 +27,6 @@ def _peer(**kwargs):
     return peer
 
 
-def _randomize(model, seed=0, scale=0.3):
-    """Non-trivial values for every parameter, LN affine ones included (the others
-    normal with std ``scale``)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if 'norm' in name and name.endswith('weight'):
-                p.copy_(1 + 0.5 * torch.randn(p.shape, generator=g))
-            else:
-                p.copy_(scale * torch.randn(p.shape, generator=g))
-    return model
-
-
 # --------------------------------------------------------------------------- Default = peer
 def test_default_is_mmpretrain_swin_t_with_ape():
     """Swin-T at 224: strict load of mmpretrain's state dict, same features (fp32)."""
@@ -59,11 +46,11 @@ def test_default_is_mmpretrain_swin_t_with_ape():
 @pytest.mark.parametrize('fused_attn', [True, False])
 @pytest.mark.parametrize('size', [(32, 32), (32, 48), (30, 45)],
                          ids=['square', 'non-square', 'padded'])
-def test_default_matches_peer_at_any_size(size, fused_attn):
+def test_default_matches_peer_at_any_size(size, fused_attn, randomize):
     """Non-square and padded inputs (to the patch and to the windows), every stage's
     output through its norm, with the fused and mmpretrain's explicit window attention."""
     kw = dict(out_indices=(0, 1, 2, 3), pad_small_map=True)
-    peer = _randomize(_peer(**kw), scale=0.1)
+    peer = randomize(_peer(**kw), scale=0.1)
     model = _tiny(pe_mode='default', fused_attn=fused_attn, **kw)
     model.load_state_dict(peer.state_dict(), strict=True)
     img = torch.randn(2, 3, *size)
@@ -144,9 +131,9 @@ CASES = {
 
 @pytest.mark.parametrize('size', [(32, 32), (30, 44)], ids=['224-like', 'padded'])
 @pytest.mark.parametrize('case', list(CASES))
-def test_structures_match_the_equations(case, size):
+def test_structures_match_the_equations(case, size, randomize):
     kwargs, switches = CASES[case]
-    model = _randomize(_tiny(out_type='avg_featmap', pad_small_map=True, **kwargs), seed=1)
+    model = randomize(_tiny(out_type='avg_featmap', pad_small_map=True, **kwargs), seed=1)
     peer = _peer(pad_small_map=True)
     peer.load_state_dict(model.state_dict(), strict=False)
     img = torch.randn(2, 3, *size)
@@ -173,8 +160,8 @@ def test_parameter_counts_match_table_1():
 
 # --------------------------------------------------------------------------- the PE chain
 @pytest.mark.parametrize('mode', PRESETS)
-def test_every_pe_parameter_gets_a_gradient(mode):
-    model = _randomize(_tiny(pe_mode=mode, out_type='avg_featmap')).train()
+def test_every_pe_parameter_gets_a_gradient(mode, randomize):
+    model = randomize(_tiny(pe_mode=mode, out_type='avg_featmap')).train()
     model(torch.randn(2, 3, 32, 32))[0].square().sum().backward()
     pe_params = {n: p for n, p in model.named_parameters()
                  if n == 'absolute_pos_embed' or n.startswith('pe.')}
@@ -271,8 +258,8 @@ def test_staged_chain_checks_its_stages_and_needs_the_transition():
 
 
 # --------------------------------------------------------------------------- loading
-def test_checkpoint_without_ape_loads_into_default_with_zero_pe(monkeypatch):
-    peer = _randomize(SwinTransformer(**dict(TINY, use_abs_pos_embed=False)), scale=0.1)
+def test_checkpoint_without_ape_loads_into_default_with_zero_pe(monkeypatch, randomize):
+    peer = randomize(SwinTransformer(**dict(TINY, use_abs_pos_embed=False)), scale=0.1)
     peer.eval()
     model = _tiny(pe_mode='default')
     warnings = []
@@ -286,8 +273,8 @@ def test_checkpoint_without_ape_loads_into_default_with_zero_pe(monkeypatch):
         assert (model(img)[0] - peer(img)[0]).abs().max() <= 1e-5
 
 
-def test_pe_is_resampled_on_load_from_the_recorded_grid():
-    src = _randomize(_tiny(pe_mode='mpvg'))
+def test_pe_is_resampled_on_load_from_the_recorded_grid(randomize):
+    src = randomize(_tiny(pe_mode='mpvg'))
     dst = _tiny(pe_mode='mpvg', img_size=(48, 40))
     dst.load_state_dict(src.state_dict(), strict=True)
     expected = resize_pos_embed(src.absolute_pos_embed, (16, 16), (24, 20), 'bicubic', 0)
@@ -319,8 +306,8 @@ def test_frozen_stages_freeze_pe_with_their_stage():
     assert not all_frozen.pe.last_norm.weight.requires_grad
 
 
-def test_with_cp_gives_the_same_output_and_gradients():
-    model = _randomize(_tiny(pe_mode='mpvg')).train()
+def test_with_cp_gives_the_same_output_and_gradients(randomize):
+    model = randomize(_tiny(pe_mode='mpvg')).train()
     img = torch.randn(2, 3, 32, 32)
     grads = []
     for with_cp in (False, True):
@@ -346,11 +333,11 @@ def test_registered_in_every_toolbox(scope):
 
 
 # --------------------------------------------------------------------------- window resize
-def test_relative_position_bias_is_resized_in_torch_to_another_window():
+def test_relative_position_bias_is_resized_in_torch_to_another_window(randomize):
     """A window-4 checkpoint into window 2 (mmpretrain's hook calls SciPy's removed
     ``interp2d``): each head's 7x7 table -> 3x3 by bicubic ``F.interpolate``
     (``align_corners=False``, timm's simple resize), strict; the index is the model's."""
-    src = _randomize(_tiny(window_size=4, pe_mode='mpvg'))
+    src = randomize(_tiny(window_size=4, pe_mode='mpvg'))
     dst = _tiny(window_size=2, pe_mode='mpvg')
     dst.load_state_dict(src.state_dict(), strict=True)
     for name, module in src.named_modules():
@@ -367,8 +354,8 @@ def test_relative_position_bias_is_resized_in_torch_to_another_window():
         assert dst(torch.randn(1, 3, 32, 32))[0].shape == (1, 16 * 8, 2, 2)
 
 
-def test_relative_position_bias_of_the_same_window_loads_unchanged():
-    src = _randomize(_tiny())
+def test_relative_position_bias_of_the_same_window_loads_unchanged(randomize):
+    src = randomize(_tiny())
     dst = _tiny()
     dst.load_state_dict(src.state_dict(), strict=True)
     for (name, a), b in zip(src.state_dict().items(), dst.state_dict().values()):
@@ -390,15 +377,15 @@ def _pretrained(checkpoint, **kwargs):
     return model
 
 
-def test_classifier_checkpoint_loads_with_prefix(tmp_path):
-    src = _randomize(_tiny())
+def test_classifier_checkpoint_loads_with_prefix(tmp_path, randomize):
+    src = randomize(_tiny())
     model = _pretrained(_classifier_ckpt(tmp_path / 'cls.pth', src), prefix='backbone.')
     for (name, a), b in zip(src.state_dict().items(), model.state_dict().values()):
         assert torch.equal(a, b), name
 
 
-def test_classifier_checkpoint_without_prefix_is_refused(tmp_path):
-    path = _classifier_ckpt(tmp_path / 'cls.pth', _randomize(_tiny()))
+def test_classifier_checkpoint_without_prefix_is_refused(tmp_path, randomize):
+    path = _classifier_ckpt(tmp_path / 'cls.pth', randomize(_tiny()))
     with pytest.raises(ValueError, match=r"places 0 of MPVGSwin's .* under 'backbone.'.*"
                        r"prefix='backbone.'"):
         _pretrained(path)

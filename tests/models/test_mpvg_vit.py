@@ -55,18 +55,6 @@ def _reference_forward(sd, img, *, patch, heads, layers, input_pe, lw_from, hier
     return y[:, 0] if cls else y.mean(1)
 
 
-def _randomize(model, seed=0):
-    """Non-trivial values for every parameter, LN affine ones included."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if 'norm' in name and name.endswith('weight'):
-                p.copy_(1 + 0.5 * torch.randn(p.shape, generator=g))
-            else:
-                p.copy_(0.3 * torch.randn(p.shape, generator=g))
-    return model
-
-
 CASES = {
     # name: (MPVGViT kwargs, reference switches)
     'default': (dict(pe_mode='default'),
@@ -93,9 +81,9 @@ CASES = {
 
 
 @pytest.mark.parametrize('case', sorted(CASES))
-def test_matches_reference_equations(case, tiny_arch):
+def test_matches_reference_equations(case, tiny_arch, randomize):
     kwargs, ref = CASES[case]
-    model = _randomize(MPVGViT(arch=tiny_arch, **kwargs)).eval()
+    model = randomize(MPVGViT(arch=tiny_arch, **kwargs)).eval()
     img = torch.randn(3, 3, 32, 32)
     with torch.no_grad():
         out = model(img)[0]
@@ -104,11 +92,11 @@ def test_matches_reference_equations(case, tiny_arch):
     torch.testing.assert_close(out, want, rtol=1e-4, atol=1e-4)
 
 
-def test_structures_really_differ(tiny_arch):
+def test_structures_really_differ(tiny_arch, randomize):
     """Same weights, different switches -> different outputs (so the test above can fail)."""
     img = torch.randn(2, 3, 32, 32)
     outs = {}
-    base = _randomize(MPVGViT(arch=tiny_arch, pe_mode='mpvg', pe_cfg=dict(layerwise_from=0)))
+    base = randomize(MPVGViT(arch=tiny_arch, pe_mode='mpvg', pe_cfg=dict(layerwise_from=0)))
     for case in ['pvg', 'mpvg', 'mpvg_non_hier', 'mpvg_no_input_pe', 'mpvg_last_from_pos3']:
         model = MPVGViT(arch=tiny_arch, **CASES[case][0]).eval()
         model.load_state_dict(base.state_dict(), strict=False)
@@ -189,20 +177,20 @@ def test_any_input_size(pe_mode, size, tiny_arch):
     assert all(torch.isfinite(o).all() for o in outs)
 
 
-def test_runtime_resample_is_bicubic_on_the_grid(tiny_arch):
-    model = _randomize(MPVGViT(arch=tiny_arch, pe_mode='pvg')).eval()
+def test_runtime_resample_is_bicubic_on_the_grid(tiny_arch, randomize):
+    model = randomize(MPVGViT(arch=tiny_arch, pe_mode='pvg')).eval()
     grid = model.pos_embed.reshape(1, 4, 4, 64).permute(0, 3, 1, 2)
     want = F.interpolate(grid, size=(6, 2), mode='bicubic', align_corners=False)
     got = model.resampled_pos_embed((6, 2))
     torch.testing.assert_close(got, want.permute(0, 2, 3, 1).reshape(1, 12, 64))
-    with_cls = _randomize(MPVGViT(arch=tiny_arch, pe_mode='default'))
+    with_cls = randomize(MPVGViT(arch=tiny_arch, pe_mode='default'))
     got = with_cls.resampled_pos_embed((6, 2))
     assert got.shape == (1, 13, 64)
     torch.testing.assert_close(got[:, :1], with_cls.pos_embed[:, :1])
 
 
-def test_checkpoint_of_another_size_loads_through_resample(tiny_arch):
-    small = _randomize(MPVGViT(arch=tiny_arch, pe_mode='mpvg')).eval()
+def test_checkpoint_of_another_size_loads_through_resample(tiny_arch, randomize):
+    small = randomize(MPVGViT(arch=tiny_arch, pe_mode='mpvg')).eval()
     big = MPVGViT(arch=tiny_arch, pe_mode='mpvg', img_size=64).eval()
     big.load_state_dict(small.state_dict())
     assert big.pos_embed.shape == (1, 64, 64)
@@ -211,8 +199,8 @@ def test_checkpoint_of_another_size_loads_through_resample(tiny_arch):
         torch.testing.assert_close(big(img)[0], small(img)[0])
 
 
-def test_class_token_checkpoint_loads_into_gap_model(tiny_arch):
-    deit = _randomize(MPVGViT(arch=tiny_arch, pe_mode='default'))
+def test_class_token_checkpoint_loads_into_gap_model(tiny_arch, randomize):
+    deit = randomize(MPVGViT(arch=tiny_arch, pe_mode='default'))
     gap = MPVGViT(arch=tiny_arch, pe_mode='pvg')
     missing, unexpected = gap.load_state_dict(deit.state_dict(), strict=False)
     # the cls_token key is what says the first PE row is the class token's
@@ -284,9 +272,9 @@ def test_layer_depth_and_frozen_stages(tiny_arch):
     assert not model.blocks[0].training and model.blocks[2].training
 
 
-def test_activation_checkpointing_is_exact(tiny_arch):
+def test_activation_checkpointing_is_exact(tiny_arch, randomize):
     torch.manual_seed(0)
-    plain = _randomize(MPVGViT(arch=tiny_arch, pe_mode='mpvg'))
+    plain = randomize(MPVGViT(arch=tiny_arch, pe_mode='mpvg'))
     ckpt = MPVGViT(arch=tiny_arch, pe_mode='mpvg', with_cp=True)
     ckpt.load_state_dict(plain.state_dict())
     img = torch.randn(2, 3, 32, 32)
@@ -312,11 +300,11 @@ def test_registered_in_three_registries():
         assert registry.get('MPVGViT') is MPVGViT
 
 
-def test_window_attention_equals_reference_per_window(tiny_arch):
+def test_window_attention_equals_reference_per_window(tiny_arch, randomize):
     """A window block is the plain block applied to each window of the token grid."""
     torch.manual_seed(0)
     arch = dict(tiny_arch, img_size=64)  # an 8x8 grid
-    model = _randomize(MPVGViT(arch=arch, pe_mode='pvg', window_size=4,
+    model = randomize(MPVGViT(arch=arch, pe_mode='pvg', window_size=4,
                                window_block_indexes=(0, 2))).eval()
     block = model.blocks[0]
     x = torch.randn(2, 64, 64)
