@@ -47,7 +47,8 @@ class Switch(NamedTuple):
     config: str
     #: the committed results file the configs follow
     results: str
-    #: globs of the configs whose backbone defaults to the decision
+    #: globs of the configs whose backbone defaults to the decision (those of the presets
+    #: it changes)
     configs: Tuple[str, ...]
 
 
@@ -75,7 +76,8 @@ SWITCHES: Dict[str, Switch] = {
         baseline='stride16',
         config='configs/demo/mask-rcnn_vit-adapter-demo_mpvg_1xb8_demo-coco.py',
         results='docs/studies/last_ln_pe_port_study.json',
-        configs=('configs/_base_/models/*vit-adapter*.py',
+        configs=('configs/mask_rcnn/*vit-adapter*_mpvg_*.py',
+                 'configs/upernet/*vit-adapter*_mpvg_*.py',
                  'configs/demo/mask-rcnn_vit-adapter-demo_mpvg_1xb8_demo-coco.py')),
 }
 #: the CocoMetric keys kept per run (prefix 'coco/' dropped)
