@@ -50,6 +50,7 @@ SINGLES = {
     'mpvg/deit-tiny_mpvg-lastlnpe-pos11_8xb128_in1k': ('mmpretrain', 'mpvg'),
     'demo/mask-rcnn_mpvg-vit-demo-mln_mpvg_1xb8_demo-coco': ('mmdet', 'mpvg'),
     'demo/mask-rcnn_mpvg-vit-demo-sfp_mpvg_1xb8_demo-coco': ('mmdet', 'mpvg'),
+    'demo/mask-rcnn_vit-adapter-demo_mpvg_1xb8_demo-coco': ('mmdet', 'mpvg'),
     'demo/upernet_mpvg-vit-demo_mpvg_1xb8_demo-ade': ('mmseg', 'mpvg'),
     'demo/mpvg-swin-demo_mpvg_1xb64_demo-cls': ('mmpretrain', 'mpvg'),
     'demo/mpvg-t2t-vit-demo_mpvg_1xb64_demo-cls': ('mmpretrain', 'mpvg'),

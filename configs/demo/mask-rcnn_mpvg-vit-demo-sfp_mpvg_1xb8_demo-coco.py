@@ -5,7 +5,7 @@
 # 8x8 patches, so its map is at stride 8: scale factors 2/1/0.5 give strides 4/8/16 and
 # the extra (max-pool) level stride 32, the four levels of the demo's RPN and RoI heads.
 #
-# This is the config of the final_norm study (tools/analysis_tools/final_norm_study.py,
+# This is the config of the final_norm study (tools/analysis_tools/switch_study.py,
 # README "Plain-ViT detection: where the Last LN goes"): model.backbone.final_norm
 # chooses what the last block's output gets before the pyramid.
 _base_ = ['./mask-rcnn_mpvg-vit-demo-mln_mpvg_1xb8_demo-coco.py']

@@ -4,9 +4,10 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from mpvg_mm.models import MPVGViT, MPVGViTAdapter
-from mpvg_mm.models.backbones.vit_adapter import default_interaction_indexes
+from mpvg_mm.models.backbones.vit_adapter import LAST_LN_PE_PORTS, default_interaction_indexes
 
 PRESETS = ['default', 'lape', 'pvg', 'mpvg']
 ARCH = dict(embed_dims=64, num_layers=4, num_heads=2, mlp_ratio=2.0, patch_size=16,
@@ -151,34 +152,61 @@ def test_vit_path_matches_the_classifier_backbone(tmp_path, pe_mode):
 
 
 # --------------------------------------------------------------------------- Last-LN PE
-def test_last_ln_pe_port():
-    img = torch.randn(2, 3, 96, 64)
-    base = randomize_(tiny_adapter(pe_mode='mpvg'))
+@pytest.mark.parametrize('vit_output_norm', [True, False])
+def test_last_ln_pe_port_adds_the_pe_term_where_it_says(vit_output_norm):
+    """Each port adds Eq. 11's PE term ``LN''(pos_0) = LayerNorm(pos_0; pe.last_norm)`` to
+    the ViT map of its levels before the output BN (eval mode: an affine map per channel),
+    to ``LN(x_L)`` or, in the official form (``vit_output_norm=False``), to the raw
+    ``x_L``. So per level, ``(out_port - out_none) * sqrt(running_var + eps) / weight`` is
+    that term as a ``(D, 4, 4)`` map rescaled by 4, 2, 1, 0.5 (bilinear, the official
+    adapter's ``F.interpolate`` scale factors for strides 4/8/16/32) where the port adds
+    it, and 0 elsewhere."""
+    base = randomize_(tiny_adapter(pe_mode='mpvg', vit_output_norm=vit_output_norm))
+    g = torch.Generator().manual_seed(1)
+    for norm in base.output_norms:  # non-trivial BN statistics
+        norm.running_mean.copy_(torch.randn(norm.running_mean.shape, generator=g))
+        norm.running_var.copy_(0.5 + torch.rand(norm.running_var.shape, generator=g))
+    img = torch.randn(2, 3, 64, 64)  # the 4x4 grid pos_0 is stored at: no resampling
     outs = {}
-    for name, kwargs in [('stride16', dict(pe_mode='mpvg')),
-                         ('all_levels', dict(pe_mode='mpvg', last_ln_pe_port='all_levels')),
-                         ('none', dict(pe_mode='mpvg', last_ln_pe_port='none')),
-                         ('pvg', dict(pe_mode='pvg'))]:
-        model = tiny_adapter(**kwargs).eval()
+    for port in LAST_LN_PE_PORTS:
+        model = tiny_adapter(pe_mode='mpvg', vit_output_norm=vit_output_norm,
+                             last_ln_pe_port=port).eval()
         result = model.load_state_dict(base.state_dict(), strict=False)
-        assert not result.missing_keys, name
+        assert not result.missing_keys, port
         with torch.no_grad():
-            outs[name] = model(img)
-    assert tiny_adapter(last_ln_pe_port='none').pe.last_norm is None  # no unused params
+            outs[port] = model(img)
+    D = ARCH['embed_dims']
+    last_norm = base.pe.last_norm
+    with torch.no_grad():
+        pe = F.layer_norm(base.pos_embed, (D, ), last_norm.weight, last_norm.bias, 1e-6)
+        pe_map = pe.transpose(1, 2).reshape(1, D, 4, 4)
+        pe_levels = [pe_map if s == 1 else F.interpolate(
+            pe_map, scale_factor=s, mode='bilinear', align_corners=False)
+                     for s in (4, 2, 1, 0.5)]
+    ports = {'stride16': {2}, 'all_levels': {0, 1, 2, 3}}
+    for level, norm in enumerate(base.output_norms):
+        unscale = ((norm.running_var + norm.eps).sqrt() / norm.weight.detach())[:, None, None]
+        for port, levels in ports.items():
+            diff = (outs[port][level] - outs['none'][level]) * unscale
+            want = pe_levels[level] if level in levels else torch.zeros_like(pe_levels[level])
+            torch.testing.assert_close(diff, want.expand_as(diff), rtol=1e-4, atol=1e-4,
+                                       msg=f'{port}, level {level}')
+    assert pe_levels[2].abs().max() > 0.5  # the term is not negligible
 
-    def same(a, b):
-        return torch.allclose(a, b, rtol=1e-5, atol=1e-5)
 
-    # 'stride16': only the stride-16 output changes
-    assert not same(outs['stride16'][2], outs['none'][2])
-    for level in (0, 1, 3):
-        assert same(outs['stride16'][level], outs['none'][level])
-    # 'all_levels': every output changes
-    for level in range(4):
-        assert not same(outs['all_levels'][level], outs['none'][level])
-    # 'none' is the same network as the structure without the Last-LN PE (PVG)
-    for level in range(4):
-        assert same(outs['none'][level], outs['pvg'][level])
+def test_last_ln_pe_port_none_is_pvg():
+    """``'none'`` builds no ``LN''`` (no unused parameter) and is the PVG network."""
+    assert tiny_adapter(last_ln_pe_port='none').pe.last_norm is None
+    base = randomize_(tiny_adapter(pe_mode='mpvg'))
+    img = torch.randn(2, 3, 96, 64)
+    outs = []
+    for kwargs in (dict(pe_mode='mpvg', last_ln_pe_port='none'), dict(pe_mode='pvg')):
+        model = tiny_adapter(**kwargs).eval()
+        assert not model.load_state_dict(base.state_dict(), strict=False).missing_keys
+        with torch.no_grad():
+            outs.append(model(img))
+    for a, b in zip(*outs):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
 # --------------------------------------------------------------------------- gradients

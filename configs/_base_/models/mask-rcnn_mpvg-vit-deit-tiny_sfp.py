@@ -21,7 +21,7 @@ model = dict(
         # what x_L gets before the pyramid: 'none' (x_L, ViTDet: no final norm), or the
         # classifier's Last-LN terms 'ln+pe' (LN(x_L) + LN''(pos_0)), 'ln', 'pe'. Chosen
         # by the demo study in the README ("Plain-ViT detection: where the Last LN goes",
-        # tools/analysis_tools/final_norm_study.py); the classifier checkpoint's norm.* /
+        # tools/analysis_tools/switch_study.py); the classifier checkpoint's norm.* /
         # pe.last_norm.* keys the choice leaves out are ignored on load.
         final_norm='none',
         with_cp=False),  # True saves memory on 1333x800 inputs

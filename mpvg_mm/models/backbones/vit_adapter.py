@@ -343,9 +343,11 @@ class MPVGViTAdapter(MPVGViT):
       adapter (it builds no final norm); the inner ViT then has no Last LN (``norm`` is an
       identity, a checkpoint's ``norm.*`` is an unexpected key). With an MPVG structure,
       ``last_ln_pe_port`` still says where ``LN''(pos_0)`` is added, now to the raw tokens:
-      ``'stride16'`` (the default), ``'all_levels'``, or ``'none'``; which of them serves
-      MPVG best in this form is an open question (the paper does not say), so all three
-      stay selectable;
+      ``'stride16'`` (the default), ``'all_levels'``, or ``'none'``. The paper does not
+      say which; the demo study (``tools/analysis_tools/switch_study.py --switch
+      last_ln_pe_port``, ``docs/studies/last_ln_pe_port_study.json``, README "ViT-Adapter:
+      where the Last-LN PE goes") measures them in this form, and all three stay
+      selectable;
     * ``window_padding='qkv'``: window-attention blocks zero-pad q, k, v after the qkv
       projection (official ``WindowedAttention``: padded keys have logit 0 and value 0),
       instead of padding the normed tokens before it (``'tokens'``: padded keys/values

@@ -1,14 +1,22 @@
-"""The final_norm study: its run configs, its bookkeeping (stubbed training), its table."""
+"""The switch studies (final_norm, last_ln_pe_port): their run configs, their bookkeeping
+(stubbed training; one real iteration), their table, and the configs following the
+committed results."""
+import glob
 import json
 import math
 import os.path as osp
+import subprocess
+import sys
 
 import pytest
 
-from mpvg_mm.analysis import final_norm_study as fns
+from mpvg_mm.analysis import switch_study as fns
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = osp.join(ROOT, 'configs/demo/mask-rcnn_mpvg-vit-demo-sfp_mpvg_1xb8_demo-coco.py')
+CONFIG = osp.join(ROOT, fns.SWITCHES['final_norm'].config)
+OPTIONS = fns.SWITCHES['final_norm'].options
+
+pytestmark = pytest.mark.usefixtures('single_thread')
 
 #: synthetic bbox mAP per option, seeds 0, 1, 2
 BBOX = {'none': [0.5, 0.6, 0.7], 'pe': [0.4, 0.4, 0.4], 'ln': [0.1, 0.2, 0.3],
@@ -25,7 +33,7 @@ def demo_cfg():
 def _stub(calls):
 
     def run(cfg):
-        name, seed = cfg.model.backbone.final_norm, cfg.randomness.seed
+        name, seed = cfg.model.backbone.final_norm, cfg.randomness.seed  # final_norm study
         calls.append((name, seed))
         bbox = BBOX[name][seed]
         return dict(bbox_mAP=bbox, bbox_mAP_50=bbox + 0.3, segm_mAP=bbox / 2,
@@ -52,9 +60,14 @@ def test_run_config_sets_the_option_seed_and_shorter_schedule(tmp_path, demo_cfg
 def test_run_config_refuses_unknown_options_and_other_models(demo_cfg):
     with pytest.raises(ValueError, match="unknown final_norm 'LN'"):
         fns.build_run_config(demo_cfg, 'LN', 0, 'w')
-    with pytest.raises(ValueError, match='plain MPVGViT backbone'):
+    with pytest.raises(ValueError, match="unknown switch 'norm'"):
+        fns.build_run_config(demo_cfg, 'ln', 0, 'w', switch='norm')
+    with pytest.raises(ValueError, match='backbone of type MPVGViT, got'):
         fns.build_run_config(
             osp.join(ROOT, 'configs/demo/mpvg-vit-demo_mpvg_1xb64_demo-cls.py'), 'ln', 0, 'w')
+    # the plain-ViT detector is not the adapter study's
+    with pytest.raises(ValueError, match='backbone of type MPVGViTAdapter, got'):
+        fns.build_run_config(demo_cfg, 'none', 0, 'w', switch='last_ln_pe_port')
 
 
 def test_study_aggregates_over_seeds_and_resumes(tmp_path, demo_cfg):
@@ -63,12 +76,12 @@ def test_study_aggregates_over_seeds_and_resumes(tmp_path, demo_cfg):
     results = fns.run_study(demo_cfg, seeds=(0, 1), work_root=str(tmp_path),
                             results_path=out, run=_stub(calls), log=lambda *a: None)
     # seed-major: every option has seed 0 before any has seed 1
-    assert calls == [(o, s) for s in (0, 1) for o in fns.OPTIONS]
+    assert calls == [(o, s) for s in (0, 1) for o in OPTIONS]
     # a third seed: only the new runs train
     calls.clear()
     results = fns.run_study(demo_cfg, seeds=(0, 1, 2), work_root=str(tmp_path),
                             results_path=out, run=_stub(calls), log=lambda *a: None)
-    assert calls == [(o, 2) for o in fns.OPTIONS]
+    assert calls == [(o, 2) for o in OPTIONS]
     with open(out) as f:
         assert json.load(f) == results
     none = results['options']['none']['summary']
@@ -91,8 +104,8 @@ def test_study_refuses_a_results_file_of_other_settings(tmp_path, demo_cfg):
 def test_the_table_lists_mean_and_std(tmp_path, analysis_tool, demo_cfg):
     results = fns.run_study(demo_cfg, options=('none', 'ln'), seeds=(0, 1, 2),
                             work_root=str(tmp_path), run=_stub([]), log=lambda *a: None)
-    table = analysis_tool('final_norm_study').format_table(results).splitlines()
-    assert len(table) == 4
+    table = analysis_tool('switch_study').format_table(results).splitlines()
+    assert len(table) == 4 and table[0].startswith('| final_norm | the neck gets |')
     assert table[2].startswith('| `none` |') and '| 0.600 +- 0.082 | 0.300 +- 0.041 |' in \
         table[2] and table[2].endswith('| 3 |')
 
@@ -106,20 +119,62 @@ def test_decide_takes_the_best_only_beyond_the_seed_spread(tmp_path, demo_cfg):
     assert fns.decide(results) == 'pe'
     results['options']['pe']['summary']['bbox_mAP']['mean'] = 0.65
     assert fns.decide(results) == 'none'
+    # the baseline is the recorded switch's: with 'pe' as the baseline, 'pe' stays
+    assert fns.decide(results, baseline='pe') == 'pe'
     results['options']['none']['runs'].pop('2')
     with pytest.raises(ValueError, match="baseline 'none' needs 3 runs"):
         fns.decide(results)
 
 
-def test_plain_vit_detectors_default_to_the_studys_decision():
-    """The configs' final_norm is what :func:`decide` takes from the study committed
-    with them (docs/studies/final_norm_study.json, the README table)."""
-    import glob
+@pytest.fixture(scope='module')
+def tiny_coco(tmp_path_factory):
+    """4 train and 2 val scenes of the demo's COCO layout."""
+    out = tmp_path_factory.mktemp('coco')
+    subprocess.run([sys.executable, osp.join(ROOT, 'tools/make_demo_data.py'), str(out),
+                    '--formats', 'coco', '--num-train', '4', '--num-val', '2'], check=True,
+                   capture_output=True)
+    return str(out / 'coco')
 
+
+@pytest.mark.slow
+def test_adapter_study_trains_and_evaluates_one_iteration(tmp_path, tiny_coco, monkeypatch):
+    """The last_ln_pe_port study end to end with the real run_one, one option and seed:
+    the demo adapter detector, 1 epoch of 1 iteration (4 images, batch 4), evaluated."""
+    monkeypatch.chdir(ROOT)  # the switch's config is relative to the repository
+    out = str(tmp_path / 'study.json')
+    logs = []
+    results = fns.run_study(options=('all_levels', ), seeds=(1, ), epochs=1, batch_size=4,
+                            work_root=str(tmp_path), results_path=out, data_root=tiny_coco,
+                            switch='last_ln_pe_port', log=logs.append)
+    assert results['settings']['switch'] == 'last_ln_pe_port'
+    assert results['settings']['config'] == fns.SWITCHES['last_ln_pe_port'].config
+    run = results['options']['all_levels']['runs']['1']
+    assert set(run) == set(fns.METRICS) | {'train_time_s'}
+    assert all(0.0 <= run[k] <= 1.0 for k in fns.METRICS)
+    assert logs and logs[0].startswith('last_ln_pe_port=all_levels seed 1:')
+    scalars, = glob.glob(osp.join(tmp_path, 'all_levels_seed1', '*', 'vis_data',
+                                  'scalars.json'))
+    with open(scalars) as f:
+        iters = [json.loads(line)['iter'] for line in f if '"loss"' in line]
+    assert iters == [1]
+
+
+@pytest.mark.parametrize('switch', list(fns.SWITCHES))
+def test_configs_default_to_the_studys_decision(switch):
+    """The configs' switch is what :func:`decide` takes from the study committed with
+    them (``SWITCHES[switch].results``, the README table); a study whose baseline has not
+    reached 3 seeds decides nothing and the configs keep the baseline."""
     from mmengine.config import Config
-    with open(osp.join(ROOT, 'docs/studies/final_norm_study.json')) as f:
-        choice = fns.decide(json.load(f))
-    paths = sorted(glob.glob(osp.join(ROOT, 'configs/mask_rcnn/*-sfp_*.py'))) + [CONFIG]
-    assert len(paths) == 5
+    spec = fns.SWITCHES[switch]
+    with open(osp.join(ROOT, spec.results)) as f:
+        results = json.load(f)
+    assert results['settings']['switch'] == switch
+    assert set(results['options']) == set(spec.options)
+    try:
+        choice = fns.decide(results)
+    except ValueError:
+        choice = spec.baseline
+    paths = fns.config_paths(switch, ROOT)
+    assert len(paths) == {'final_norm': 5, 'last_ln_pe_port': 3}[switch]
     for path in paths:
-        assert Config.fromfile(path).model.backbone.final_norm == choice, path
+        assert Config.fromfile(path).model.backbone[switch] == choice, path
