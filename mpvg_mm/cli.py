@@ -91,14 +91,27 @@ def _close_distributed() -> None:
 
 def _check_resume(cfg: Config) -> None:
     """Refuse a weights-only checkpoint before anything is built (local files; the
-    checkpoint ``--resume`` names, or the one the work dir's ``last_checkpoint`` names)."""
+    checkpoint ``--resume`` names, or the one the work dir's ``last_checkpoint`` names),
+    and continue with the run's seed when the config leaves it to chance
+    (``randomness=dict(seed=None)``).
+
+    mmengine builds the training dataloader (the sampler's shuffling seed) before it
+    resumes, and only then takes ``meta['seed']`` of the checkpoint: a resumed run of an
+    unseeded config would shuffle with a new seed although its random states are restored.
+    """
     from mmengine.runner import find_latest_checkpoint
 
     from .engine.checkpoint_hook import check_resumable
     path = cfg.load_from if cfg.load_from else (
         find_latest_checkpoint(cfg.work_dir) if osp.isdir(cfg.work_dir) else None)
     if path and '://' not in path:
-        check_resumable(path, needs_param_schedulers=bool(cfg.get('param_scheduler')))
+        meta = check_resumable(path, needs_param_schedulers=bool(cfg.get('param_scheduler')))
+        randomness = cfg.get('randomness') or {}
+        if randomness.get('seed') is None and meta.get('seed') is not None:
+            cfg.randomness = {**randomness, 'seed': meta['seed']}
+            print_log(f"--resume {path}: continuing with the run's random seed "
+                      f"{meta['seed']} (meta['seed']; the config sets none).",
+                      logger='current')
 
 
 def _check_amp_device() -> None:
