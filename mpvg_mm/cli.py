@@ -62,8 +62,16 @@ def _build_runner(cfg: Config) -> Runner:
     else:
         runner = Runner.from_cfg(cfg)
     # the loops call runner.build_dataloader(...) (a static method): this instance's checks
-    runner.build_dataloader = partial(build_checked_dataloader, build=runner.build_dataloader)
+    runner.build_dataloader = partial(build_checked_dataloader, build=runner.build_dataloader,
+                                      num_classes=partial(_head_num_classes, runner))
     return runner
+
+
+def _head_num_classes(runner):
+    """The classifier head's ``num_classes`` (mmpretrain's ``ImageClassifier.head``), or
+    None."""
+    model = getattr(runner.model, 'module', runner.model)
+    return getattr(getattr(model, 'head', None), 'num_classes', None)
 
 
 def _close_distributed() -> None:
