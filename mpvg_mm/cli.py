@@ -44,6 +44,8 @@ def _load_cfg(args) -> Config:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    from .models.backbones.mpvg_vit import record_data_preprocessor_key
+    record_data_preprocessor_key(cfg)  # for the padding hint of the patch-size error
     if cfg.get('default_scope') not in _VIS_HOOKS:
         raise ValueError(f"config {args.config} sets default_scope={cfg.get('default_scope')!r}; "
                          f'these tools serve {sorted(_VIS_HOOKS)}.')
