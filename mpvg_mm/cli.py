@@ -124,15 +124,19 @@ def _check_resume(cfg: Config) -> None:
                       logger='current')
 
 
-def _check_amp_device() -> None:
-    """--amp is mmengine's ``AmpOptimWrapper``, which runs on CUDA, NPU, MLU or MUSA devices
-    only; decide before the data and the model are built."""
+def _check_amp_device(by: str = '--amp') -> None:
+    """mmengine's ``AmpOptimWrapper`` (``--amp``, or ``optim_wrapper.type`` in the config)
+    runs on CUDA, NPU, MLU or MUSA devices only; decide before the data and the model are
+    built."""
     from mmengine import device
     if not any(getattr(device, f'is_{name}_available', lambda: False)()
                for name in ('cuda', 'npu', 'mlu', 'musa')):
-        raise ValueError('--amp needs an accelerator (mmengine\'s AmpOptimWrapper runs on '
-                         'CUDA, NPU, MLU or MUSA devices) and none is visible here: drop '
-                         '--amp to train in fp32 on the CPU.')
+        fix = ('drop --amp' if by == '--amp' else
+               'set optim_wrapper.type=OptimWrapper (--cfg-options optim_wrapper.type='
+               'OptimWrapper; without AmpOptimWrapper\'s loss_scale/dtype keys)')
+        raise ValueError(f'{by} needs an accelerator (mmengine\'s AmpOptimWrapper runs on '
+                         'CUDA, NPU, MLU or MUSA devices) and none is visible here: '
+                         f'{fix} to train in fp32 on the CPU.')
 
 
 def check_schedule_fits(cfg: Config) -> None:
@@ -233,6 +237,9 @@ def train_main(argv=None) -> None:
         _check_amp_device()
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    elif (cfg.get('optim_wrapper') or {}).get('type') in ('AmpOptimWrapper',
+                                                         'mmengine.AmpOptimWrapper'):
+        _check_amp_device(f"optim_wrapper.type={cfg.optim_wrapper['type']} in the config")
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
