@@ -1,6 +1,7 @@
 """The shell tools: the launchers put the repository on PYTHONPATH without an empty entry
 (an empty entry is the current directory: a sitecustomize.py there would run in every
-worker); setup_env.sh installs only listed mmcv wheels."""
+worker), and run the launcher without the current directory first on sys.path (a uuid.py
+there would shadow the standard library's); setup_env.sh installs only listed mmcv wheels."""
 import os
 import stat
 import subprocess
@@ -29,6 +30,31 @@ def test_pythonpath_has_no_empty_entry(script, inherited, tmp_path):
                          cwd=tmp_path, capture_output=True, text=True, check=True).stdout
     value = out.split('PYTHONPATH=[', 1)[1].split(']', 1)[0]
     assert value.split(':') == [ROOT] + ([inherited] if inherited else [])
+
+
+@pytest.mark.parametrize('script, python', [('dist_train.sh', 'python'),
+                                            ('dist_test.sh', 'python'),
+                                            ('dist_train.sh', 'python without -P')])
+def test_a_module_in_the_current_directory_does_not_shadow_the_launchers(script, python,
+                                                                        tmp_path):
+    """torch.distributed.run imports uuid: a uuid.py in the current directory must not run
+    (it would with `python -m`). The launcher then fails fast on --nproc_per_node=x."""
+    import sys
+    (tmp_path / 'uuid.py').write_text(
+        'open(__file__ + ".ran", "w").close()\nraise SystemExit("shadowed")\n')
+    exe = sys.executable
+    if python == 'python without -P':  # a Python before 3.11: the fallback
+        wrapper = tmp_path / 'py'
+        wrapper.write_text(f'#!/bin/sh\nfor a; do [ "$a" = -P ] && exit 2; done\n'
+                           f'exec {exe} "$@"\n')
+        wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
+        exe = str(wrapper)
+    args = [*SCRIPTS[script][:-1], 'x']
+    proc = subprocess.run(['bash', f'{ROOT}/tools/{script}', *args], cwd=tmp_path,
+                          env=dict(os.environ, PYTHON=exe), capture_output=True, text=True,
+                          timeout=120)
+    assert not (tmp_path / 'uuid.py.ran').exists(), proc.stderr[-2000:]
+    assert proc.returncode != 0 and 'nproc' in proc.stderr, proc.stderr[-2000:]
 
 
 def test_setup_installs_only_listed_mmcv_wheels(tmp_path):
