@@ -77,3 +77,30 @@ def test_setup_installs_only_listed_mmcv_wheels(tmp_path):
     with open(f'{ROOT}/requirements/mmcv-wheels.sha256') as f:
         listed = [line.split()[0] for line in f if not line.startswith('#')]
     assert listed and all(len(s) == 64 for s in listed)
+
+
+def test_setup_records_and_installs_only_the_wheel_it_built(tmp_path):
+    """After a build from the sdist, setup_env.sh takes the wheel from the build's own fresh
+    folder: a wheel planted in the cache beside it is neither recorded nor installed."""
+    import hashlib
+    name = 'mmcv-2.1.0-cp311-cp311-linux_x86_64.whl'
+    out, cache = tmp_path / 'build', tmp_path / 'cache'
+    out.mkdir()
+    cache.mkdir()
+    (cache / 'mmcv-2.1.0-aaa-planted.whl').write_bytes(b'planted')  # sorts first
+    (out / name).write_bytes(b'built')
+    local = tmp_path / 'built.sha256'
+    proc = subprocess.run(['bash', f'{ROOT}/tools/setup_env.sh', '--take-built-wheel',
+                           str(out), str(cache)], env=dict(os.environ, MMCV_LOCAL_WHEELS=str(
+                               local)), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip() == str(out / name)  # the file installed
+    assert (cache / name).read_bytes() == b'built'
+    assert local.read_text().split()[:2] == [hashlib.sha256(b'built').hexdigest(), name]
+    # an empty build folder (a failed build) takes nothing
+    (out / name).unlink()
+    failed = subprocess.run(['bash', f'{ROOT}/tools/setup_env.sh', '--take-built-wheel',
+                             str(out), str(cache)], env=dict(os.environ, MMCV_LOCAL_WHEELS=str(
+                                 local)), capture_output=True, text=True)
+    assert failed.returncode == 1 and 'found 0' in failed.stderr
+    assert len(local.read_text().splitlines()) == 1
