@@ -337,13 +337,24 @@ def load_fitting_weights(model, checkpoint: dict, checkpoint_name: str, config: 
                                          'model anyway') -> None:
     """Load ``checkpoint`` (its ``state_dict``, ``module.`` prefixes dropped) into ``model``;
     weights missing in the checkpoint or unknown to the model (another config's or another
-    task's checkpoint) are refused.
+    task's checkpoint) are refused, and so are non-finite weights (a run saved after its
+    loss diverged: every prediction would be NaN).
 
     Raises:
-        ValueError: naming the missing/unexpected keys, unless ``non_strict`` (then a warning).
+        ValueError: naming the missing/unexpected keys, unless ``non_strict`` (then a
+            warning); naming the first tensor with NaN/inf values (always).
     """
     from collections import OrderedDict
+
+    import torch
     state = checkpoint.get('state_dict', checkpoint)
+    for key, value in state.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and \
+                not bool(torch.isfinite(value).all()):
+            raise ValueError(
+                f'{checkpoint_name}: the weight {key} holds NaN or infinite values (the run '
+                'that saved it diverged): use a checkpoint saved before the loss became '
+                'non-finite.')
     revised = OrderedDict((k[len('module.'):] if k.startswith('module.') else k, v)
                           for k, v in state.items())
     if hasattr(state, '_metadata'):
