@@ -32,6 +32,7 @@ def test_pythonpath_has_no_empty_entry(script, inherited, tmp_path):
     assert value.split(':') == [ROOT] + ([inherited] if inherited else [])
 
 
+@pytest.mark.usefixtures('single_thread')
 @pytest.mark.parametrize('script, python', [('dist_train.sh', 'python'),
                                             ('dist_test.sh', 'python'),
                                             ('dist_train.sh', 'python without -P')])
