@@ -44,6 +44,8 @@ def _load_cfg(args) -> Config:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    from .models.backbones.mpvg_vit import record_data_preprocessor_key
+    record_data_preprocessor_key(cfg)  # for the padding hint of the patch-size error
     if cfg.get('default_scope') not in _VIS_HOOKS:
         raise ValueError(f"config {args.config} sets default_scope={cfg.get('default_scope')!r}; "
                          f'these tools serve {sorted(_VIS_HOOKS)}.')
@@ -62,8 +64,16 @@ def _build_runner(cfg: Config) -> Runner:
     else:
         runner = Runner.from_cfg(cfg)
     # the loops call runner.build_dataloader(...) (a static method): this instance's checks
-    runner.build_dataloader = partial(build_checked_dataloader, build=runner.build_dataloader)
+    runner.build_dataloader = partial(build_checked_dataloader, build=runner.build_dataloader,
+                                      num_classes=partial(_head_num_classes, runner))
     return runner
+
+
+def _head_num_classes(runner):
+    """The classifier head's ``num_classes`` (mmpretrain's ``ImageClassifier.head``), or
+    None."""
+    model = getattr(runner.model, 'module', runner.model)
+    return getattr(getattr(model, 'head', None), 'num_classes', None)
 
 
 def _close_distributed() -> None:
@@ -91,25 +101,42 @@ def _close_distributed() -> None:
 
 def _check_resume(cfg: Config) -> None:
     """Refuse a weights-only checkpoint before anything is built (local files; the
-    checkpoint ``--resume`` names, or the one the work dir's ``last_checkpoint`` names)."""
+    checkpoint ``--resume`` names, or the one the work dir's ``last_checkpoint`` names),
+    and continue with the run's seed when the config leaves it to chance
+    (``randomness=dict(seed=None)``).
+
+    mmengine builds the training dataloader (the sampler's shuffling seed) before it
+    resumes, and only then takes ``meta['seed']`` of the checkpoint: a resumed run of an
+    unseeded config would shuffle with a new seed although its random states are restored.
+    """
     from mmengine.runner import find_latest_checkpoint
 
     from .engine.checkpoint_hook import check_resumable
     path = cfg.load_from if cfg.load_from else (
         find_latest_checkpoint(cfg.work_dir) if osp.isdir(cfg.work_dir) else None)
     if path and '://' not in path:
-        check_resumable(path, needs_param_schedulers=bool(cfg.get('param_scheduler')))
+        meta = check_resumable(path, needs_param_schedulers=bool(cfg.get('param_scheduler')))
+        randomness = cfg.get('randomness') or {}
+        if randomness.get('seed') is None and meta.get('seed') is not None:
+            cfg.randomness = {**randomness, 'seed': meta['seed']}
+            print_log(f"--resume {path}: continuing with the run's random seed "
+                      f"{meta['seed']} (meta['seed']; the config sets none).",
+                      logger='current')
 
 
-def _check_amp_device() -> None:
-    """--amp is mmengine's ``AmpOptimWrapper``, which runs on CUDA, NPU, MLU or MUSA devices
-    only; decide before the data and the model are built."""
+def _check_amp_device(by: str = '--amp') -> None:
+    """mmengine's ``AmpOptimWrapper`` (``--amp``, or ``optim_wrapper.type`` in the config)
+    runs on CUDA, NPU, MLU or MUSA devices only; decide before the data and the model are
+    built."""
     from mmengine import device
     if not any(getattr(device, f'is_{name}_available', lambda: False)()
                for name in ('cuda', 'npu', 'mlu', 'musa')):
-        raise ValueError('--amp needs an accelerator (mmengine\'s AmpOptimWrapper runs on '
-                         'CUDA, NPU, MLU or MUSA devices) and none is visible here: drop '
-                         '--amp to train in fp32 on the CPU.')
+        fix = ('drop --amp' if by == '--amp' else
+               'set optim_wrapper.type=OptimWrapper (--cfg-options optim_wrapper.type='
+               'OptimWrapper; without AmpOptimWrapper\'s loss_scale/dtype keys)')
+        raise ValueError(f'{by} needs an accelerator (mmengine\'s AmpOptimWrapper runs on '
+                         'CUDA, NPU, MLU or MUSA devices) and none is visible here: '
+                         f'{fix} to train in fp32 on the CPU.')
 
 
 def check_schedule_fits(cfg: Config) -> None:
@@ -210,6 +237,9 @@ def train_main(argv=None) -> None:
         _check_amp_device()
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    elif (cfg.get('optim_wrapper') or {}).get('type') in ('AmpOptimWrapper',
+                                                         'mmengine.AmpOptimWrapper'):
+        _check_amp_device(f"optim_wrapper.type={cfg.optim_wrapper['type']} in the config")
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
@@ -307,13 +337,24 @@ def load_fitting_weights(model, checkpoint: dict, checkpoint_name: str, config: 
                                          'model anyway') -> None:
     """Load ``checkpoint`` (its ``state_dict``, ``module.`` prefixes dropped) into ``model``;
     weights missing in the checkpoint or unknown to the model (another config's or another
-    task's checkpoint) are refused.
+    task's checkpoint) are refused, and so are non-finite weights (a run saved after its
+    loss diverged: every prediction would be NaN).
 
     Raises:
-        ValueError: naming the missing/unexpected keys, unless ``non_strict`` (then a warning).
+        ValueError: naming the missing/unexpected keys, unless ``non_strict`` (then a
+            warning); naming the first tensor with NaN/inf values (always).
     """
     from collections import OrderedDict
+
+    import torch
     state = checkpoint.get('state_dict', checkpoint)
+    for key, value in state.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and \
+                not bool(torch.isfinite(value).all()):
+            raise ValueError(
+                f'{checkpoint_name}: the weight {key} holds NaN or infinite values (the run '
+                'that saved it diverged): use a checkpoint saved before the loss became '
+                'non-finite.')
     revised = OrderedDict((k[len('module.'):] if k.startswith('module.') else k, v)
                           for k, v in state.items())
     if hasattr(state, '_metadata'):

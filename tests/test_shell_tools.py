@@ -1,6 +1,7 @@
 """The shell tools: the launchers put the repository on PYTHONPATH without an empty entry
 (an empty entry is the current directory: a sitecustomize.py there would run in every
-worker); setup_env.sh installs only listed mmcv wheels."""
+worker), and run the launcher without the current directory first on sys.path (a uuid.py
+there would shadow the standard library's); setup_env.sh installs only listed mmcv wheels."""
 import os
 import stat
 import subprocess
@@ -31,6 +32,32 @@ def test_pythonpath_has_no_empty_entry(script, inherited, tmp_path):
     assert value.split(':') == [ROOT] + ([inherited] if inherited else [])
 
 
+@pytest.mark.usefixtures('single_thread')
+@pytest.mark.parametrize('script, python', [('dist_train.sh', 'python'),
+                                            ('dist_test.sh', 'python'),
+                                            ('dist_train.sh', 'python without -P')])
+def test_a_module_in_the_current_directory_does_not_shadow_the_launchers(script, python,
+                                                                        tmp_path):
+    """torch.distributed.run imports uuid: a uuid.py in the current directory must not run
+    (it would with `python -m`). The launcher then fails fast on --nproc_per_node=x."""
+    import sys
+    (tmp_path / 'uuid.py').write_text(
+        'open(__file__ + ".ran", "w").close()\nraise SystemExit("shadowed")\n')
+    exe = sys.executable
+    if python == 'python without -P':  # a Python before 3.11: the fallback
+        wrapper = tmp_path / 'py'
+        wrapper.write_text(f'#!/bin/sh\nfor a; do [ "$a" = -P ] && exit 2; done\n'
+                           f'exec {exe} "$@"\n')
+        wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
+        exe = str(wrapper)
+    args = [*SCRIPTS[script][:-1], 'x']
+    proc = subprocess.run(['bash', f'{ROOT}/tools/{script}', *args], cwd=tmp_path,
+                          env=dict(os.environ, PYTHON=exe), capture_output=True, text=True,
+                          timeout=120)
+    assert not (tmp_path / 'uuid.py.ran').exists(), proc.stderr[-2000:]
+    assert proc.returncode != 0 and 'nproc' in proc.stderr, proc.stderr[-2000:]
+
+
 def test_setup_installs_only_listed_mmcv_wheels(tmp_path):
     """tools/setup_env.sh --check-wheel: the decision setup_env.sh makes for every mmcv wheel
     it finds (the repository's list, or this checkout's record of the wheels it built)."""
@@ -51,3 +78,30 @@ def test_setup_installs_only_listed_mmcv_wheels(tmp_path):
     with open(f'{ROOT}/requirements/mmcv-wheels.sha256') as f:
         listed = [line.split()[0] for line in f if not line.startswith('#')]
     assert listed and all(len(s) == 64 for s in listed)
+
+
+def test_setup_records_and_installs_only_the_wheel_it_built(tmp_path):
+    """After a build from the sdist, setup_env.sh takes the wheel from the build's own fresh
+    folder: a wheel planted in the cache beside it is neither recorded nor installed."""
+    import hashlib
+    name = 'mmcv-2.1.0-cp311-cp311-linux_x86_64.whl'
+    out, cache = tmp_path / 'build', tmp_path / 'cache'
+    out.mkdir()
+    cache.mkdir()
+    (cache / 'mmcv-2.1.0-aaa-planted.whl').write_bytes(b'planted')  # sorts first
+    (out / name).write_bytes(b'built')
+    local = tmp_path / 'built.sha256'
+    proc = subprocess.run(['bash', f'{ROOT}/tools/setup_env.sh', '--take-built-wheel',
+                           str(out), str(cache)], env=dict(os.environ, MMCV_LOCAL_WHEELS=str(
+                               local)), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip() == str(out / name)  # the file installed
+    assert (cache / name).read_bytes() == b'built'
+    assert local.read_text().split()[:2] == [hashlib.sha256(b'built').hexdigest(), name]
+    # an empty build folder (a failed build) takes nothing
+    (out / name).unlink()
+    failed = subprocess.run(['bash', f'{ROOT}/tools/setup_env.sh', '--take-built-wheel',
+                             str(out), str(cache)], env=dict(os.environ, MMCV_LOCAL_WHEELS=str(
+                                 local)), capture_output=True, text=True)
+    assert failed.returncode == 1 and 'found 0' in failed.stderr
+    assert len(local.read_text().splitlines()) == 1

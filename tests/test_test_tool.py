@@ -63,3 +63,15 @@ def test_checkpoint_of_another_preset_is_refused_unless_non_strict(tmp_path, dat
                        r'not in the model .*cls_token.*--non-strict'):
         cli.test_main(args)
     assert 'accuracy/top1' in cli.test_main([*args[:2], '--non-strict', *args[2:]])
+
+
+def test_checkpoint_with_non_finite_weights_is_refused_naming_the_tensor(tmp_path,
+                                                                         data_options):
+    model = _checkpoint(tmp_path / 'ok.pth', 'mpvg')
+    state = model.state_dict()
+    state['head.fc.weight'][0, 0] = float('nan')
+    torch.save(dict(state_dict=state, meta={}), tmp_path / 'diverged.pth')
+    with pytest.raises(ValueError, match=r'diverged\.pth: the weight head\.fc\.weight holds '
+                       r'NaN or infinite values'):
+        cli.test_main([CONFIG.format('mpvg'), str(tmp_path / 'diverged.pth'), '--work-dir',
+                       str(tmp_path), *data_options])

@@ -13,8 +13,16 @@ MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 DIR=$(cd "$(dirname "$0")" && pwd)
 PYTHON=${PYTHON:-python}
 
+# the launcher without the current directory first on sys.path (as `python -m` puts it: a
+# uuid.py there would shadow the standard library's): -P (Python >= 3.11), else the
+# launcher's main called after dropping that entry
+if $PYTHON -P -c '' >/dev/null 2>&1; then
+    LAUNCHER=(-P -m torch.distributed.run)
+else
+    LAUNCHER=(-c 'import sys; del sys.path[0]; from torch.distributed.run import main; main()')
+fi
 PYTHONPATH="$(dirname "$DIR")${PYTHONPATH:+:$PYTHONPATH}" \
-exec $PYTHON -m torch.distributed.run \
+exec $PYTHON "${LAUNCHER[@]}" \
     --nnodes=$NNODES --node_rank=$NODE_RANK --master_addr=$MASTER_ADDR \
     --nproc_per_node=$GPUS --master_port=$PORT \
     "$DIR/test.py" "$CONFIG" "$CHECKPOINT" --launcher pytorch "$@"

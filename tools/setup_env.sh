@@ -35,6 +35,28 @@ wheel_allowed() {
   listed=$(cat "${WHEEL_LISTS[@]}" 2>/dev/null | grep -v '^#' | cut -d' ' -f1 || true)
   grep -qxF "$sum" <<<"$listed"
 }
+# the wheel a build just wrote into OUT (a fresh, empty folder: exactly one wheel, never one
+# planted in the cache), recorded in this checkout's list and copied into CACHE; prints its
+# path in OUT (the file to install)
+take_built_wheel() {
+  local out=$1 cache=$2 built="" n=0 f
+  for f in "$out"/mmcv-"$MMCV_VERSION"-*.whl; do
+    if [ -f "$f" ]; then n=$((n + 1)); built=$f; fi
+  done
+  if [ $n != 1 ]; then
+    log "ERROR: expected one mmcv $MMCV_VERSION wheel in the build folder $out, found $n" >&2
+    return 1
+  fi
+  mkdir -p "$cache"
+  cp -f "$built" "$cache/"
+  echo "$(sha256sum "$built" | cut -d' ' -f1)  $(basename "$built")  built here $(date -u +%F) for $(basename "$cache")" \
+    >> "${WHEEL_LISTS[1]}"
+  echo "$built"
+}
+if [ "${1:-}" = "--take-built-wheel" ]; then  # OUT CACHE: the step after a build (tests)
+  take_built_wheel "$2" "$3"
+  exit $?
+fi
 if [ "${1:-}" = "--check-wheel" ]; then  # tools/setup_env.sh --check-wheel FILE: 0 if allowed
   if wheel_allowed "$2"; then log "allowed: $2"; exit 0; fi
   log "not allowed: $2 (sha256 $(sha256sum "$2" | cut -d' ' -f1) is not listed in ${WHEEL_LISTS[*]})"
@@ -113,22 +135,19 @@ else
       log "torch >= 2.14: compiling with -std=c++20 (torch's headers require it)"
       sed -i 's/-std=c++17/-std=c++20/g' "$src/setup.py"
     fi
-    mkdir -p "$CACHE_ROOT/$tag"
     build_log="$build/build.log"
+    mkdir "$build/wheel"  # fresh and empty: only the wheel this build writes is taken
     # progress: the compiler's [n/N] lines; the whole log stays in $build_log
     if ! (cd "$src" && MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
-          "${PIP[@]}" wheel -v --no-build-isolation --no-deps . -w "$CACHE_ROOT/$tag" 2>&1 \
+          "${PIP[@]}" wheel -v --no-build-isolation --no-deps . -w "$build/wheel" 2>&1 \
           | tee "$build_log" | grep --line-buffered -E '^ *\[[0-9]+/[0-9]+\]'); then
       :  # grep's status is not the build's; the wheel's presence is checked below
     fi
-    whl=$(ls "$CACHE_ROOT/$tag"/mmcv-"$MMCV_VERSION"-*.whl 2>/dev/null | head -n1 || true)
-    if [ -z "$whl" ]; then
+    if ! whl=$(take_built_wheel "$build/wheel" "$CACHE_ROOT/$tag"); then
       tail -n 40 "$build_log"
       log "ERROR: building mmcv $MMCV_VERSION failed; the last lines of its log are above"
       exit 1
     fi
-    echo "$(sha256sum "$whl" | cut -d' ' -f1)  $(basename "$whl")  built here $(date -u +%F) for $tag" \
-      >> "${WHEEL_LISTS[1]}"
     "${PIP[@]}" install -q --no-deps --force-reinstall "$whl"
     rm -rf "$build"
     mmcv_ok || { log "ERROR: the freshly built mmcv does not load its ops"; exit 1; }

@@ -377,8 +377,9 @@ def _best_record(path: str):
     return meta['best_key'], meta['best_score']
 
 
-def check_resumable(filename: str, needs_param_schedulers: bool = True) -> None:
-    """Refuse to ``--resume`` from a checkpoint that holds weights only.
+def check_resumable(filename: str, needs_param_schedulers: bool = True) -> dict:
+    """Refuse to ``--resume`` from a checkpoint that holds weights only; return its
+    ``meta`` (e.g. ``meta['seed']``, the run's random seed).
 
     mmengine's ``Runner.resume`` restores what the file holds and silently restarts the
     rest (a best checkpoint, a converted or published file: the optimizer state and the
@@ -412,3 +413,4 @@ def check_resumable(filename: str, needs_param_schedulers: bool = True) -> None:
             'restart them. Resume from an epoch_*.pth/iter_*.pth checkpoint of the run (the '
             "work dir's last_checkpoint names the latest), or start a new run from these "
             f'weights with --cfg-options load_from={filename} (without --resume).')
+    return meta

@@ -16,6 +16,15 @@ A training set that its ``filter_cfg`` empties (mmdet drops the images without
 annotations: ``filter_empty_gt``) fails inside mmengine's dataset serialization, before
 any hook runs, with a bare numpy error; :func:`build_checked_dataloader`, the dataloader
 builder of ``tools/train.py`` and ``tools/test.py``, names the file and the problem there.
+It also refuses, as each dataset is built:
+
+- classification (samples with ``gt_label``, mmpretrain's ``ImageNet``/``CustomDataset``):
+  labels outside the dataset's classes or the head's ``num_classes`` (training: a bare
+  ``IndexError`` in the cross-entropy; testing: silently counted as misses);
+- COCO (mmdet's ``CocoDataset``): class names of the config (``metainfo.classes``) that
+  the annotation file's categories lack (the evaluation fails at its end, ``IndexError``
+  in ``CocoMetric``), and annotated categories that the classes lack (mmdet drops their
+  annotations silently).
 """
 import copy
 
@@ -47,6 +56,83 @@ def check_annotated(dataset, split: str) -> None:
     raise ValueError(
         f'the {split} set {_dataset_file(dataset)} holds no annotation on any of its '
         f'{len(dataset)} images: {consequence}. Check the annotation file.')
+
+
+def _built_leaves(dataset):
+    """The datasets under built wrappers (``dataset``, ``datasets``)."""
+    if hasattr(dataset, 'datasets'):
+        for one in dataset.datasets:
+            yield from _built_leaves(one)
+    elif hasattr(dataset, 'dataset'):
+        yield from _built_leaves(dataset.dataset)
+    else:
+        yield dataset
+
+
+def check_class_labels(dataset, num_classes=None) -> None:
+    """Every ``gt_label`` of a classification dataset is a class index below the number of
+    its classes (``metainfo['classes']``) and the head's ``num_classes`` (when given).
+
+    Raises:
+        ValueError: naming the annotation file, the first bad labels and the bound.
+    """
+    import numpy as np
+    for leaf in _built_leaves(dataset):
+        if not hasattr(leaf, 'get_data_info') or len(leaf) == 0 or \
+                'gt_label' not in leaf.get_data_info(0):
+            continue
+        bounds = []
+        classes = (getattr(leaf, 'metainfo', None) or {}).get('classes')
+        if classes:
+            bounds.append((len(classes), f'the {len(classes)} classes of the dataset'))
+        if num_classes is not None:
+            bounds.append((num_classes, f'the num_classes={num_classes} of the head'))
+        if not bounds:
+            continue
+        limit, what = min(bounds)
+        bad = set()
+        for i in range(len(leaf)):
+            labels = np.asarray(leaf.get_data_info(i)['gt_label']).ravel()
+            bad.update(int(v) for v in labels if v < 0 or v >= limit)
+        if bad:
+            values = sorted(bad)[:10]
+            raise ValueError(
+                f'{_dataset_file(leaf)} holds class labels {values} outside {what} (0..'
+                f'{limit - 1}): set the head\'s num_classes and the dataset\'s classes to '
+                'match the data, or fix the labels of the annotation file.')
+
+
+def check_coco_categories(dataset) -> None:
+    """The config's class names (``metainfo.classes``) and the categories of a COCO
+    annotation file (mmdet's ``CocoDataset``) match: every class is a category of the
+    file and every annotated category is a class.
+
+    Raises:
+        ValueError: naming the annotation file and the unmatched names.
+    """
+    for leaf in _built_leaves(dataset):
+        cat_ids = getattr(leaf, 'cat_ids', None)  # the file's ids of the classes found
+        classes = (getattr(leaf, 'metainfo', None) or {}).get('classes')
+        annotated = set(getattr(leaf, 'cat_img_map', None) or {})
+        if cat_ids is None or not classes or (
+                len(cat_ids) == len(classes) and annotated <= set(cat_ids)):
+            continue
+        from mmengine.fileio import load  # the error path: the file's category names
+        names = {cat['id']: cat['name'] for cat in load(leaf.ann_file)['categories']}
+        missing = [c for c in classes if c not in names.values()]
+        dropped = sorted(names.get(i, str(i)) for i in annotated - set(cat_ids))
+        problems = []
+        if missing:
+            problems.append(f'the classes {missing} of the config are no category of the '
+                            'file (the evaluation would fail at its end)')
+        if dropped:
+            problems.append(f'its annotated categories {dropped} are no class of the config '
+                            '(their annotations would be dropped silently)')
+        raise ValueError(
+            f'{_dataset_file(leaf)}: {"; ".join(problems) or "duplicate class names"}. Set '
+            "the dataset's metainfo=dict(classes=(...)) to the category names of the "
+            f'annotation file ({sorted(names.values())}), and num_classes of the heads to '
+            'their number.')
 
 
 def _leaf_datasets(cfg):
@@ -88,11 +174,13 @@ def explain_empty_dataset(dataset_cfg):
     return None
 
 
-def build_checked_dataloader(dataloader, seed=None, diff_rank_seed=False, *, build):
+def build_checked_dataloader(dataloader, seed=None, diff_rank_seed=False, *, build,
+                             num_classes=None):
     """``build(dataloader, seed, diff_rank_seed)`` (mmengine's ``Runner.build_dataloader``)
     with the dataset checked: an empty dataset (e.g. a COCO file with an empty annotation
-    list under mmdet's ``filter_empty_gt``) and a detection dataset without annotations are
-    refused, naming the file.
+    list under mmdet's ``filter_empty_gt``), a detection dataset without annotations, COCO
+    categories that do not match the classes and classification labels beyond the classes
+    (``num_classes()``: the head's, or None) are refused, naming the file.
 
     Raises:
         ValueError: naming the file and the problem.
@@ -111,6 +199,8 @@ def build_checked_dataloader(dataloader, seed=None, diff_rank_seed=False, *, bui
                          or f'the dataset {_dataset_file(dataset)} holds no sample.')
     test_mode = getattr(getattr(dataset, 'dataset', dataset), 'test_mode', False)
     check_annotated(dataset, 'evaluation' if test_mode else 'training')
+    check_coco_categories(dataset)
+    check_class_labels(dataset, num_classes() if num_classes is not None else None)
     return loader
 
 

@@ -36,7 +36,8 @@ class NonFiniteLossHook(CheckInvalidLossHook):
 
     Raises (from ``after_train_iter``):
         FloatingPointError: the total loss is NaN or infinite; the message gives the
-            iteration (1-based, as logged), the epoch, every loss term and the usual fixes.
+            iteration (1-based, as logged), the epoch (epoch-based runs), every loss term
+            and the usual fixes.
             It is raised before the checkpoint hook of that iteration or epoch saves.
     """
     priority = 'ABOVE_NORMAL'  # before the logger and the checkpoint hooks
@@ -51,8 +52,11 @@ class NonFiniteLossHook(CheckInvalidLossHook):
         if math.isfinite(_value(outputs['loss'])):
             return
         terms = ', '.join(f'{k}={_value(v):.4g}' for k, v in outputs.items())
+        from mmengine.runner import IterBasedTrainLoop
+        by_iter = isinstance(getattr(runner, 'train_loop', None), IterBasedTrainLoop)
+        epoch = '' if by_iter else f' (epoch {runner.epoch + 1})'  # no epochs to name
         raise FloatingPointError(
-            f'non-finite loss at iteration {runner.iter + 1} (epoch {runner.epoch + 1}): '
+            f'non-finite loss at iteration {runner.iter + 1}{epoch}: '
             f'{terms}. Training stopped before saving this state. Usual fixes: a lower '
             'learning rate or a longer warm-up (optim_wrapper.optimizer.lr, the LinearLR of '
             'param_scheduler); gradient clipping (optim_wrapper.clip_grad=dict(max_norm=1.0)); '

@@ -120,3 +120,62 @@ def test_segmentation_labels_beyond_the_classes_are_named():
     with pytest.raises(ValueError, match=r'ann/b\.png holds labels \[4, 7\] outside the 4 '
                        r'classes'):
         DataCheckHook().before_test_iter(runner, 0, dict(data_samples=[sample]))
+
+
+DEMO_CLS = f'{ROOT}/configs/demo/mpvg-vit-demo_mpvg_1xb64_demo-cls.py'
+
+
+@pytest.fixture(scope='module')
+def imagenet(tmp_path_factory, tool):
+    out = tmp_path_factory.mktemp('cls')
+    tool('make_demo_data').main([str(out), '--formats', 'imagenet', '--num-train', '1',
+                                 '--num-val', '1'])
+    return out / 'imagenet'
+
+
+def test_classification_labels_beyond_the_classes_are_named(imagenet, tmp_path):
+    """A label beyond the 8 demo classes (training: a bare IndexError in the cross-entropy
+    without the check), and labels the 8 classes allow but a 4-class head does not."""
+    from mpvg_mm.cli import train_main
+    lines = (imagenet / 'meta/train.txt').read_text().splitlines()
+    first = lines[0].split()[0]
+    (imagenet / 'meta/bad.txt').write_text('\n'.join(lines + [f'{first} 9']) + '\n')
+    data = [f'train_dataloader.dataset.data_root={imagenet}',
+            f'val_dataloader.dataset.data_root={imagenet}',
+            f'test_dataloader.dataset.data_root={imagenet}']
+    with pytest.raises(ValueError, match=r'meta/bad\.txt holds class labels \[9\] outside the '
+                       r'8 classes of the dataset \(0\.\.7\)'):
+        train_main([DEMO_CLS, '--work-dir', str(tmp_path), '--cfg-options', *data,
+                    'train_dataloader.dataset.ann_file=meta/bad.txt'])
+    # labels of the generated file that the 8 classes allow and a 4-class head does not
+    with pytest.raises(ValueError, match=r'meta/train\.txt holds class labels \[4, 5, 6, 7\] '
+                       r'outside the num_classes=4 of the head'):
+        train_main([DEMO_CLS, '--work-dir', str(tmp_path), '--cfg-options', *data,
+                    'model.head.num_classes=4'])
+
+
+def test_coco_categories_that_do_not_match_the_classes_are_named(coco):
+    """An annotated category renamed in the file: the config's class is no category
+    (CocoMetric would fail with an IndexError after the whole evaluation) and the file's
+    'disk' annotations would be dropped silently by mmdet."""
+    from mmengine.dataset import DefaultSampler
+    from torch.utils.data import DataLoader
+
+    from mpvg_mm.engine.data_check import build_checked_dataloader
+    data = json.loads((coco / 'annotations/instances_train2017.json').read_text())
+    renamed = next(c for c in data['categories']
+                   if c['id'] == data['annotations'][0]['category_id'])
+    name, renamed['name'] = renamed['name'], 'disk'
+    (coco / 'renamed.json').write_text(json.dumps(data))
+
+    def build(ann_file):
+        def loader(cfg, seed=None, diff_rank_seed=False):
+            dataset = _coco_dataset(coco, ann_file, True)
+            return DataLoader(dataset, sampler=DefaultSampler(dataset, shuffle=False))
+        return build_checked_dataloader({}, build=loader)
+
+    with pytest.raises(ValueError, match=rf"renamed\.json: the classes \['{name}'\] of the "
+                       r"config are no category of the file .*annotated categories \['disk'\] "
+                       r'are no class of the config'):
+        build('renamed.json')
+    build('annotations/instances_train2017.json')  # the generated file passes

@@ -33,6 +33,14 @@ def test_first_non_finite_loss_stops_with_the_iteration_and_terms(bad):
         hook.after_train_iter(_runner(7), 7, outputs=outputs)
 
 
+def test_an_iteration_based_run_names_no_epoch():
+    from mmengine.runner import IterBasedTrainLoop
+    runner = SimpleNamespace(iter=0, epoch=0,
+                             train_loop=IterBasedTrainLoop.__new__(IterBasedTrainLoop))
+    with pytest.raises(FloatingPointError, match=r'non-finite loss at iteration 1: loss=nan'):
+        NonFiniteLossHook().after_train_iter(runner, 0, outputs=dict(loss=torch.tensor(math.nan)))
+
+
 def test_training_stops_at_the_first_iteration_of_nan_losses(tmp_path, tool):
     from mpvg_mm import cli
     tool('make_demo_data').main([str(tmp_path), '--formats', 'imagenet', '--num-train', '1',

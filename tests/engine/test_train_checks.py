@@ -68,3 +68,14 @@ def test_amp_without_an_accelerator_is_refused_at_start(tmp_path, monkeypatch):
         monkeypatch.setattr(device, f'is_{name}_available', lambda: False)
     with pytest.raises(ValueError, match='--amp needs an accelerator.*drop --amp'):
         train_main([DEMO_CONFIG, '--work-dir', str(tmp_path), '--amp'])
+
+
+def test_an_amp_optim_wrapper_of_the_config_without_an_accelerator_is_refused(tmp_path,
+                                                                              monkeypatch):
+    from mmengine import device
+    for name in ('cuda', 'npu', 'mlu', 'musa'):
+        monkeypatch.setattr(device, f'is_{name}_available', lambda: False)
+    with pytest.raises(ValueError, match=r'optim_wrapper.type=AmpOptimWrapper in the config '
+                       r'needs an accelerator.*optim_wrapper.type=OptimWrapper'):
+        train_main([DEMO_CONFIG, '--work-dir', str(tmp_path), '--cfg-options',
+                    'optim_wrapper.type=AmpOptimWrapper'])

@@ -8,6 +8,19 @@ from mmengine.registry import init_default_scope
 
 from mpvg_mm.models.backbones.mpvg_vit import MPVGViT
 
+
+
+@pytest.fixture(autouse=True)
+def config_with_the_preprocessor_in_the_model():
+    """tools/train.py/test.py record the key of the config they load (another test's)"""
+    from mmengine.config import Config
+
+    from mpvg_mm.models.backbones.mpvg_vit import record_data_preprocessor_key
+    record_data_preprocessor_key(Config(dict(model=dict(data_preprocessor={}))))
+    yield
+    record_data_preprocessor_key(Config(dict(model=dict(data_preprocessor={}))))
+
+
 PREPROCESSORS = {'mmpretrain': 'ClsDataPreprocessor', 'mmdet': 'DetDataPreprocessor',
                  'mmseg': 'SegDataPreProcessor'}
 
@@ -40,3 +53,23 @@ def test_without_a_toolbox_scope_every_key_is_named(tiny_arch):
     with pytest.raises(ValueError, match=r'mmpretrain: model\.data_preprocessor\.pad_size_'
                        r'divisor=8; mmdet: .*pad_size_divisor=8; mmseg: .*size_divisor=8'):
         MPVGViT(arch=tiny_arch)(torch.randn(1, 3, 30, 30))
+
+
+def test_the_hint_names_the_key_of_the_config_in_use(tiny_arch):
+    """mmpretrain's dataset configs set a top-level data_preprocessor, which the runner gives
+    the model: the hint's key (top-level) keeps mean/std; model.data_preprocessor.* would
+    create an entry replacing the whole preprocessor."""
+    from mmengine.config import Config
+
+    from mpvg_mm.models.backbones.mpvg_vit import record_data_preprocessor_key
+    root = __file__.rsplit('/tests/', 1)[0]
+    cfg = Config.fromfile(f'{root}/configs/demo/mpvg-vit-demo_mpvg_1xb64_demo-cls.py')
+    init_default_scope('mmpretrain')
+    assert record_data_preprocessor_key(cfg) == 'data_preprocessor'
+    with pytest.raises(ValueError) as info:
+        MPVGViT(arch=tiny_arch)(torch.randn(1, 3, 30, 30))
+    (key, value), = re.findall(r'--cfg-options ([\w.]+)=(\d+)', str(info.value))
+    assert key == 'data_preprocessor.pad_size_divisor', str(info.value)
+    cfg.merge_from_dict({key: int(value)})
+    built = cfg.model.get('data_preprocessor') or cfg.data_preprocessor  # as mmengine's Runner
+    assert built['pad_size_divisor'] == 8 and built['mean'] == [123.675, 116.28, 103.53]

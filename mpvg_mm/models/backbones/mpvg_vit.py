@@ -191,24 +191,46 @@ class PatchEmbed(nn.Module):
 #: the data preprocessor's padding keys of each toolbox: mmpretrain's
 #: ``ClsDataPreprocessor`` and mmdet's ``DetDataPreprocessor`` take ``pad_size_divisor``;
 #: mmseg's ``SegDataPreProcessor`` takes ``size_divisor`` (training) and
-#: ``test_cfg=dict(size_divisor=...)`` (testing)
+#: ``test_cfg=dict(size_divisor=...)`` (testing); ``{key}``: where the config sets it
 PAD_DIVISOR_HINTS = {
-    'mmpretrain': 'model.data_preprocessor.pad_size_divisor={}',
-    'mmdet': 'model.data_preprocessor.pad_size_divisor={}',
-    'mmseg': 'model.data_preprocessor.size_divisor={0} and '
-             'model.data_preprocessor.test_cfg=dict(size_divisor={0})',
+    'mmpretrain': '{key}.pad_size_divisor={div}',
+    'mmdet': '{key}.pad_size_divisor={div}',
+    'mmseg': '{key}.size_divisor={div} and {key}.test_cfg=dict(size_divisor={div})',
 }
+
+#: the config key of the data preprocessor of the config in use (set by
+#: :func:`record_data_preprocessor_key`; ``tools/train.py`` and ``tools/test.py`` do)
+_preprocessor_key = ['model.data_preprocessor']
+
+
+def record_data_preprocessor_key(cfg) -> str:
+    """Remember where ``cfg`` sets its data preprocessor, for :func:`pad_divisor_hint`.
+
+    mmengine's ``Runner`` gives a model without ``data_preprocessor`` the config's top-level
+    ``data_preprocessor`` (mmpretrain's dataset configs set it there): for such a config,
+    ``--cfg-options model.data_preprocessor.pad_size_divisor=8`` would create a model entry
+    that replaces the whole preprocessor (mean/std dropped); the top-level key is the one
+    that works. Returns the key (``'data_preprocessor'`` or ``'model.data_preprocessor'``).
+    """
+    model = cfg.get('model') or {}
+    top_level = cfg.get('data_preprocessor') is not None and \
+        (not isinstance(model, dict) or model.get('data_preprocessor') is None)
+    _preprocessor_key[0] = 'data_preprocessor' if top_level else 'model.data_preprocessor'
+    return _preprocessor_key[0]
 
 
 def pad_divisor_hint(divisor: int) -> str:
     """How to pad to a multiple of ``divisor`` with the data preprocessor of the toolbox in
-    use (mmengine's current default scope); every toolbox's keys when none is set."""
+    use (mmengine's current default scope) at the key where the config in use sets it
+    (:func:`record_data_preprocessor_key`); every toolbox's keys when no scope is set."""
     from mmengine.registry import DefaultScope
     current = DefaultScope.get_current_instance()
     scope = current.scope_name if current is not None else None
+    key = _preprocessor_key[0]
     if scope in PAD_DIVISOR_HINTS:
-        return f'{PAD_DIVISOR_HINTS[scope].format(divisor)} in this {scope} config'
-    return '; '.join(f'{name}: {hint.format(divisor)}'
+        return (f'--cfg-options {PAD_DIVISOR_HINTS[scope].format(key=key, div=divisor)} in '
+                f'this {scope} config')
+    return '; '.join(f'{name}: {hint.format(key=key, div=divisor)}'
                      for name, hint in PAD_DIVISOR_HINTS.items())
 
 
