@@ -761,6 +761,42 @@ def refuse_foreign_checkpoint(state_dict: dict, prefix: str, layout: BackboneKey
         raise ValueError(refusal)
 
 
+def placement_misfit(name: str, own_shapes: dict,
+                     hint: str) -> Callable[[dict], Optional[str]]:
+    """A ``BackboneKeyLayout.misfit`` rule: refuse a state dict that places fewer than
+    half of ``own_shapes`` (parameter name -> shape) by name and shape, which mmengine's
+    non-strict load would only warn about (e.g. another backbone's whole checkpoint, or a
+    classifier's loaded without ``prefix='backbone.'``); ``hint`` ends the refusal.
+    Used by ``MPVGT2TViT`` and ``MPVGCeiT``."""
+    def misfit(sub: dict) -> Optional[str]:
+        placed = [k for k, shape in own_shapes.items()
+                  if k in sub and tuple(sub[k].shape) == tuple(shape)]
+        if 2 * len(placed) >= len(own_shapes):
+            return None
+        missing = [k for k in own_shapes if k not in placed]
+        return (f'the checkpoint places {len(placed)} of {name}\'s {len(own_shapes)} '
+                f'weights (by name and shape; e.g. not {", ".join(missing[:3])}); its keys '
+                f'begin {", ".join(list(sub)[:3])}: a non-strict load would leave the rest '
+                f'random: {hint}.')
+    return misfit
+
+
+def refuse_missing_cls_token(state_dict: dict, prefix: str, with_cls_token: bool) -> None:
+    """The class-token rule shared by the backbones' load hooks: a checkpoint with a
+    ``pos_embed`` but no ``cls_token`` (a GAP model's: PVG, MPVG) into a model with a
+    class token would leave the class token random.
+
+    Raises:
+        ValueError: naming both fixes (``with_cls_token=False``, or a class-token file).
+    """
+    key = prefix + 'pos_embed'
+    if with_cls_token and key in state_dict and prefix + 'cls_token' not in state_dict:
+        raise ValueError(
+            f'the checkpoint has no {prefix}cls_token, so its {key} has no class-token '
+            'row, but this model has a class token: build it with with_cls_token=False '
+            '(GAP), or load a class-token checkpoint (keeping its cls_token key).')
+
+
 def _vit_layout_refusal(layout: str) -> str:
     return (f'the checkpoint is in the {layout} layout, not MPVGViT\'s (blocks.{{i}}.*): '
             'mmengine would load only the few keys whose names agree and leave the rest '

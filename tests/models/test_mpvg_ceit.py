@@ -242,6 +242,29 @@ def test_file_without_recorded_grid_needs_pretrained_img_size():
     assert torch.equal(model.pos_embed, sd['pos_embed'])
 
 
+def test_training_file_wrapper_is_refused_through_pretrained(tmp_path):
+    """A {'model': ...} file (DeiT-based code) via init_cfg Pretrained: mmengine unwraps
+    only 'state_dict', so without the check nothing would load (only warnings)."""
+    sd = _randomize(_tiny(pe_mode='default')).state_dict()
+    path = tmp_path / 'ceit.pth'
+    torch.save({'model': sd}, path)
+    model = _tiny(pe_mode='default', init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    with pytest.raises(ValueError, match=r"wraps its weights in \{'model'"):
+        model.init_weights()
+    torch.save(sd, path)  # the inner dict loads
+    model.init_weights()
+    assert torch.equal(model.blocks[0].attn.qkv.weight, sd['blocks.0.attn.qkv.weight'])
+
+
+def test_checkpoint_of_another_backbone_is_refused():
+    """A T2T-ViT state dict places few of CeiT's weights: refused, not warned about."""
+    from mpvg_mm.models import MPVGT2TViT
+    t2t = MPVGT2TViT(arch=dict(embed_dims=16, num_layers=2, num_heads=2, token_dims=8,
+                               img_size=48), pe_mode='default')
+    with pytest.raises(ValueError, match=r"places \d+ of MPVGCeiT's"):
+        _tiny(pe_mode='default').load_state_dict(t2t.state_dict(), strict=False)
+
+
 # --------------------------------------------------------------------------- errors
 @pytest.mark.parametrize('kwargs,match', [
     (dict(pe_mode='ceit'), 'unknown pe_mode'),
@@ -249,6 +272,9 @@ def test_file_without_recorded_grid_needs_pretrained_img_size():
     (dict(pe_cfg='mpvg'), 'pe_cfg=.*pe_mode'),
     (dict(pe_cfg=dict(layerwise_from=3)), 'outside the blocks'),
     (dict(pe_mode='mpvg', with_cls_token=True), 'incompatible with a class token'),
+    # names the conflict and a fix that changes something (not 'use pvg' on pvg)
+    (dict(pe_mode='pvg', with_cls_token=True, pe_cfg=dict(last_ln_pos=0)),
+     r"pe_cfg last_ln_pos=0\) is incompatible .* or drop last_ln_pos from pe_cfg\.$"),
     (dict(pe_mode='pvg', out_type='cls_token'), 'needs with_cls_token=True'),
     (dict(out_type='featmap'), 'unknown out_type'),
     (dict(img_size=4), 'gives no token'),

@@ -222,6 +222,9 @@ def test_pe_chain_runs_once_per_pass(mode, calls):
 # --------------------------------------------------------------------------- contract
 @pytest.mark.parametrize('kwargs,match', [
     (dict(pe_mode='mpvg', with_cls_token=True), 'incompatible with a class token'),
+    # names the conflict and a fix that changes something (not 'use pvg' on pvg)
+    (dict(pe_mode='pvg', with_cls_token=True, pe_cfg=dict(last_ln_pos=0)),
+     r"pe_cfg last_ln_pos=0\) is incompatible .* or drop last_ln_pos from pe_cfg\.$"),
     (dict(pe_mode='pvg', out_type='cls_token'), 'needs with_cls_token=True'),
     (dict(pe_mode='nope'), 'unknown pe_mode'),
     (dict(pe_cfg=dict(bogus=1)), 'unknown pe_cfg keys'),
@@ -280,6 +283,27 @@ def test_learnable_pe_of_another_shape_is_refused_on_load():
     dst = _tiny(pe_mode='pvg', learnable_pe=True)
     with pytest.raises(ValueError, match='does not record its token grid'):
         dst.load_state_dict(src.state_dict(), strict=False)
+
+
+def test_gap_checkpoint_into_class_token_model_is_refused():
+    """An MPVG file has no cls_token: a Default model would keep a random class token
+    (which the CIFAR fine-tune then freezes)."""
+    sd = _tiny(pe_mode='mpvg').state_dict()
+    with pytest.raises(ValueError, match='has no cls_token.*with_cls_token=False'):
+        _tiny(pe_mode='default').load_state_dict(sd, strict=False)
+
+
+def test_wrapped_or_foreign_checkpoint_is_refused():
+    """A {'model': ...} training file and a CeiT state dict would load nothing (0 tensors,
+    only mmengine's warnings): both refused by the shared check."""
+    from mpvg_mm.models import MPVGCeiT
+    sd = _tiny(pe_mode='default').state_dict()
+    with pytest.raises(ValueError, match=r"wraps its weights in \{'model'"):
+        _tiny(pe_mode='default').load_state_dict({'model': sd}, strict=False)
+    ceit = MPVGCeiT(arch=dict(embed_dims=16, num_layers=2, num_heads=2, stem_channels=8,
+                              patch_size=2, img_size=32), pe_mode='default')
+    with pytest.raises(ValueError, match=r"places \d+ of MPVGT2TViT's"):
+        _tiny(pe_mode='default').load_state_dict(ceit.state_dict(), strict=False)
 
 
 @pytest.mark.parametrize('scope', ['mmpretrain', 'mmdet', 'mmseg'])

@@ -48,7 +48,8 @@ from mmengine.model import BaseModule
 
 from ..pos_embed import (LayerwisePositionEmbedding, build_pe_structure, is_positive_int,
                          resample_pos_embed)
-from .mpvg_vit import LN_EPS, Attention, DropPath, Mlp, MPVGViT, size_pair
+from .mpvg_vit import (LN_EPS, Attention, DropPath, Mlp, MPVGViT,
+                       refuse_cls_token_with_last_ln_pe, size_pair)
 
 #: The named CeiT architectures (reference ``ceit_{tiny,small,base}_patch16_224``).
 CEIT_ARCH_SETTINGS: Dict[str, dict] = {
@@ -319,11 +320,7 @@ class MPVGCeiT(BaseModule):
         structure, preset_cls = build_pe_structure(pe_mode, pe_cfg)
         self.pe_mode = pe_mode
         self.with_cls_token = preset_cls if with_cls_token is None else bool(with_cls_token)
-        if self.with_cls_token and structure.last_ln_pos is not None:
-            raise ValueError(
-                f"pe_mode={pe_mode!r} puts the PE in the Last LN, which is incompatible with "
-                "a class token (the paper, Sec. 4): use with_cls_token=False (GAP) or "
-                "pe_mode='pvg'/'lape'.")
+        refuse_cls_token_with_last_ln_pe(pe_mode, structure, self.with_cls_token)
         self.out_type = out_type or ('cls_token' if self.with_cls_token else 'avg_featmap')
         if self.out_type not in CEIT_OUT_TYPES:
             raise ValueError(f'unknown out_type {self.out_type!r} for MPVGCeiT; choose one of '
@@ -374,14 +371,37 @@ class MPVGCeiT(BaseModule):
     _read_recorded_grid = staticmethod(MPVGViT._read_recorded_grid)
     _no_grid_message = MPVGViT._no_grid_message
 
+    def checkpoint_key_layout(self):
+        """This backbone's layout for the load-time check shared with ``MPVGViT`` /
+        ``MPVGSwin`` (:func:`~mpvg_mm.models.checkpoint_layout.refuse_foreign_checkpoint`):
+        a training-file wrapper (``{'model': ...}``, as DeiT-based code saves) is refused,
+        and so is a state dict that places fewer than half of this backbone's weights by
+        name and shape (``pos_embed``, which is resampled, and the ``LN'``/``LN''`` not
+        counted).
+
+        Returns:
+            a :class:`~mpvg_mm.models.checkpoint_layout.BackboneKeyLayout`.
+        """
+        from ..checkpoint_layout import BackboneKeyLayout, placement_misfit
+        own = {n: p.shape for n, p in self.named_parameters()
+               if n != 'pos_embed' and not n.startswith('pe.')}
+        hint = ("save its inner dict (e.g. torch.save(ckpt['model'], DST)), from a CeiT of "
+                "this arch (a classifier's with prefix='backbone.')")
+        return BackboneKeyLayout('MPVGCeiT', frozenset(self.state_dict()), hint,
+                                 misfit=placement_misfit('MPVGCeiT', own, hint))
+
     def _resample_pos_embed_on_load(self, state_dict, prefix, *args, **kwargs) -> None:
         """Load-state-dict pre-hook: fit a checkpoint's ``pos_embed`` ``(1, N, D)`` to this
         model's class-token choice and grid; ``pos_embed_grid`` always holds this model's.
 
         Raises:
-            ValueError: as ``MPVGViT``'s hook (rows that do not add up, no grid known, a
-                class-token model and a file without ``cls_token``).
+            ValueError: a training-file wrapper or another layout
+                (:meth:`checkpoint_key_layout`); as ``MPVGViT``'s hook (rows that do not
+                add up, no grid known, a class-token model and a file without
+                ``cls_token``).
         """
+        from ..checkpoint_layout import refuse_foreign_checkpoint
+        refuse_foreign_checkpoint(state_dict, prefix, self.checkpoint_key_layout())
         key, grid_key = prefix + 'pos_embed', prefix + 'pos_embed_grid'
         recorded = state_dict.pop(grid_key, None)
         state_dict[grid_key] = self.pos_embed_grid.detach().clone()

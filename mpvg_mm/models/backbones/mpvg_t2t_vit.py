@@ -302,8 +302,33 @@ class MPVGT2TViT(BaseModule):
             super().init_weights()
 
     # ------------------------------------------------------------------ position embedding
+    def checkpoint_key_layout(self):
+        """This backbone's layout for the load-time check shared with ``MPVGViT`` /
+        ``MPVGSwin`` (:func:`~mpvg_mm.models.checkpoint_layout.refuse_foreign_checkpoint`):
+        a training-file wrapper is refused, and so is a state dict that places fewer than
+        half of this backbone's weights by name and shape (the ``LN'``/``LN''`` and the
+        fixed ``pos_embed`` not counted): another backbone's checkpoint, a classifier's
+        without ``prefix='backbone.'``.
+
+        Returns:
+            a :class:`~mpvg_mm.models.checkpoint_layout.BackboneKeyLayout`.
+        """
+        from ..checkpoint_layout import _FOREIGN_HINT, BackboneKeyLayout, placement_misfit
+        own = {n: p.shape for n, p in self.named_parameters()
+               if n != 'pos_embed' and not n.startswith('pe.')}
+        hint = ('use a T2T-ViT checkpoint of this arch (a classifier\'s with '
+                "prefix='backbone.'); a reference (yitu-opensource) T2T-ViT file: "
+                + _FOREIGN_HINT)
+        return BackboneKeyLayout('MPVGT2TViT', frozenset(self.state_dict()), hint,
+                                 misfit=placement_misfit('MPVGT2TViT', own, hint))
+
     def _fit_pos_embed_on_load(self, state_dict, prefix, *args, **kwargs) -> None:
-        """Load-state-dict pre-hook: the ``pos_embed`` rules of the class docstring."""
+        """Load-state-dict pre-hook: refuse a checkpoint of another layout
+        (:meth:`checkpoint_key_layout`) or one without ``cls_token`` into a class-token
+        model (as ``MPVGViT``), then the ``pos_embed`` rules of the class docstring."""
+        from ..checkpoint_layout import refuse_foreign_checkpoint, refuse_missing_cls_token
+        refuse_foreign_checkpoint(state_dict, prefix, self.checkpoint_key_layout())
+        refuse_missing_cls_token(state_dict, prefix, self.with_cls_token)
         key = prefix + 'pos_embed'
         if key not in state_dict or state_dict[key].shape == self.pos_embed.shape:
             return

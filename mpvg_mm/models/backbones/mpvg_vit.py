@@ -17,8 +17,8 @@ from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
-from ..pos_embed import (LayerwisePositionEmbedding, build_pe_structure, is_positive_int,
-                         resample_pos_embed)
+from ..pos_embed import (PE_PRESETS, LayerwisePositionEmbedding, build_pe_structure,
+                         is_positive_int, resample_pos_embed)
 
 LN_EPS = 1e-6
 
@@ -85,6 +85,27 @@ OUT_TYPES = ('cls_token', 'avg_featmap', 'featmap')
 FINAL_NORMS = ('ln+pe', 'ln', 'pe', 'none')
 
 
+def refuse_cls_token_with_last_ln_pe(pe_mode: str, structure, with_cls: bool) -> None:
+    """Refuse a class token together with a Last-LN PE (``LN''(pos_k)`` added after the
+    Last LN, ``structure.last_ln_pos`` set): the paper, Sec. 4, calls them incompatible.
+
+    Raises:
+        ValueError: naming what conflicts and the fixes that apply to ``pe_mode``.
+    """
+    if not with_cls or structure.last_ln_pos is None:
+        return
+    preset = PE_PRESETS.get(pe_mode, (None,))[0]
+    if preset is not None and preset.last_ln_pos is None:
+        source, fix = f'pe_cfg last_ln_pos={structure.last_ln_pos}', 'drop last_ln_pos from pe_cfg'
+    else:
+        source = f'pe_mode={pe_mode!r}'
+        fix = "set pe_cfg=dict(last_ln_pos=None), or use pe_mode='pvg'/'lape'"
+    raise ValueError(
+        f"the Last-LN PE (LN''(pos_{structure.last_ln_pos}) added after the Last LN, from "
+        f'{source}) is incompatible with a class token (the paper, Sec. 4): use '
+        f'with_cls_token=False (GAP), or {fix}.')
+
+
 def resolve_cls_token_and_out_type(pe_mode: str, structure, preset_cls: bool,
                                    with_cls_token: Optional[bool],
                                    out_type: Optional[str]) -> Tuple[bool, str]:
@@ -96,11 +117,7 @@ def resolve_cls_token_and_out_type(pe_mode: str, structure, preset_cls: bool,
             unknown ``out_type``, ``'cls_token'`` without a class token.
     """
     with_cls = preset_cls if with_cls_token is None else bool(with_cls_token)
-    if with_cls and structure.last_ln_pos is not None:
-        raise ValueError(
-            f"pe_mode={pe_mode!r} puts the PE in the Last LN, which is incompatible with "
-            "a class token (the paper, Sec. 4): use with_cls_token=False (GAP) or "
-            "pe_mode='pvg'/'lape'.")
+    refuse_cls_token_with_last_ln_pe(pe_mode, structure, with_cls)
     out_type = out_type or ('cls_token' if with_cls else 'avg_featmap')
     if out_type not in OUT_TYPES:
         raise ValueError(f'unknown out_type {out_type!r}; choose one of {OUT_TYPES}.')
@@ -635,11 +652,8 @@ class MPVGViT(BaseModule):
                 f'the checkpoint has {prefix}dist_token but no {prefix}cls_token, so the '
                 f'layout of its {key} rows is unknown (a distilled DeiT has class, '
                 'distillation, then patch rows): keep cls_token in the state dict.')
-        if self.with_cls_token and 'cls_token' not in extra_names:
-            raise ValueError(
-                f'the checkpoint has no {prefix}cls_token, so its {key} has no class-token '
-                'row, but this model has a class token: build it with with_cls_token=False '
-                '(GAP), or load a class-token checkpoint (keeping its cls_token key).')
+        from ..checkpoint_layout import refuse_missing_cls_token
+        refuse_missing_cls_token(state_dict, prefix, self.with_cls_token)
         extra, rows = len(extra_names), ckpt.shape[1]
         if rows <= extra:
             raise ValueError(f'checkpoint {key} has {rows} rows, none left for patches after '
