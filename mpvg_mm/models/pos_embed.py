@@ -147,13 +147,17 @@ def build_pe_structure(pe_mode: str, overrides: Optional[dict] = None,
         ``(structure, preset_uses_cls_token)``.
 
     Raises:
-        ValueError: an unknown preset or switch, or an old and a new name given together.
+        ValueError: an unknown preset or switch, an old and a new name given together, or
+            ``overrides`` (``pe_cfg``) not a dict.
     """
     presets = PE_PRESETS if presets is None else presets
     if pe_mode not in presets:
         raise ValueError(f'unknown pe_mode {pe_mode!r}; choose one of {sorted(presets)} '
                          'and refine it with pe_cfg=dict(...) if needed.')
     structure, with_cls_token = presets[pe_mode]
+    if overrides is not None and not isinstance(overrides, dict):
+        raise ValueError(f'pe_cfg={overrides!r} must be a dict of structure switches or None; '
+                         'the preset is pe_mode.')
     overrides = dict(overrides or {})
     for old, new in DEPRECATED_SWITCHES.items():
         if old in overrides:
@@ -305,6 +309,27 @@ class LayerwisePositionEmbedding(nn.Module):
                 pe, grid = transition(stage - 1, pe, grid)
             out.append(pe)
         return out
+
+
+def check_drop_path_rate(value) -> None:
+    """Refuse a ``drop_path_rate`` outside ``[0, 1)`` (1 drops every residual branch).
+
+    Raises:
+        ValueError: naming the argument.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise ValueError(f'drop_path_rate={value!r} must be in [0, 1).')
+
+
+def check_positive_number(name: str, value) -> None:
+    """Refuse a size or scale ``name`` that is not a number above 0 (``mlp_ratio``,
+    ``qk_scale``).
+
+    Raises:
+        ValueError: naming the argument.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+        raise ValueError(f'{name}={value!r} must be a number above 0.')
 
 
 def is_positive_int(value) -> bool:

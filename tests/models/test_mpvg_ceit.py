@@ -284,6 +284,7 @@ def test_checkpoint_of_another_backbone_is_refused():
     (dict(arch=dict(ARCH, depth=2)), r"unknown \['depth'\]"),
     (dict(arch=dict(ARCH, num_heads=3)), 'does not divide'),
     (dict(arch=dict(ARCH, leff_kernel_size=2)), 'must be odd'),
+    (dict(arch=dict(ARCH, mlp_ratio=0)), 'mlp_ratio=0 must be a number above 0'),
 ])
 def test_bad_configurations_are_refused(kwargs, match):
     kwargs = dict(dict(arch=ARCH), **kwargs)

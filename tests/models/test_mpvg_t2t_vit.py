@@ -230,9 +230,19 @@ def test_pe_chain_runs_once_per_pass(mode, calls):
     (dict(pe_cfg=dict(bogus=1)), 'unknown pe_cfg keys'),
     (dict(out_type='tokens'), 'unknown out_type'),
     (dict(out_indices=5), 'outside the 3 blocks'),
-    (dict(img_size=2), 'gives no token'),
+    (dict(arch=dict(TINY['arch'], img_size=2)), 'gives no token'),
     (dict(arch=dict(embed_dims=16)), 'missing'),
     (dict(pe_mode='pvg', frozen_params=['cls_token']), 'names no parameter'),
+    # review of issue 16: each names the argument (not a TypeError deep inside)
+    (dict(arch=dict(TINY['arch'], embed_dims=0)), 'embed_dims=0 must be a positive int'),
+    (dict(arch=dict(TINY['arch'], num_layers=0)), 'num_layers=0 must be a positive int'),
+    (dict(arch=dict(TINY['arch'], num_heads=3)), 'does not divide'),
+    (dict(arch=dict(TINY['arch'], mlp_ratio=0)), 'mlp_ratio=0 must be a number above 0'),
+    (dict(qk_scale=0), 'qk_scale=0 must be a number above 0'),
+    (dict(drop_path_rate=1.0), r'drop_path_rate=1.0 must be in \[0, 1\)'),
+    (dict(pe_cfg='mpvg'), 'pe_cfg=.*must be a dict.*pe_mode'),
+    (dict(frozen_params='norm.'), r"frozen_params='norm.' must be a list.*\['norm.'\]"),
+    (dict(img_size=64), 'img_size=64 and the arch dict.s img_size=48 differ'),
 ])
 def test_bad_configurations_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):

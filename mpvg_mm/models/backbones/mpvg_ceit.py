@@ -46,7 +46,8 @@ import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
 
-from ..pos_embed import (LayerwisePositionEmbedding, build_pe_structure, is_positive_int,
+from ..pos_embed import (LayerwisePositionEmbedding, build_pe_structure,
+                         check_drop_path_rate, check_positive_number, is_positive_int,
                          resample_pos_embed)
 from .mpvg_vit import (LN_EPS, Attention, DropPath, Mlp, MPVGViT,
                        refuse_cls_token_with_last_ln_pe, size_pair)
@@ -104,6 +105,7 @@ def resolve_ceit_arch(arch: Union[str, dict]) -> dict:
                  'leff_kernel_size'):
         if not is_positive_int(cfg[name]):
             raise ValueError(f'CeiT arch {name}={cfg[name]!r} must be a positive int.')
+    check_positive_number('CeiT arch mlp_ratio', cfg['mlp_ratio'])
     if cfg['embed_dims'] % cfg['num_heads']:
         raise ValueError(f'CeiT arch num_heads={cfg["num_heads"]} does not divide '
                          f'embed_dims={cfg["embed_dims"]}.')
@@ -298,12 +300,7 @@ class MPVGCeiT(BaseModule):
                  init_cfg: Optional[Union[dict, list]] = None):
         super().__init__(init_cfg=init_cfg)
         cfg = resolve_ceit_arch(arch)
-        if pe_cfg is not None and not isinstance(pe_cfg, dict):
-            raise ValueError(f'pe_cfg={pe_cfg!r} must be a dict of structure switches or None; '
-                             'the preset is pe_mode.')
-        if isinstance(drop_path_rate, bool) or not isinstance(drop_path_rate, (int, float)) \
-                or not 0 <= drop_path_rate < 1:
-            raise ValueError(f'drop_path_rate={drop_path_rate!r} must be in [0, 1).')
+        check_drop_path_rate(drop_path_rate)
         D = self.embed_dims = cfg['embed_dims']
         self.num_layers = L = cfg['num_layers']
         #: the token conv's stride on the stem's stride-4 map

@@ -19,7 +19,8 @@ import torch.nn as nn
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 
-from ..pos_embed import LayerwisePositionEmbedding, build_pe_structure, resample_pos_embed
+from ..pos_embed import (LayerwisePositionEmbedding, build_pe_structure, check_drop_path_rate,
+                         check_positive_number, is_positive_int, resample_pos_embed)
 from .mpvg_vit import (Block, format_output, init_linear_and_ln,
                        resolve_cls_token_and_out_type, size_pair)
 
@@ -43,7 +44,8 @@ def resolve_t2t_arch(arch: Union[str, dict]) -> dict:
     ``token_dims`` (64), ``img_size`` (224).
 
     Raises:
-        ValueError: an unknown name, or a dict with missing or unknown keys.
+        ValueError: an unknown name, a dict with missing or unknown keys, non-positive
+            sizes, heads that do not divide ``embed_dims``.
     """
     if isinstance(arch, str):
         key = arch.lower()
@@ -51,12 +53,22 @@ def resolve_t2t_arch(arch: Union[str, dict]) -> dict:
             raise ValueError(f'unknown arch {arch!r}; choose one of {sorted(T2T_ARCH_SETTINGS)} '
                              f'or pass a dict with {list(T2T_ARCH_KEYS)}.')
         return dict(T2T_ARCH_SETTINGS[key])
+    if not isinstance(arch, dict):
+        raise ValueError(f'arch={arch!r} must be a T2T arch name or a dict.')
     missing = set(T2T_ARCH_KEYS) - set(arch)
     unknown = set(arch) - set(T2T_ARCH_KEYS) - set(T2T_ARCH_OPTIONAL)
     if missing or unknown:
         raise ValueError(f'arch dict: missing {sorted(missing)}, unknown {sorted(unknown)}; it '
                          f'needs {list(T2T_ARCH_KEYS)} and may set {sorted(T2T_ARCH_OPTIONAL)}.')
-    return dict(T2T_ARCH_OPTIONAL, **arch)
+    cfg = dict(T2T_ARCH_OPTIONAL, **arch)
+    for name in ('embed_dims', 'num_layers', 'num_heads', 'token_dims'):
+        if not is_positive_int(cfg[name]):
+            raise ValueError(f'T2T arch {name}={cfg[name]!r} must be a positive int.')
+    check_positive_number('T2T arch mlp_ratio', cfg['mlp_ratio'])
+    if cfg['embed_dims'] % cfg['num_heads']:
+        raise ValueError(f'T2T arch num_heads={cfg["num_heads"]} does not divide '
+                         f'embed_dims={cfg["embed_dims"]}.')
+    return cfg
 
 
 def t2t_token_grid(img_size: Tuple[int, int]) -> Tuple[int, int]:
@@ -244,6 +256,16 @@ class MPVGT2TViT(BaseModule):
                  init_cfg: Optional[Union[dict, list]] = None):
         super().__init__(init_cfg=init_cfg)
         arch_cfg = resolve_t2t_arch(arch)
+        if isinstance(arch, dict) and 'img_size' in arch and img_size is not None and \
+                size_pair(img_size) != size_pair(arch['img_size']):
+            raise ValueError(f'img_size={img_size!r} and the arch dict\'s '
+                             f'img_size={arch["img_size"]!r} differ: give it once.')
+        check_drop_path_rate(drop_path_rate)
+        if qk_scale is not None:
+            check_positive_number('qk_scale', qk_scale)
+        if isinstance(frozen_params, str):
+            raise ValueError(f'frozen_params={frozen_params!r} must be a list of names or '
+                             f'prefixes, e.g. [{frozen_params!r}].')
         self.embed_dims = D = arch_cfg['embed_dims']
         self.num_layers = arch_cfg['num_layers']
         self.img_size = size_pair(arch_cfg['img_size'] if img_size is None else img_size)
