@@ -16,7 +16,6 @@ SCOPES = ('mmpretrain', 'mmdet', 'mmseg')
 SHARED_MODULES = (
     ('MODELS', 'mpvg_mm.models.backbones.mpvg_vit', 'MPVGViT'),
     ('MODELS', 'mpvg_mm.models.backbones.mpvg_swin', 'MPVGSwin'),
-    ('MODELS', 'mpvg_mm.models.backbones.mpvg_ceit', 'MPVGCeiT'),
     ('MODELS', 'mpvg_mm.models.backbones.mpvg_t2t_vit', 'MPVGT2TViT'),
     ('MODELS', 'mpvg_mm.models.backbones.vit_adapter', 'MPVGViTAdapter'),
     ('MODELS', 'mpvg_mm.models.necks.simple_fpn', 'SimpleFeaturePyramid'),
@@ -26,9 +25,14 @@ SHARED_MODULES = (
     ('HOOKS', 'mpvg_mm.engine.loss_check', 'NonFiniteLossHook'),
     ('HOOKS', 'mpvg_mm.engine.data_check', 'DataCheckHook'),
 )
-#: ``(scope, registry name, module path, class name)`` registered in one scope only: the
-#: demo data's readers, one per toolbox, and mmseg's prediction dumper.
+#: ``(scope, registry name, module path, attribute[, registered name])`` registered in one
+#: scope only: the demo data's readers, one per toolbox, mmseg's prediction dumper, and
+#: ``MPVGCeiT``, classification-only (its output is the LCA's one vector per image): in
+#: mmdet/mmseg its name builds a clear refusal instead of failing deep in a neck.
 SCOPE_MODULES = (
+    ('mmpretrain', 'MODELS', 'mpvg_mm.models.backbones.mpvg_ceit', 'MPVGCeiT'),
+    ('mmdet', 'MODELS', 'mpvg_mm.models.backbones.mpvg_ceit', 'refuse_dense_ceit', 'MPVGCeiT'),
+    ('mmseg', 'MODELS', 'mpvg_mm.models.backbones.mpvg_ceit', 'refuse_dense_ceit', 'MPVGCeiT'),
     ('mmpretrain', 'DATASETS', 'mpvg_mm.demo.datasets', 'DemoCustomDataset'),
     ('mmdet', 'DATASETS', 'mpvg_mm.demo.datasets', 'DemoCocoDataset'),
     ('mmseg', 'DATASETS', 'mpvg_mm.demo.datasets', 'DemoSegDataset'),
@@ -82,16 +86,17 @@ def register_all_modules(scopes: Optional[Sequence[str]] = None,
         compat.install()
     entries = [(scope, *entry) for scope in scopes for entry in SHARED_MODULES]
     entries += [entry for entry in SCOPE_MODULES if entry[0] in scopes]
-    for scope, registry_name, path, name in entries:
+    for scope, registry_name, path, attr, *alias in entries:
+        name = alias[0] if alias else attr
         try:
-            module = getattr(importlib.import_module(path), name)
+            module = getattr(importlib.import_module(path), attr)
         except ModuleNotFoundError as err:
             if (err.name or '').split('.')[0] not in SCOPES:  # needs a missing toolbox
                 raise
             continue
         registry = getattr(importlib.import_module(f'{scope}.registry'), registry_name)
         if registry.get(name) is not module:
-            registry.register_module(module=module, force=True)
+            registry.register_module(name=name, module=module, force=True)
     return list(scopes)
 
 

@@ -308,3 +308,16 @@ def test_named_arch_and_registry():
     assert isinstance(model, MPVGCeiT)
     assert (model.embed_dims, model.num_layers, model.pe_grid) == (192, 12, (14, 14))
     assert model.out_type == 'avg_featmap' and model.cls_token is None
+
+
+@pytest.mark.parametrize('scope', ['mmdet', 'mmseg'])
+def test_dense_toolboxes_refuse_ceit_clearly(scope):
+    """CeiT's output is one (B, D) vector: in mmdet/mmseg the name builds a refusal, not a
+    backbone that fails later inside a neck's conv2d."""
+    import importlib
+
+    from mpvg_mm.registry import register_all_modules
+    register_all_modules([scope])
+    registry = importlib.import_module(f'{scope}.registry').MODELS
+    with pytest.raises(ValueError, match='classification-only.*MPVGViT'):
+        registry.build(dict(type='MPVGCeiT', arch=ARCH))

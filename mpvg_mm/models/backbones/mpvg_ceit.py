@@ -435,3 +435,17 @@ class MPVGCeiT(BaseModule):
         if plan.last is not None:
             y = y + plan.last[:, E:].mean(dim=1)
         return (y, )
+
+
+def refuse_dense_ceit(**kwargs):
+    """What ``type='MPVGCeiT'`` builds in mmdet and mmseg (``mpvg_mm.registry``): CeiT here
+    is classification-only, its output the LCA's one ``(B, D)`` vector per image, so a
+    neck or decode head would fail deep inside (e.g. conv2d on ``(B, D)``).
+
+    Raises:
+        ValueError: always, naming the backbones that give feature maps.
+    """
+    raise ValueError(
+        'MPVGCeiT is classification-only (mmpretrain): its output is one (B, D) vector per '
+        "image (the Layer-wise Class-token Attention's), no feature maps for mmdet/mmseg "
+        "necks or heads; use MPVGViT (out_type='featmap'), MPVGViTAdapter or MPVGSwin there.")
