@@ -9,7 +9,7 @@ setup:
 	@bash tools/setup_env.sh
 
 test: setup
-	$(PY) -m pytest tests -q -p no:cacheprovider
+	$(PY) -m pytest tests -q -p no:cacheprovider --durations=30
 
 test-fast: setup
 	$(PY) -m pytest tests -q -p no:cacheprovider -m "not slow"
