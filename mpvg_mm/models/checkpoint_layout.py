@@ -1,10 +1,13 @@
-"""Checkpoints of other layouts -> ``MPVGViT`` / ``MPVGViTAdapter`` / ``MPVGT2TViT`` models.
+"""Checkpoints of other layouts -> ``MPVGViT`` / ``MPVGViTAdapter`` / ``MPVGT2TViT`` /
+``MPVGCeiT`` models.
 
 :func:`convert_checkpoint` is the entry point (``tools/model_converters/convert.py``): it
-detects the layout from the keys (:func:`detect_layout`), maps mmpretrain's and mmseg's
+detects the layout from the keys (:func:`detect_layout`; a file already in one of this
+project's backbone layouts is refused, naming the backbone), maps mmpretrain's and mmseg's
 ``VisionTransformer`` to the timm layout first (:func:`openmmlab_vit_to_timm`), and the
-official ViT-Adapter to ``MPVGViTAdapter`` (:func:`vit_adapter_to_mpvg`), and the reference
-T2T-ViT to ``MPVGT2TViT`` (:func:`convert_t2t_vit`).
+official ViT-Adapter to ``MPVGViTAdapter`` (:func:`vit_adapter_to_mpvg`), the reference
+T2T-ViT to ``MPVGT2TViT`` (:func:`convert_t2t_vit`) and the reference CeiT
+(``coeusguo/ceit``) to ``MPVGCeiT`` (:func:`convert_ceit`).
 
 The load-time check shared by every backbone is :func:`refuse_foreign_checkpoint`: each
 backbone describes its layout with a :class:`BackboneKeyLayout` (``MPVGViT``:
@@ -20,7 +23,8 @@ LN'' on ``pos_0`` ``last_pe_norm.*``. ``MPVGViT`` uses the same names except
 The converted checkpoint records the grid of ``pos_embed`` (``backbone.pos_embed_grid``,
 see ``MPVGViT``), which a timm file does not: the file's own ``pos_embed_grid`` if it has
 one, else the given ``img_size``, else the named arch's ``img_size`` (DeiT: 224, ViT-Lite:
-32); the patch rows must add up to that grid, or the conversion is refused.
+32); the patch rows must add up to that grid, or the conversion is refused, naming a
+class row without ``cls_token`` or a ``cls_token`` without its row when the count shows one.
 """
 import math
 import re
