@@ -1,10 +1,13 @@
-"""Checkpoints of other layouts -> ``MPVGViT`` / ``MPVGViTAdapter`` / ``MPVGT2TViT`` models.
+"""Checkpoints of other layouts -> ``MPVGViT`` / ``MPVGViTAdapter`` / ``MPVGT2TViT`` /
+``MPVGCeiT`` models.
 
 :func:`convert_checkpoint` is the entry point (``tools/model_converters/convert.py``): it
-detects the layout from the keys (:func:`detect_layout`), maps mmpretrain's and mmseg's
+detects the layout from the keys (:func:`detect_layout`; a file already in one of this
+project's backbone layouts is refused, naming the backbone), maps mmpretrain's and mmseg's
 ``VisionTransformer`` to the timm layout first (:func:`openmmlab_vit_to_timm`), and the
-official ViT-Adapter to ``MPVGViTAdapter`` (:func:`vit_adapter_to_mpvg`), and the reference
-T2T-ViT to ``MPVGT2TViT`` (:func:`convert_t2t_vit`).
+official ViT-Adapter to ``MPVGViTAdapter`` (:func:`vit_adapter_to_mpvg`), the reference
+T2T-ViT to ``MPVGT2TViT`` (:func:`convert_t2t_vit`) and the reference CeiT
+(``coeusguo/ceit``) to ``MPVGCeiT`` (:func:`convert_ceit`).
 
 The load-time check shared by every backbone is :func:`refuse_foreign_checkpoint`: each
 backbone describes its layout with a :class:`BackboneKeyLayout` (``MPVGViT``:
@@ -20,7 +23,8 @@ LN'' on ``pos_0`` ``last_pe_norm.*``. ``MPVGViT`` uses the same names except
 The converted checkpoint records the grid of ``pos_embed`` (``backbone.pos_embed_grid``,
 see ``MPVGViT``), which a timm file does not: the file's own ``pos_embed_grid`` if it has
 one, else the given ``img_size``, else the named arch's ``img_size`` (DeiT: 224, ViT-Lite:
-32); the patch rows must add up to that grid, or the conversion is refused.
+32); the patch rows must add up to that grid, or the conversion is refused, naming a
+class row without ``cls_token`` or a ``cls_token`` without its row when the count shows one.
 """
 import math
 import re
@@ -100,31 +104,49 @@ def infer_model_cfg(sd: Dict[str, torch.Tensor]) -> dict:
         raise ValueError('not a timm-layout ViT checkpoint: pos_embed / patch_embed.proj.weight '
                          f'missing (first keys: {sorted(sd)[:6]}).')
     dims = sd['pos_embed'].shape[-1]
-    depth = 1 + max(int(m.group(1)) for m in map(_BLOCK_KEY.match, sd) if m)
-    pe_blocks = sorted(int(m.group(1)) for m in map(_PE_NORM_KEY.match, sd)
-                       if m and m.group(2) == 'weight')
-    with_cls = 'cls_token' in sd
-    has_last = 'last_pe_norm.weight' in sd
-    if pe_blocks and pe_blocks != list(range(pe_blocks[0], depth)):
-        raise ValueError(f'layer-wise PE norms on blocks {pe_blocks}: not a contiguous run '
-                         'to the last block, which no PE structure here produces.')
-    observed = dict(layerwise_from=pe_blocks[0] if pe_blocks else None,
-                    last_ln_pos=0 if has_last else None)
-    pe_mode = _closest_preset(observed, with_cls)
-    preset = PE_PRESETS[pe_mode][0]
-    pe_cfg = {k: v for k, v in observed.items() if getattr(preset, k) != v}
+    depth = _depth(sd)
     patch = sd['patch_embed.proj.weight'].shape[-1]
     arch = next((name for name, a in ARCH_SETTINGS.items()
                  if (a['embed_dims'], a['num_layers'], a['patch_size']) == (dims, depth, patch)),
                 None)  # None: the head count cannot be read off the weights
-    cfg = dict(arch=arch, pe_mode=pe_mode, with_cls_token=with_cls)
-    if pe_cfg:
-        cfg['pe_cfg'] = pe_cfg
-    return cfg
+    return dict(arch=arch, **_inferred_pe_cfg(sd, depth))
 
 
-def timm_to_mpvg(sd: Dict[str, torch.Tensor], head_prefix: str = 'head.fc.') -> Dict[str, torch.Tensor]:
-    """Rename timm-layout keys to ``backbone.*`` / ``head.fc.*`` of an ``ImageClassifier``."""
+def _depth(sd: Dict[str, torch.Tensor]) -> int:
+    """The number of ``blocks.{i}`` in a timm-named state dict."""
+    return 1 + max(int(m.group(1)) for m in map(re.compile(r'^blocks\.(\d+)\.').match, sd) if m)
+
+
+def _inferred_pe_cfg(sd: Dict[str, torch.Tensor], depth: int) -> dict:
+    """``pe_mode``, ``with_cls_token`` and (if needed) ``pe_cfg`` from timm-named keys: the
+    blocks with an ``LN'`` (``blocks.{i}.pe_norm``), ``LN''`` (``last_pe_norm``) and
+    ``cls_token`` give the nearest preset (:func:`_closest_preset`) and its overrides.
+
+    Raises:
+        ValueError: ``LN'`` on blocks that are not a contiguous run to the last block.
+    """
+    pe_blocks = sorted(int(m.group(1)) for m in map(_PE_NORM_KEY.match, sd)
+                       if m and m.group(2) == 'weight')
+    if pe_blocks and pe_blocks != list(range(pe_blocks[0], depth)):
+        raise ValueError(f'layer-wise PE norms on blocks {pe_blocks}: not a contiguous run '
+                         'to the last block, which no PE structure here produces.')
+    with_cls = 'cls_token' in sd
+    observed = dict(layerwise_from=pe_blocks[0] if pe_blocks else None,
+                    last_ln_pos=0 if 'last_pe_norm.weight' in sd else None)
+    pe_mode = _closest_preset(observed, with_cls)
+    pe_cfg = {k: v for k, v in observed.items() if getattr(PE_PRESETS[pe_mode][0], k) != v}
+    return dict(pe_mode=pe_mode, with_cls_token=with_cls, **({'pe_cfg': pe_cfg} if pe_cfg else {}))
+
+
+def _to_classifier_keys(sd: Dict[str, torch.Tensor], is_backbone_key: Callable[[str], bool],
+                        name: str, head_prefix: str = 'head.fc.') -> Dict[str, torch.Tensor]:
+    """Keys named as the backbone's (``is_backbone_key``) -> ``backbone.*``, ``head.*`` ->
+    ``head_prefix``, the timm layout's ``LN'`` / ``LN''`` (``blocks.{i}.pe_norm``,
+    ``last_pe_norm``) -> ``backbone.pe.layer_norms.{i}`` / ``backbone.pe.last_norm``.
+
+    Raises:
+        ValueError: keys with no place in ``name`` (named).
+    """
     out, unknown = {}, []
     for key, value in sd.items():
         m = _PE_NORM_KEY.match(key)
@@ -132,32 +154,28 @@ def timm_to_mpvg(sd: Dict[str, torch.Tensor], head_prefix: str = 'head.fc.') -> 
             out[f'backbone.pe.layer_norms.{m.group(1)}.{m.group(2)}'] = value
         elif key.startswith('last_pe_norm.'):
             out['backbone.pe.last_norm.' + key[len('last_pe_norm.'):]] = value
-        elif key in _TOP_KEYS or _BLOCK_KEY.match(key):
+        elif is_backbone_key(key):
             out['backbone.' + key] = value
         elif key in ('head.weight', 'head.bias'):
             out[head_prefix + key[len('head.'):]] = value
         else:
             unknown.append(key)
     if unknown:
-        raise ValueError(f'keys with no place in MPVGViT: {unknown[:8]}'
-                         f'{" ..." if len(unknown) > 8 else ""}')
+        raise ValueError(f'keys with no place in {name}: {unknown[:8]}'
+                         f'{" ..." if len(unknown) > 8 else ""}; nothing was written.')
     return out
 
 
-def record_pos_embed_grid(sd: Dict[str, torch.Tensor], cfg: dict) -> Tuple[int, int]:
-    """The ``(h, w)`` grid of a timm-layout ``pos_embed`` (``(1, [1 +] h*w, D)``).
+def timm_to_mpvg(sd: Dict[str, torch.Tensor], head_prefix: str = 'head.fc.') -> Dict[str, torch.Tensor]:
+    """Rename timm-layout keys to ``backbone.*`` / ``head.fc.*`` of an ``ImageClassifier``."""
+    return _to_classifier_keys(sd, lambda k: k in _TOP_KEYS or bool(_BLOCK_KEY.match(k)),
+                               'MPVGViT', head_prefix)
 
-    From the file's ``pos_embed_grid`` when it has one (``cfg['img_size']``, if set, must
-    agree), else from ``cfg['img_size']``, else from the arch's ``img_size``; the patch
-    size is the weights' (``patch_embed.proj.weight``). The class row is counted from the
-    ``cls_token`` key.
 
-    Raises:
-        ValueError: the size is not a multiple of the patch, or the rows do not add up
-            (the message names ``--img-size``).
-    """
-    rows = sd['pos_embed'].shape[1]
-    extra = int('cls_token' in sd)
+def _pos_embed_grid_source(sd: Dict[str, torch.Tensor], cfg: dict) -> Tuple[tuple, str]:
+    """``((h, w), where it came from)`` for a timm-layout ``pos_embed``: the file's
+    ``pos_embed_grid``, else ``cfg['img_size']``, else the arch's (see
+    :func:`record_pos_embed_grid`)."""
     patch = sd['patch_embed.proj.weight'].shape[-1]
     given = cfg.get('img_size')
     if given is not None:
@@ -174,13 +192,63 @@ def record_pos_embed_grid(sd: Dict[str, torch.Tensor], cfg: dict) -> Tuple[int, 
             raise ValueError(f'the checkpoint records a {recorded[0]}x{recorded[1]} grid '
                              f'(pos_embed_grid), but {source} gives {grid[0]}x{grid[1]}.')
         grid, source = recorded, 'recorded in pos_embed_grid'
-    if rows - extra != grid[0] * grid[1]:
+    return grid, f'{source}, patch {patch}'
+
+
+def record_pos_embed_grid(sd: Dict[str, torch.Tensor], cfg: dict) -> Tuple[int, int]:
+    """The ``(h, w)`` grid of a timm-layout ``pos_embed`` (``(1, [1 +] h*w, D)``).
+
+    From the file's ``pos_embed_grid`` when it has one (``cfg['img_size']``, if set, must
+    agree), else from ``cfg['img_size']``, else from the arch's ``img_size``; the patch
+    size is the weights' (``patch_embed.proj.weight``). The class row is counted from the
+    ``cls_token`` key.
+
+    Raises:
+        ValueError: the size is not a multiple of the patch, or the rows do not add up.
+            One row more than the grid without ``cls_token`` (a class row whose token is
+            missing), or exactly the grid's rows with ``cls_token`` (a class token without
+            a PE row, timm's ``no_embed_class``), is named as such, with
+            ``--with-cls-token 0``; any other count names ``--img-size``.
+    """
+    rows = sd['pos_embed'].shape[1]
+    extra = int('cls_token' in sd)
+    grid, source = _pos_embed_grid_source(sd, cfg)
+    cells = grid[0] * grid[1]
+    if rows - extra == cells:
+        return grid
+    counted = (f'pos_embed has {rows} rows and the grid {grid[0]}x{grid[1]} ({source}) '
+               f'has {cells}')
+    if not extra and rows == cells + 1:
         raise ValueError(
-            f'pos_embed has {rows} rows ({extra} class row by the keys, {rows - extra} patch '
-            f'rows), but the grid {grid[0]}x{grid[1]} ({source}, patch {patch}) has '
-            f'{grid[0] * grid[1]}: give the size the checkpoint was trained at (--img-size '
-            f'H W, or img_size in the overrides).')
-    return grid
+            f'{counted}: the one more is a class row, but the file has no cls_token (its '
+            'class token is missing). Convert the file that has cls_token (e.g. the training '
+            'file), or, to drop the unused class row (a model without class token), give '
+            '--with-cls-token 0.')
+    if extra and rows == cells:
+        raise ValueError(
+            f'{counted}: the file has cls_token, but pos_embed has no row for it (a class '
+            "token without PE, timm's no_embed_class), which MPVGViT does not build; "
+            '--with-cls-token 0 drops the class token (a GAP model: fine-tune it).')
+    raise ValueError(
+        f'{counted} ({extra} class row by the cls_token key): give the size the checkpoint '
+        'was trained at (--img-size H W, or img_size in the overrides).')
+
+
+def _drop_class_token(sd: Dict[str, torch.Tensor], cfg: dict, notes: list) -> dict:
+    """``with_cls_token=False`` on a timm-layout file: drop ``cls_token`` and the class row
+    of ``pos_embed``, told by the rows against the grid (:func:`_pos_embed_grid_source`):
+    a file may have the token without its row or the row without the token."""
+    rows = sd['pos_embed'].shape[1]
+    cells = math.prod(_pos_embed_grid_source(sd, cfg)[0])
+    sd, dropped = dict(sd), []
+    if sd.pop('cls_token', None) is not None:
+        dropped.append('cls_token')
+    if rows == cells + 1:
+        sd['pos_embed'] = sd['pos_embed'][:, 1:]
+        dropped.append('the class row of pos_embed')
+    if dropped:
+        notes.append(f'with_cls_token=False: dropped {" and ".join(dropped)}')
+    return sd
 
 
 def _check_fits_backbone(state_dict: Dict[str, torch.Tensor], cfg: dict) -> None:
@@ -190,21 +258,39 @@ def _check_fits_backbone(state_dict: Dict[str, torch.Tensor], cfg: dict) -> None
     from .backbones.mpvg_vit import MPVGViT
     with torch.device('meta'):
         model = MPVGViT(**cfg)  # ValueError for a combination that defines no network
-    want = set(model.state_dict())
-    have = {k[len('backbone.'):] for k in state_dict if k.startswith('backbone.')}
-    missing, unexpected = sorted(want - have), sorted(have - want)
-    if missing or unexpected:
+    _refuse_misfit(state_dict, model, cfg)
+
+
+def _refuse_misfit(state_dict: Dict[str, torch.Tensor], model: torch.nn.Module,
+                   cfg: dict) -> None:
+    """Refuse, naming the keys, converted ``backbone.*`` weights that are not exactly
+    ``model``'s state dict (keys, and shapes: what a strict load needs).
+
+    Raises:
+        ValueError: missing, unexpected or misshapen keys.
+    """
+    want = model.state_dict()
+    have = {k[len('backbone.'):]: v for k, v in state_dict.items() if k.startswith('backbone.')}
+    missing, unexpected = sorted(set(want) - set(have)), sorted(set(have) - set(want))
+    shapes = [f'{k} {tuple(have[k].shape)} (needs {tuple(want[k].shape)})' for k in sorted(want)
+              if k in have and have[k].shape != want[k].shape]
+    if missing or unexpected or shapes:
         raise ValueError(
-            f'the converted weights do not fit MPVGViT({cfg}): missing {missing[:6]}, '
-            f'unexpected {unexpected[:6]}; leave --pe-mode/--pe-cfg/--with-cls-token to what '
-            'the keys show (printed without them), or use a checkpoint that has these keys.')
+            f'the converted weights do not fit {type(model).__name__}({cfg}): missing '
+            f'{missing[:6]}, unexpected {unexpected[:6]}'
+            + (f', other shapes: {shapes[:3]}' if shapes else '') +
+            '; leave --pe-mode/--pe-cfg/--with-cls-token to what the keys show (printed '
+            'without them), or use a checkpoint that has these keys.')
 
 
-def convert_timm_checkpoint(ckpt: dict, overrides: Optional[dict] = None) -> Tuple[dict, dict]:
+def convert_timm_checkpoint(ckpt: dict, overrides: Optional[dict] = None,
+                            notes: Optional[list] = None) -> Tuple[dict, dict]:
     """``(mmpretrain checkpoint, inferred model cfg)`` for a loaded timm-layout checkpoint.
 
     ``overrides`` may set any ``MPVGViT`` kwarg; ``img_size`` there is also the size the
-    file was trained at (see :func:`record_pos_embed_grid`). The checkpoint's
+    file was trained at (see :func:`record_pos_embed_grid`); ``with_cls_token=False`` drops
+    a file's ``cls_token`` and the class row of its ``pos_embed`` (each if present; the row
+    told by the row count against the grid), said in ``notes``. The checkpoint's
     ``state_dict`` holds ``backbone.pos_embed_grid`` and its ``meta['pos_embed_grid']``.
     """
     sd = unwrap_state_dict(ckpt)
@@ -214,6 +300,8 @@ def convert_timm_checkpoint(ckpt: dict, overrides: Optional[dict] = None) -> Tup
         raise ValueError(f'no known arch has {sd["pos_embed"].shape[-1]} channels, patch '
                          f'{sd["patch_embed.proj.weight"].shape[-1]} and this depth; the number '
                          'of heads cannot be read off the weights: give the arch (--arch JSON).')
+    if (overrides or {}).get('with_cls_token') is False:
+        sd = _drop_class_token(sd, cfg, [] if notes is None else notes)
     grid = record_pos_embed_grid(sd, cfg)
     state_dict = timm_to_mpvg(sd)
     state_dict['backbone.pos_embed_grid'] = torch.tensor(grid, dtype=torch.long)
@@ -237,7 +325,7 @@ def convert_timm_checkpoint(ckpt: dict, overrides: Optional[dict] = None) -> Tup
 # has no bias by default (``patch_bias=False``).
 
 #: The checkpoint layouts :func:`convert_checkpoint` reads.
-LAYOUTS = ('timm', 'mmpretrain', 'mmseg', 'vit-adapter', 't2t-vit')
+LAYOUTS = ('timm', 'mmpretrain', 'mmseg', 'vit-adapter', 't2t-vit', 'ceit')
 
 _MM_COMMON = (('ln1.', 'norm1.'), ('ln2.', 'norm2.'),
               ('ffn.layers.0.0.', 'mlp.fc1.'), ('ffn.layers.1.', 'mlp.fc2.'))
@@ -371,34 +459,64 @@ def openmmlab_vit_to_timm(sd: Dict[str, torch.Tensor], layout: str,
     return out, passthrough
 
 
+#: this project's own backbones, told by ``backbone.*`` keys that no converted layout has:
+#: ``(pattern, backbone, the keys in the message)``; ``MPVGViT``'s (``backbone.blocks.{i}.
+#: attn.qkv``, which official ViT-Adapter files share) is tried last, in :func:`detect_layout`
+_OWN_LAYOUTS = (
+    (r'^backbone\.(i2t\.|lca\.|pos_layer_embed$|blocks\.\d+\.leff\.)', 'MPVGCeiT',
+     'backbone.i2t.*, backbone.blocks.{i}.leff.*, backbone.lca.*'),
+    (r'^backbone\.tokens_to_token\.', 'MPVGT2TViT', 'backbone.tokens_to_token.*'),
+    (r'^backbone\.stages\.\d+\.blocks\.\d+\.attn\.w_msa\.', 'MPVGSwin',
+     "backbone.stages.{i}.blocks.{j}.attn.w_msa.*, OpenMMLab's SwinTransformer names"),
+    (r'^backbone\.spatial_prior\.', 'MPVGViTAdapter', 'backbone.spatial_prior.*'),
+)
+
+
+def _refuse_own_layout(sd: Dict[str, torch.Tensor], patterns=_OWN_LAYOUTS) -> None:
+    """Refuse a checkpoint already in one of this project's backbone layouts
+    (``patterns``, as :data:`_OWN_LAYOUTS`), naming the backbone."""
+    for pattern, backbone, keys in patterns:
+        if any(re.match(pattern, k) for k in sd):
+            raise ValueError(
+                f'this checkpoint is already in the {backbone} layout ({keys}): nothing to '
+                f'convert; load it directly into {backbone} (init_cfg=dict(type=\'Pretrained\', '
+                "checkpoint=SRC, prefix='backbone.')), or a whole model with load_from.")
+
+
 def detect_layout(sd: Dict[str, torch.Tensor]) -> str:
     """The layout of a state dict, from its keys: ``'timm'`` (``blocks.{i}.attn.qkv``
     at the top), ``'mmpretrain'`` (``[backbone.]layers.{i}.attn.qkv``), ``'mmseg'``
     (``[backbone.]layers.{i}.attn.attn.in_proj_weight``), ``'vit-adapter'`` (official
     ViT-Adapter: ``[backbone.]spm.*``, ``interactions.{i}.injector.*``), ``'t2t-vit'``
-    (reference T2T-ViT: ``tokens_to_token.*`` next to timm-named ``blocks``).
+    (reference T2T-ViT: ``tokens_to_token.*`` next to timm-named ``blocks``), ``'ceit'``
+    (reference CeiT: ``i2t.*``, ``blocks.{i}.leff.*``, ``lca.*``, ``pos_layer_embed``).
 
     Raises:
-        ValueError: this project's own layout (``backbone.blocks.*``: load it directly),
-            or none / several of the above (the message shows some keys and ``--layout``).
+        ValueError: this project's own layout (``backbone.*`` of ``MPVGCeiT``,
+            ``MPVGT2TViT``, ``MPVGSwin``, ``MPVGViTAdapter`` or ``MPVGViT``: the message
+            names the backbone and says to load it directly), or none / several of the
+            above (the message shows some keys and ``--layout``).
     """
+    _refuse_own_layout(sd)
     found = set()
     for key in sd:
         if re.match(r'^(backbone\.)?(spm\.|interactions\.\d+\.injector\.)', key):
             found.add('vit-adapter')
         elif key.startswith('tokens_to_token.'):
             found.add('t2t-vit')
+        elif re.match(r'^(i2t\.|lca\.|pos_layer_embed$|blocks\.\d+\.leff\.)', key):
+            found.add('ceit')
         elif re.match(r'^blocks\.\d+\.attn\.qkv\.weight$', key):
             found.add('timm')
         elif re.match(r'^(backbone\.)?layers\.\d+\.attn\.qkv\.weight$', key):
             found.add('mmpretrain')
         elif re.match(r'^(backbone\.)?layers\.\d+\.attn\.attn\.in_proj_weight$', key):
             found.add('mmseg')
-    if found & {'vit-adapter', 't2t-vit'}:  # their ViT blocks have timm's names
+    if found & {'vit-adapter', 't2t-vit', 'ceit'}:  # their ViT blocks have timm's names
         found.discard('timm')
-    if not found and any(re.match(r'^backbone\.blocks\.\d+\.attn\.qkv\.weight$', k) for k in sd):
-        raise ValueError('this checkpoint is already in the MPVGViT layout (backbone.blocks.*): '
-                         "load it directly (init_cfg=dict(type='Pretrained', ...)).")
+    if not found:
+        _refuse_own_layout(sd, [(r'^backbone\.blocks\.\d+\.attn\.qkv\.weight$', 'MPVGViT',
+                                 'backbone.blocks.{i}.attn.qkv.*')])
     if len(found) != 1:
         raise ValueError(f'cannot tell the layout from the keys (matches: {sorted(found) or "none"}'
                          f'; first keys: {sorted(sd)[:6]}): give --layout, one of {LAYOUTS}.')
@@ -445,7 +563,7 @@ def _layout_example(sd: Dict[str, torch.Tensor], layout: str) -> str:
     """A key of ``sd`` that shows ``layout`` (for messages)."""
     marks = {'timm': r'blocks\.\d+\.attn\.qkv', 'mmpretrain': r'layers\.\d+\.attn\.qkv',
              'mmseg': r'layers\.\d+\.attn\.attn\.', 'vit-adapter': r'spm\.|interactions\.',
-             't2t-vit': r'^tokens_to_token\.'}
+             't2t-vit': r'^tokens_to_token\.', 'ceit': r'^(i2t|lca)\.'}
     return next((f'e.g. {k}' for k in sorted(sd) if re.search(marks[layout], k)), 'keys')
 
 
@@ -453,7 +571,8 @@ def convert_checkpoint(ckpt: dict, layout: Optional[str] = None,
                        overrides: Optional[dict] = None) -> Tuple[dict, dict, list]:
     """Any layout of :data:`LAYOUTS` -> ``(checkpoint, inferred MPVGViT cfg, notes)``.
 
-    ``'t2t-vit'`` gives an ``MPVGT2TViT`` cfg instead (see :func:`convert_t2t_vit`).
+    ``'t2t-vit'`` gives an ``MPVGT2TViT`` cfg instead (see :func:`convert_t2t_vit`), and
+    ``'ceit'`` an ``MPVGCeiT`` cfg (see :func:`convert_ceit`).
 
     ``'vit-adapter'`` gives an ``MPVGViTAdapter`` cfg instead (see
     :func:`vit_adapter_to_mpvg`; ``overrides`` may set its kwargs, and
@@ -490,6 +609,8 @@ def convert_checkpoint(ckpt: dict, layout: Optional[str] = None,
         return _convert_vit_adapter(sd, dict(overrides or {}), notes)
     if layout == 't2t-vit':
         return convert_t2t_vit(sd, dict(overrides or {}), notes)
+    if layout == 'ceit':
+        return convert_ceit(sd, dict(overrides or {}), notes)
     if layout != 'timm':
         sd, passthrough = openmmlab_vit_to_timm(sd, layout, notes)
         if layout == 'mmseg' and 'cls_token' in sd and 'with_cls_token' not in (
@@ -500,11 +621,7 @@ def convert_checkpoint(ckpt: dict, layout: Optional[str] = None,
     overrides = dict(overrides or {})
     if layout == 'mmseg':
         _settle_from_meta_cfg(ckpt.get('meta'), overrides, notes)
-    if overrides.get('with_cls_token') is False and 'cls_token' in sd:
-        sd = dict(sd, pos_embed=sd['pos_embed'][:, 1:])
-        sd.pop('cls_token')
-        notes.append('with_cls_token=False: dropped cls_token and the class row of pos_embed')
-    converted, cfg = convert_timm_checkpoint(sd, overrides)
+    converted, cfg = convert_timm_checkpoint(sd, overrides, notes)
     converted['state_dict'].update(passthrough)
     converted['meta']['converted_from'] = layout
     return converted, cfg, notes
@@ -895,39 +1012,18 @@ def convert_t2t_vit(sd: Dict[str, torch.Tensor], overrides: Optional[dict] = Non
                                          t2t_token_grid)
     notes = [] if notes is None else notes
     overrides = dict(overrides or {})
-    state, unknown = {}, []
-    for key, value in sd.items():
-        m, pe = _PE_NORM_KEY.match(key), key.startswith('last_pe_norm.')
-        if m:
-            state[f'backbone.pe.layer_norms.{m.group(1)}.{m.group(2)}'] = value
-        elif pe:
-            state['backbone.pe.last_norm.' + key[len('last_pe_norm.'):]] = value
-        elif _T2T_KEY.match(key) or _BLOCK_KEY.match(key) or key in ('norm.weight',
-                                                                        'norm.bias'):
-            state['backbone.' + key] = value
-        elif key in ('head.weight', 'head.bias'):
-            state['head.fc.' + key[len('head.'):]] = value
-        else:
-            unknown.append(key)
-    if unknown:
-        raise ValueError(f'keys with no place in MPVGT2TViT (Performer T2T-ViT): {unknown[:8]}'
-                         f'{" ..." if len(unknown) > 8 else ""}; nothing was written.')
+    state = _to_classifier_keys(
+        sd, lambda k: bool(_T2T_KEY.match(k) or _BLOCK_KEY.match(k)) or k in ('norm.weight',
+                                                                              'norm.bias'),
+        'MPVGT2TViT (Performer T2T-ViT)')
     dims = sd['pos_embed'].shape[-1]
-    depth = 1 + max(int(m.group(1)) for m in map(_BLOCK_KEY.match, sd) if m)
+    depth = _depth(sd)
     token_dims = sd['tokens_to_token.project.weight'].shape[1] // 9
     with_cls = 'cls_token' in sd
-    pe_blocks = sorted(int(m.group(1)) for m in map(_PE_NORM_KEY.match, sd)
-                       if m and m.group(2) == 'weight')
-    observed = dict(layerwise_from=pe_blocks[0] if pe_blocks else None,
-                    last_ln_pos=0 if 'last_pe_norm.weight' in sd else None)
-    pe_mode = _closest_preset(observed, with_cls)
     arch = next((name for name, a in T2T_ARCH_SETTINGS.items()
                  if (a['embed_dims'], a['num_layers'], a['token_dims']) ==
                  (dims, depth, token_dims)), None)
-    cfg = dict(arch=arch, pe_mode=pe_mode, with_cls_token=with_cls)
-    pe_cfg = {k: v for k, v in observed.items() if getattr(PE_PRESETS[pe_mode][0], k) != v}
-    if pe_cfg:
-        cfg['pe_cfg'] = pe_cfg
+    cfg = dict(arch=arch, **_inferred_pe_cfg(sd, depth))
     cfg.update(overrides)
     if cfg['arch'] is None:
         raise ValueError(f'no known T2T arch has width {dims}, {depth} blocks and token width '
@@ -955,14 +1051,95 @@ def convert_t2t_vit(sd: Dict[str, torch.Tensor], overrides: Optional[dict] = Non
         state['backbone.pos_embed'] = model.pos_embed.detach().clone()
         notes.append(f'pos_embed: the fixed sinusoid table for this structure\'s '
                      f'{model.pos_embed.shape[1]} rows')
-    want = {'backbone.' + k for k in model.state_dict()}
-    have = {k for k in state if k.startswith('backbone.')}
-    missing, extra = sorted(want - have), sorted(have - want)
-    if missing or extra:
-        raise ValueError(f'the converted weights do not fit MPVGT2TViT({cfg}): missing '
-                         f'{missing[:6]}, unexpected {extra[:6]}; leave --pe-mode/--pe-cfg to '
-                         'what the keys show.')
+    _refuse_misfit(state, model, cfg)
     num_classes = sd['head.weight'].shape[0] if 'head.weight' in sd else None
     meta = dict(mpvg_backbone=cfg, num_classes=num_classes, converted_from='t2t-vit',
+                pos_embed_grid=list(grid))
+    return dict(state_dict=state, meta=meta), cfg, notes
+
+
+# ---------------------------------------------------------------------------------------
+# Reference CeiT (coeusguo/ceit ceit_model.py, ``CeIT`` with the ``Image2Tokens`` stem,
+# ``ceit_{tiny,small,base}_patch16_{224,384}``): ``i2t.backbone.conv`` / ``i2t.backbone.bn``
+# and ``i2t.proj`` (``HybridEmbed``), ``cls_token``, ``pos_embed``,
+# ``blocks.{i}.(norm1|attn.qkv|attn.proj|norm2)``, ``blocks.{i}.leff.(conv|bn)[123]``,
+# ``pos_layer_embed``, ``lca.(norm1|attn.qkv|attn.proj|norm2|feedforward.fc1|fc2)``,
+# ``norm``, ``head``. ``MPVGCeiT`` keeps these names, so the conversion is a prefix. The
+# reference's LCA block (``Block(feedforward_type='lca')``) runs self-attention over the L
+# layer tokens and keeps the last row: ``MPVGCeiT``'s last-token query, exactly.
+
+_BN_PARTS = r'\.(weight|bias|running_mean|running_var|num_batches_tracked)'
+_CEIT_KEY = re.compile(
+    r'^(i2t\.backbone\.(conv\.weight|bn' + _BN_PARTS + r')|i2t\.proj\.(weight|bias)'
+    r'|cls_token|pos_embed|pos_layer_embed|norm\.(weight|bias)'
+    r'|blocks\.\d+\.(norm1|norm2|attn\.qkv|attn\.proj|leff\.conv[123])\.(weight|bias)'
+    r'|blocks\.\d+\.leff\.bn[123]' + _BN_PARTS +
+    r'|lca\.(norm1|norm2|attn\.qkv|attn\.proj|feedforward\.fc[12])\.(weight|bias))$')
+#: the keys whose shapes give the arch
+_CEIT_ARCH_KEYS = ('pos_embed', 'i2t.backbone.conv.weight', 'i2t.proj.weight',
+                   'blocks.0.leff.conv1.weight', 'blocks.0.leff.conv2.weight')
+
+
+def convert_ceit(sd: Dict[str, torch.Tensor], overrides: Optional[dict] = None,
+                 notes: Optional[list] = None) -> Tuple[dict, dict, list]:
+    """A reference CeiT state dict -> ``(checkpoint, MPVGCeiT cfg, notes)`` for
+    ``ImageClassifier(MPVGCeiT, LinearClsHead)`` (strict load).
+
+    The keys give the arch (``'ceit-tiny'`` / ``-small`` / ``-base`` when width, depth,
+    stem channels, token patch, LeFF kernel and ratio are the reference's; otherwise
+    ``arch`` must be given: the head count is not in the weights), the class token and the
+    ``LN'`` / ``LN''`` if present (``blocks.{i}.pe_norm``, ``last_pe_norm``, as the timm
+    layout) and so the preset (the reference: Default). ``pos_embed`` must have the rows of
+    the token grid of ``img_size`` (224 unless given; the reference's ``*_384`` files need
+    ``--img-size 384``, which the message computes from the square grid the reference
+    uses). ``with_cls_token=False`` drops ``cls_token`` and the class row (noted).
+
+    Raises:
+        ValueError: keys with no place (named), a CeiT key missing, an unknown arch, rows
+            that do not add up, or weights that do not fit the model the cfg builds.
+    """
+    from .backbones.mpvg_ceit import CEIT_ARCH_OPTIONAL, CEIT_ARCH_SETTINGS, MPVGCeiT
+    notes = [] if notes is None else notes
+    overrides = dict(overrides or {})
+    state = _to_classifier_keys(sd, lambda k: bool(_CEIT_KEY.match(k)), 'MPVGCeiT (CeiT)')
+    absent = [k for k in _CEIT_ARCH_KEYS if k not in sd]
+    if absent:
+        raise ValueError(f'not a whole CeiT checkpoint: {absent} missing; nothing was written.')
+    depth, dims = _depth(sd), sd['pos_embed'].shape[-1]
+    found = dict(embed_dims=dims, num_layers=depth,
+                 mlp_ratio=sd['blocks.0.leff.conv1.weight'].shape[0] / dims,
+                 stem_channels=sd['i2t.backbone.conv.weight'].shape[0],
+                 patch_size=sd['i2t.proj.weight'].shape[-1],
+                 leff_kernel_size=sd['blocks.0.leff.conv2.weight'].shape[-1])
+    arch = next((name for name, a in CEIT_ARCH_SETTINGS.items()
+                 if all(dict(CEIT_ARCH_OPTIONAL, **a)[k] == v for k, v in found.items())), None)
+    cfg = dict(arch=arch, **_inferred_pe_cfg(sd, depth))
+    cfg.update(overrides)
+    if cfg['arch'] is None:
+        raise ValueError(f'no named CeiT arch has {found}; the number of heads cannot be read '
+                         'off the weights: give the arch (--arch JSON with these and num_heads).')
+    if cfg['with_cls_token'] is False and 'backbone.cls_token' in state:
+        state.pop('backbone.cls_token')
+        state['backbone.pos_embed'] = state['backbone.pos_embed'][:, 1:]
+        notes.append('with_cls_token=False: dropped cls_token and the class row of pos_embed')
+    with torch.device('meta'):
+        model = MPVGCeiT(**cfg)  # ValueError for a combination that defines no network
+    grid, extra = model.pe_grid, int('backbone.cls_token' in state)
+    patch_rows = state['backbone.pos_embed'].shape[1] - extra
+    if patch_rows != grid[0] * grid[1]:
+        side = math.isqrt(patch_rows)
+        square = (f'; its {patch_rows} patch rows form the {side}x{side} grid of '
+                  f'{4 * side * found["patch_size"]}x{4 * side * found["patch_size"]} images '
+                  f'(--img-size {4 * side * found["patch_size"]})' if side * side == patch_rows
+                  else '')
+        raise ValueError(f'pos_embed has {patch_rows} patch rows (after {extra} class row, '
+                         'by the cls_token key), '
+                         f'but img_size {model.img_size[0]}x{model.img_size[1]} gives the '
+                         f'{grid[0]}x{grid[1]} token grid: give the size the checkpoint was '
+                         f'trained at (--img-size H W){square}.')
+    state['backbone.pos_embed_grid'] = torch.tensor(grid, dtype=torch.long)
+    _refuse_misfit(state, model, cfg)
+    num_classes = sd['head.weight'].shape[0] if 'head.weight' in sd else None
+    meta = dict(mpvg_backbone=cfg, num_classes=num_classes, converted_from='ceit',
                 pos_embed_grid=list(grid))
     return dict(state_dict=state, meta=meta), cfg, notes

@@ -114,3 +114,59 @@ def test_converter_takes_arch_names_and_names_a_missing_file(tmp_path):
     missing = subprocess.run([sys.executable, tool, str(tmp_path / 'nope.pth'), 'o.pth'],
                              capture_output=True, text=True)
     assert missing.returncode == 2 and 'nope.pth: no such checkpoint file' in missing.stderr
+
+
+# the backbones of this project, tiny, as (type, kwargs): their classifier / model files
+OWN_BACKBONES = [
+    ('MPVGViT', dict(arch='vit-lite', pe_mode='default')),
+    ('MPVGCeiT', dict(arch=dict(embed_dims=16, num_layers=2, num_heads=2, stem_channels=8,
+                                patch_size=2, img_size=32))),
+    ('MPVGT2TViT', dict(arch=dict(embed_dims=16, num_layers=2, num_heads=2, token_dims=8,
+                                  img_size=48))),
+    ('MPVGSwin', dict(arch=dict(embed_dims=8, depths=[1, 1], num_heads=[1, 1]), img_size=32,
+                      window_size=2, out_indices=(1, ))),
+    ('MPVGViTAdapter', dict(arch='deit-tiny', norm_cfg=dict(type='BN'))),
+]
+
+
+@pytest.mark.parametrize('name,kwargs', OWN_BACKBONES, ids=[n for n, _ in OWN_BACKBONES])
+def test_own_layout_is_named_with_its_backbone(name, kwargs):
+    """A file already in one of this project's layouts (``backbone.*`` of that backbone):
+    the refusal names that backbone, from its keys, and says to load it directly."""
+    from mpvg_mm.models.checkpoint_layout import convert_checkpoint
+    from mpvg_mm.registry import register_all_modules
+    register_all_modules(['mmpretrain'])
+    with torch.device('meta'):
+        backbone = MODELS.build(dict(type=name, **kwargs))
+    sd = {'backbone.' + k: v for k, v in backbone.state_dict().items()}
+    sd['head.fc.weight'] = torch.zeros(2, 16)
+    with pytest.raises(ValueError, match=rf'already in the {name} layout .*load it directly '
+                                         rf'into {name} '):
+        convert_checkpoint({'state_dict': sd, 'meta': {}})
+
+
+def test_class_token_without_pe_row_and_row_without_token_are_named():
+    """rows = grid + 1 and no cls_token: a class row whose token is missing; rows = grid and
+    cls_token: a class token without a PE row (timm's no_embed_class). Both are named, not
+    sent to --img-size, and --with-cls-token 0 drops what is there."""
+    from mpvg_mm.models.checkpoint_layout import convert_checkpoint
+    sd = _timm_layout(_classifier(dict(arch='vit-lite', pe_mode='default')))
+    no_token = {k: v for k, v in sd.items() if k != 'cls_token'}
+    no_row = dict(sd, pos_embed=sd['pos_embed'][:, 1:])
+    with pytest.raises(ValueError, match=r'65 rows and the grid 8x8 \(recorded in '
+                                         r'pos_embed_grid, patch 4\) has 64: the one more '
+                                         r'is a class row, but the file has no cls_token.*'
+                                         r'--with-cls-token 0'):
+        convert_timm_checkpoint(no_token)
+    with pytest.raises(ValueError, match=r'64 rows and the grid 8x8 .* has 64: the file has '
+                                         r'cls_token, but pos_embed has no row for it.*'
+                                         r'--with-cls-token 0'):
+        convert_timm_checkpoint(no_row)
+    with pytest.raises(ValueError, match=r'63 rows .*1 class row by the cls_token key\): give '
+                                         r'the size .*--img-size'):
+        convert_timm_checkpoint(dict(sd, pos_embed=sd['pos_embed'][:, 2:]))
+    for src, dropped in [(no_token, 'the class row of pos_embed'), (no_row, 'cls_token')]:
+        converted, cfg, notes = convert_checkpoint(src, 'timm', dict(with_cls_token=False))
+        assert f'with_cls_token=False: dropped {dropped}' in notes
+        assert converted['state_dict']['backbone.pos_embed'].shape == (1, 64, 256)
+        _classifier(cfg).load_state_dict(converted['state_dict'], strict=True)

@@ -1,16 +1,19 @@
 """MPVGCeiT against CeiT's equations written out here (I2T stem, LeFF with the class-token
 bypass, LCA, Last LN, and the PE terms of each structure), the paper's Table 1 parameter
-counts, the PE chain's contract (gradients, once per pass, any input size), loading and
-the errors."""
+counts, the PE chain's contract (gradients, once per pass, any input size), loading, the
+converter from the reference CeiT's checkpoint layout and the errors."""
+import json
 import math
 
 import pytest
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 from mpvg_mm.models import MPVGCeiT
 
 pytestmark = pytest.mark.usefixtures('single_thread')
+ROOT = __file__.rsplit('/tests/', 1)[0]
 PRESETS = ['default', 'lape', 'pvg', 'mpvg']
 # a small CeiT: 3 blocks of width 16, an 8-channel stem, 2x2 token conv on the stride-4
 # stem map: a 4x4 token grid at 32x32
@@ -321,3 +324,139 @@ def test_dense_toolboxes_refuse_ceit_clearly(scope):
     registry = importlib.import_module(f'{scope}.registry').MODELS
     with pytest.raises(ValueError, match='classification-only.*MPVGViT'):
         registry.build(dict(type='MPVGCeiT', arch=ARCH))
+
+
+# --------------------------------------------------------------------------- converter
+# The key layout of the reference CeiT (coeusguo/ceit, ceit_model.py: ``CeIT`` with
+# ``HybridEmbed(Image2Tokens())`` as ``i2t``, ``Block(feedforward_type='leff')`` with
+# ``LocallyEnhancedFeedForward`` as ``leff``, ``Block(feedforward_type='lca')`` with ``Mlp``
+# as ``feedforward``, LN eps 1e-6, qkv bias), module by module, no forward needed: the
+# expected outputs come from ``_reference`` (the equations) on these weights.
+class _RefAttention(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+
+
+class _RefLeFF(nn.Module):
+    def __init__(self, d, hidden, k=3):
+        super().__init__()
+        self.conv1 = nn.Conv2d(d, hidden, 1)
+        self.conv2 = nn.Conv2d(hidden, hidden, k, padding=k // 2, groups=hidden)
+        self.conv3 = nn.Conv2d(hidden, d, 1)
+        self.bn1, self.bn2, self.bn3 = (nn.BatchNorm2d(hidden), nn.BatchNorm2d(hidden),
+                                        nn.BatchNorm2d(d))
+
+
+class _RefBlock(nn.Module):
+    def __init__(self, d, ratio, feedforward_type):
+        super().__init__()
+        self.norm2, self.norm1 = nn.LayerNorm(d, eps=1e-6), nn.LayerNorm(d, eps=1e-6)
+        self.attn = _RefAttention(d)
+        if feedforward_type == 'leff':
+            self.leff = _RefLeFF(d, int(d * ratio))
+        else:
+            self.feedforward = nn.Module()
+            self.feedforward.fc1 = nn.Linear(d, int(d * ratio))
+            self.feedforward.fc2 = nn.Linear(int(d * ratio), d)
+
+
+class _RefCeiT(nn.Module):
+    """The reference ``CeIT``'s parameters and buffers, named as its state dict."""
+
+    def __init__(self, d, depth, ratio=4.0, stem=64, patch=4, rows=197, num_classes=1000):
+        super().__init__()
+        self.i2t = nn.Module()
+        self.i2t.backbone = nn.Module()  # Image2Tokens
+        self.i2t.backbone.conv = nn.Conv2d(3, stem, 7, stride=2, padding=3, bias=False)
+        self.i2t.backbone.bn = nn.BatchNorm2d(stem)
+        self.i2t.proj = nn.Conv2d(stem, d, patch, stride=patch)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
+        self.pos_embed = nn.Parameter(torch.zeros(1, rows, d))
+        self.blocks = nn.ModuleList(_RefBlock(d, ratio, 'leff') for _ in range(depth))
+        self.lca = _RefBlock(d, ratio, 'lca')
+        self.pos_layer_embed = nn.Parameter(torch.zeros(1, depth, d))
+        self.norm = nn.LayerNorm(d, eps=1e-6)
+        self.head = nn.Linear(d, num_classes)
+
+
+def _tiny_ref(num_classes=5):
+    return _RefCeiT(ARCH['embed_dims'], ARCH['num_layers'], ARCH['mlp_ratio'],
+                    ARCH['stem_channels'], ARCH['patch_size'], rows=17, num_classes=num_classes)
+
+
+def test_reference_ceit_checkpoint_converts_and_loads_strictly(tool, tmp_path):
+    """A reference-layout file (DeiT-style {'model': ...}) through convert.py, the layout
+    detected from the keys: a strict load into ImageClassifier(MPVGCeiT, LinearClsHead),
+    Default, whose logits are the CeiT equations' on the reference weights."""
+    from mmpretrain.registry import MODELS
+
+    from mpvg_mm.registry import register_all_modules
+    register_all_modules(['mmpretrain'])
+    ref = _randomize(_tiny_ref().eval(), scale=0.2)
+    src, dst = tmp_path / 'ceit.pth', tmp_path / 'converted.pth'
+    torch.save({'model': ref.state_dict()}, src)
+    tool('model_converters/convert').main([str(src), str(dst), '--arch', json.dumps(ARCH)])
+    ckpt = torch.load(dst, weights_only=False)
+    cfg = ckpt['meta']['mpvg_backbone']
+    assert ckpt['meta']['converted_from'] == 'ceit' and ckpt['meta']['pos_embed_grid'] == [4, 4]
+    assert cfg['pe_mode'] == 'default' and cfg['with_cls_token'] is True
+    classifier = MODELS.build(dict(
+        type='ImageClassifier', backbone=dict(type='MPVGCeiT', **cfg),
+        head=dict(type='LinearClsHead', num_classes=5, in_channels=ARCH['embed_dims']))).eval()
+    classifier.load_state_dict(ckpt['state_dict'], strict=True)
+    img = torch.randn(2, 3, 32, 32)
+    sd = ref.state_dict()
+    with torch.no_grad():
+        expected = F.linear(_reference(ref, img, **CASES['default'][1]), sd['head.weight'],
+                            sd['head.bias'])
+        got = classifier(img, mode='tensor')
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_reference_ceit_tiny_is_named_and_its_grid_checked():
+    """ceit_tiny_patch16_224's shapes give arch 'ceit-tiny' (no --arch); a 384 file's rows
+    name --img-size 384 (the reference's square grid), and then convert."""
+    from mpvg_mm.models.checkpoint_layout import convert_checkpoint, detect_layout
+    sd = _RefCeiT(192, 12).state_dict()
+    assert detect_layout(sd) == 'ceit'
+    converted, cfg, notes = convert_checkpoint(sd)
+    assert cfg == dict(arch='ceit-tiny', pe_mode='default', with_cls_token=True)
+    assert notes[0] == 'layout: ceit' and converted['meta']['num_classes'] == 1000
+    # the README's claim: the model of the CeiT-Ti Default config loads it strictly
+    from mmengine.config import Config
+    from mmpretrain.registry import MODELS
+
+    from mpvg_mm.registry import register_all_modules
+    register_all_modules(['mmpretrain'])
+    config = Config.fromfile(f'{ROOT}/configs/ceit/ceit-tiny_default_8xb128_in1k.py')
+    MODELS.build(config.model).load_state_dict(converted['state_dict'], strict=True)
+    sd384 = dict(sd, pos_embed=torch.zeros(1, 1 + 24 * 24, 192))
+    with pytest.raises(ValueError, match=r'576 patch rows .* 14x14 token grid.*'
+                                         r'--img-size 384\)'):
+        convert_checkpoint(sd384)
+    converted, cfg, _ = convert_checkpoint(sd384, overrides=dict(img_size=384))
+    assert converted['meta']['pos_embed_grid'] == [24, 24]
+
+
+def test_reference_ceit_refusals_and_class_token_drop():
+    from mpvg_mm.models.checkpoint_layout import convert_checkpoint
+    sd = _tiny_ref().state_dict()
+    with pytest.raises(ValueError, match=r"no named CeiT arch has .*'embed_dims': 16.*"
+                                         r'give the arch'):
+        convert_checkpoint(sd)
+    with pytest.raises(ValueError, match='--layout ceit'):
+        convert_checkpoint(sd, 'timm', dict(arch=ARCH))
+    with pytest.raises(ValueError, match=r'no place in MPVGCeiT.*blocks\.0\.leff\.conv4'):
+        convert_checkpoint(dict(sd, **{'blocks.0.leff.conv4.weight': torch.zeros(1)}),
+                           overrides=dict(arch=ARCH))
+    with pytest.raises(ValueError, match=r"not a whole CeiT checkpoint: \['i2t\.proj\.weight'"):
+        convert_checkpoint({k: v for k, v in sd.items() if k != 'i2t.proj.weight'},
+                           overrides=dict(arch=ARCH))
+    converted, cfg, notes = convert_checkpoint(sd, overrides=dict(arch=ARCH,
+                                                                  with_cls_token=False))
+    assert 'with_cls_token=False: dropped cls_token and the class row of pos_embed' in notes
+    MPVGCeiT(**cfg).load_state_dict(
+        {k[len('backbone.'):]: v for k, v in converted['state_dict'].items()
+         if k.startswith('backbone.')}, strict=True)
+    assert converted['state_dict']['backbone.pos_embed'].shape == (1, 16, 16)

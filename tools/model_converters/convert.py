@@ -1,4 +1,4 @@
-"""Convert a ViT checkpoint of another layout to MPVGViT / MPVGT2TViT (mmpretrain / mmseg).
+"""Convert a checkpoint of another layout to MPVGViT / MPVGT2TViT / MPVGCeiT (mmpretrain / mmseg).
 
     python tools/model_converters/convert.py SRC.pth DST.pth [--layout LAYOUT]
         [--pe-mode lape] [--pe-cfg '{"input_pe": false}'] [--with-cls-token {0,1}]
@@ -20,12 +20,22 @@ Layouts (detected from the keys unless ``--layout`` forces one):
 * ``t2t-vit``: the reference T2T-ViT (``yitu-opensource/T2T-ViT``, Performer tokenizer;
   ``tokens_to_token.attention1/2``, ``blocks.{i}``, ``norm``, ``head``) ->
   ``ImageClassifier(MPVGT2TViT, LinearClsHead)`` (``qk_scale=embed_dims ** -0.5``, as the
-  reference loads its released weights).
+  reference loads its released weights);
+* ``ceit``: the reference CeiT (``coeusguo/ceit`` ``ceit_model.py``; ``i2t.backbone.conv/bn``,
+  ``i2t.proj``, ``blocks.{i}.leff``, ``pos_layer_embed``, ``lca``, ``norm``, ``head``) ->
+  ``ImageClassifier(MPVGCeiT, LinearClsHead)``, Default; the arch (``ceit-tiny``/``-small``/
+  ``-base``) from the shapes; ``*_384`` files: ``--img-size 384``.
 
 The result loads with strict key matching; the preset is inferred from the keys unless
 given, and printed with every inference the conversion made; keys with no place are
 refused by name. The grid of ``pos_embed`` is recorded (``backbone.pos_embed_grid``):
 ``--img-size``, the size the file was trained at, or else the arch's (DeiT: 224).
+``--with-cls-token 0`` converts to a model without class token: ``cls_token`` and the class
+row of ``pos_embed`` are dropped, each where the file has it (rows against the grid tell a
+class row whose token is missing, or a class token without a PE row; without the flag
+both are refused by name). A file already in this project's layout (``backbone.*`` of
+MPVGViT, MPVGCeiT, MPVGT2TViT, MPVGSwin, MPVGViTAdapter) is refused, naming the backbone:
+load it directly.
 """
 import argparse
 import json
@@ -53,10 +63,12 @@ def main(argv=None, default_layout=None):
                         help='the layout of SRC (default: detected from its keys)')
     parser.add_argument('--pe-mode', choices=['default', 'lape', 'pvg', 'mpvg'])
     parser.add_argument('--pe-cfg', type=json.loads, help='JSON dict of PE switches')
-    parser.add_argument('--with-cls-token', type=int, choices=[0, 1])
+    parser.add_argument('--with-cls-token', type=int, choices=[0, 1],
+                        help='0: a model without class token (drops cls_token and the class '
+                        'row of pos_embed where the file has them)')
     parser.add_argument('--arch', type=_arch,
-                        help='an arch name (deit-tiny, deit-s, vit-lite, ...) or a JSON arch '
-                        'dict, for sizes other than deit-*/vit-lite')
+                        help='an arch name (deit-tiny, vit-lite, t2t-vit-7, ceit-tiny, ...) '
+                        'or a JSON arch dict, for sizes the keys do not name')
     parser.add_argument('--img-size', type=int, nargs='+', metavar='SIZE',
                         help='the size the checkpoint was trained at: S or H W '
                              "(default: the arch's, e.g. 224 for DeiT)")
