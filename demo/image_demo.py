@@ -156,6 +156,20 @@ def summary(scope: str, sample, classes, score_thr: float) -> str:
                      if share > 0)
 
 
+def _one_pixel_picture(visualizer, image: str, labels) -> 'np.ndarray':
+    """The ``(1, 1, 3)`` RGB picture of a one-pixel image's segmentation, blended as
+    mmseg's ``SegLocalVisualizer`` blends (``alpha`` of the class colour). mmseg 1.x's
+    visualizer cannot draw it: it indexes its colour mask with a one-element torch
+    tensor, which numpy reads as an integer index (``IndexError`` on a 1x1 image)."""
+    import mmcv
+    import numpy as np
+    rgb = mmcv.imread(image, channel_order='rgb').astype(np.float64)
+    palette = visualizer.dataset_meta['palette']
+    label = int(np.asarray(labels).reshape(-1)[0])
+    color = np.asarray(palette[label] if label < len(palette) else (0, 0, 0), np.float64)
+    return (rgb * (1 - visualizer.alpha) + color * visualizer.alpha).astype(np.uint8)
+
+
 def run(images, config, weights=None, out_dir='demo_out', device='cpu', score_thr=0.3):
     """Runs the config on each image, writes ``out_dir/<name>.png``; returns a list of
     ``(picture path, summary line)``."""
@@ -179,6 +193,9 @@ def run(images, config, weights=None, out_dir='demo_out', device='cpu', score_th
             out = inferencer(image, return_datasamples=True, return_vis=True,
                              pred_score_thr=score_thr, no_save_pred=True)
             sample, vis = out['predictions'][0], out['visualization']
+        elif mmcv.imread(image).shape[:2] == (1, 1):
+            sample = inferencer(image)['predictions']  # (1, 1) labels
+            vis = _one_pixel_picture(inferencer.visualizer, image, sample)
         else:
             out = inferencer(image, return_vis=True)  # (H, W) labels and the picture
             sample, vis = out['predictions'], out['visualization']

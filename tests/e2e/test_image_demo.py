@@ -45,3 +45,21 @@ def test_unknown_scope_is_refused(image_demo, tmp_path):
     config.write_text("default_scope = 'mmocr'\n")
     with pytest.raises(ValueError, match="default_scope='mmocr'"):
         image_demo.make_inferencer(str(config))
+
+
+def test_one_pixel_image_through_a_segmentor(image_demo, tmp_path):
+    """mmseg's visualizer fails on 1x1 images (a one-element torch mask read as an index);
+    the demo draws that pixel itself: the class colour blended as mmseg blends it."""
+    import numpy as np
+    image = str(tmp_path / 'dot.png')
+    mmcv.imwrite(np.array([[[10, 200, 30]]], np.uint8), image)  # BGR
+    config = f'{ROOT}/configs/demo/upernet_mpvg-vit-demo_mpvg_1xb8_demo-ade.py'
+    _, inferencer = image_demo.make_inferencer(config)
+    [(path, line)] = image_demo.run([image], config, out_dir=str(tmp_path / 'out'))
+    label = int(line.split()[0])
+    assert line == f'{label} 100.0%'
+    palette, alpha = inferencer.visualizer.dataset_meta['palette'], inferencer.visualizer.alpha
+    expected = (np.array([30, 200, 10]) * (1 - alpha) + np.array(palette[label]) * alpha)
+    drawn = mmcv.imread(path, channel_order='rgb')
+    assert drawn.shape == (1, 1, 3)
+    np.testing.assert_allclose(drawn[0, 0], expected.astype(np.uint8), atol=1)
