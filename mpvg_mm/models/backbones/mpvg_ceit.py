@@ -49,7 +49,7 @@ from mmengine.model import BaseModule
 from ..pos_embed import (LayerwisePositionEmbedding, build_pe_structure,
                          check_drop_path_rate, check_positive_number, is_positive_int,
                          resample_pos_embed)
-from .mpvg_vit import (LN_EPS, Attention, DropPath, Mlp, MPVGViT,
+from .mpvg_vit import (LN_EPS, Attention, DropPath, Mlp, MPVGViT, gap_last_ln_pe,
                        refuse_cls_token_with_last_ln_pe, size_pair)
 
 #: The named CeiT architectures (reference ``ceit_{tiny,small,base}_patch16_224``).
@@ -408,6 +408,16 @@ class MPVGCeiT(BaseModule):
     def resampled_pos_embed(self, grid: Tuple[int, int]) -> torch.Tensor:
         """``pos_0`` on the token grid ``(h, w)``: ``(1, [1 +] h*w, D)``."""
         return resample_pos_embed(self.pos_embed, self.pe_grid, grid, self.num_extra_tokens)
+
+    def pooled_last_ln_pe(self, neck: Optional[nn.Module]) -> torch.Tensor:
+        """``c̄``, ``(D,)`` (the interface of :mod:`mpvg_mm.models.folding`;
+        :func:`~.mpvg_vit.gap_last_ln_pe`)."""
+        return gap_last_ln_pe(self, neck)
+
+    def fold_img_size(self) -> Tuple[int, int]:
+        """The input size ``(H, W)`` a fold is valid at (the interface of
+        :mod:`mpvg_mm.models.folding`): ``img_size``, its stem's padding makes other sizes share the grid."""
+        return self.img_size
 
     def counterbalance_norms(self) -> Tuple[List[nn.Module], nn.Module]:
         """The modules the counterbalance diagnostics hook (the interface of

@@ -21,7 +21,7 @@ from mmengine.model import BaseModule
 
 from ..pos_embed import (LayerwisePositionEmbedding, build_pe_structure, check_drop_path_rate,
                          check_positive_number, is_positive_int, resample_pos_embed)
-from .mpvg_vit import (Block, format_output, init_linear_and_ln,
+from .mpvg_vit import (Block, format_output, gap_last_ln_pe, init_linear_and_ln,
                        resolve_cls_token_and_out_type, size_pair)
 
 #: LN1/LN2, the Last LN and the tokenizer's LNs: PyTorch's default, as the reference.
@@ -369,13 +369,23 @@ class MPVGT2TViT(BaseModule):
     def resampled_pos_embed(self, grid: Tuple[int, int]) -> torch.Tensor:
         """``pos_0`` for a token grid ``(h, w)``: ``(1, [1 +] h*w, D)`` (class docstring,
         "Input sizes": the fixed table computed for the grid, a learnable PE resampled;
-        the name is ``MPVGViT``'s, so folding and wrappers treat both alike)."""
+        the name is ``MPVGViT``'s, so wrappers treat both alike)."""
         if grid == self.pe_grid:
             return self.pos_embed
         if not self.learnable_pe:
             table = sinusoid_table(grid[0] * grid[1] + self.num_extra_tokens, self.embed_dims)
             return table.to(self.pos_embed)
         return resample_pos_embed(self.pos_embed, self.pe_grid, grid, self.num_extra_tokens)
+
+    def pooled_last_ln_pe(self, neck: Optional[nn.Module]) -> torch.Tensor:
+        """``c̄``, ``(D,)`` (the interface of :mod:`mpvg_mm.models.folding`;
+        :func:`~.mpvg_vit.gap_last_ln_pe`)."""
+        return gap_last_ln_pe(self, neck)
+
+    def fold_img_size(self) -> Tuple[int, int]:
+        """The input size ``(H, W)`` a fold is valid at (the interface of
+        :mod:`mpvg_mm.models.folding`): ``img_size``, the soft splits give that grid."""
+        return self.img_size
 
     # ------------------------------------------------------------------ forward
     def counterbalance_norms(self) -> Tuple[List[nn.Module], nn.Module]:

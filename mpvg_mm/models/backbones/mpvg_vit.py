@@ -140,6 +140,23 @@ def format_output(tokens: torch.Tensor, grid: Tuple[int, int], out_type: str,
     return patches.transpose(1, 2).reshape(B, D, grid[0], grid[1])
 
 
+def gap_last_ln_pe(backbone: nn.Module, neck: Optional[nn.Module]) -> torch.Tensor:
+    """The folding interface's ``pooled_last_ln_pe`` (:mod:`mpvg_mm.models.folding`) of a
+    ViT-like backbone (``MPVGViT``, ``MPVGCeiT``, ``MPVGT2TViT``): ``c̄ = mean_i
+    LN''(pos_k)_i``, ``(D,)``, of a pass at its own ``pe_grid`` (``plan.last`` of
+    ``pe(resampled_pos_embed(pe_grid))``, averaged over its tokens).
+
+    Raises:
+        ValueError: ``out_type`` is not ``'avg_featmap'`` or the classifier has a neck
+            (the Last-LN PE is a constant of the head's input only after GAP).
+    """
+    if backbone.out_type != 'avg_featmap' or neck is not None:
+        # (an MPVG CeiT is always 'avg_featmap': its LCA reads per-layer GAP tokens)
+        raise ValueError('folding needs out_type=avg_featmap and no neck: the Last-LN PE is a '
+                         'constant only after global average pooling.')
+    return backbone.pe(backbone.resampled_pos_embed(backbone.pe_grid)).last[0].mean(0)
+
+
 def init_linear_and_ln(module: nn.Module, cls_token: Optional[torch.Tensor] = None) -> None:
     """DeiT's (and T2T-ViT's) init: trunc-normal(0.02) Linear weights, zero biases, LN
     weight 1 and bias 0, and trunc-normal(0.02) for the class token if given."""
@@ -787,6 +804,17 @@ class MPVGViT(BaseModule):
                 f'(final_norm={self.final_norm!r}): run them on the classifier checkpoint '
                 'it was fine-tuned from.')
         return [block.norm1 for block in self.blocks], self.norm
+
+    # ------------------------------------------------------------------ folding
+    def pooled_last_ln_pe(self, neck: Optional[nn.Module]) -> torch.Tensor:
+        """``c̄``, ``(D,)`` (the interface of :mod:`mpvg_mm.models.folding`;
+        :func:`gap_last_ln_pe`)."""
+        return gap_last_ln_pe(self, neck)
+
+    def fold_img_size(self) -> Tuple[int, int]:
+        """The input size ``(H, W)`` a fold is valid at: ``pe_grid`` times the patch size
+        (the interface of :mod:`mpvg_mm.models.folding`)."""
+        return self.pe_grid[0] * self.patch_size, self.pe_grid[1] * self.patch_size
 
     # ------------------------------------------------------------------ lr decay
     def get_layer_depth(self, param_name: str, prefix: str = '') -> Tuple[int, int]:
