@@ -9,8 +9,9 @@ input size is recorded in the checkpoint meta (``folded_img_size``, :func:`fold_
 and ``tools/test.py`` warns when the test pipeline's size differs
 (:func:`fold_size_mismatch`).
 
-T2T-ViT (``MPVGT2TViT``) folds as the plain ViT. CeiT (``MPVGCeiT``): MPVG's term ``c = mean_i LN''(pos_k)_i`` is added after the Last LN of
-the one LCA token, already a constant vector; the head bias takes ``W c + b`` the same way.
+T2T-ViT (``MPVGT2TViT``) folds as the plain ViT. CeiT (``MPVGCeiT``): MPVG's term
+``c = mean_i LN''(pos_k)_i`` is added after the Last LN of the one LCA token, already a
+constant vector; the head bias takes ``W c + b`` the same way.
 
 The backbone interface
 ----------------------
