@@ -21,7 +21,9 @@ CeiT archs (``ceit-tiny``, ``ceit-small``, ``ceit-base``, or a dict with
 toolbox has a CeiT to compare with, so the ratios read ``vs_default`` only.
 T2T-ViT archs (``t2t-vit-7``, or a dict with ``token_dims``): the presets are
 :class:`MPVGT2TViT`; no toolbox builds its Performer tokenizer, so the only ratio is
-``vs_default``.
+``vs_default``. The families are one table, :data:`ARCH_FAMILIES` (per family: the arch
+names and aliases, our backbone builder, the peer models, the ratio bases and the arch
+resolver; :func:`arch_family` picks the entry): a new backbone family is a new entry.
 
 Measurement protocol (:func:`run_benchmark`):
 
@@ -40,7 +42,8 @@ Measurement protocol (:func:`run_benchmark`):
   (``malloc_trim``), the kernel's high-water mark is reset (``/proc/self/clear_refs``)
   and ``VmHWM - VmRSS(before)`` is read from ``/proc/self/status``; approximate (allocator
   and oneDNN caches), ``None`` where ``/proc`` does not allow it.
-* parameters: ``mmengine.analysis.parameter_count``; FLOPs: mmengine's ``FlopAnalyzer``
+* parameters: ``mmengine.analysis.parameter_count`` of the models built for ``img_size``
+  (the PE tables' rows depend on it: ViT, CeiT, T2T-ViT, Swin); FLOPs: mmengine's ``FlopAnalyzer``
   (what ``get_model_complexity_info`` runs) for one image, with one handle added for
   ``aten::scaled_dot_product_attention`` (``B*H*N*M*(d_qk + d_v)``), which mmengine does
   not count. Like fvcore, mmengine counts a multiply-add as one "flop": ``flops`` are
@@ -57,31 +60,31 @@ import platform
 import statistics
 import time
 from contextlib import nullcontext
-from typing import Callable, Dict, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..models import ARCH_ALIASES, MPVGSwin, MPVGT2TViT, MPVGViT, resolve_arch
+from ..models import ARCH_ALIASES, ARCH_SETTINGS, MPVGSwin, MPVGT2TViT, MPVGViT, resolve_arch
 from ..models.backbones.mpvg_ceit import (CEIT_ARCH_ALIASES, CEIT_ARCH_SETTINGS, MPVGCeiT,
                                           resolve_ceit_arch)
+from ..models.backbones.mpvg_t2t_vit import T2T_ARCH_SETTINGS, resolve_t2t_arch
 
-OUR_PRESETS = ('default', 'lape', 'pvg', 'mpvg', 'mpvg-folded')
-BASELINES = ('mmpretrain-vit', 'timm-vit')
-#: the ratio columns: baseline model -> key in the results
+#: ``(model name, PE kwargs)`` of our benchmarked backbones, in table order: the four
+#: presets and MPVG after inference folding
+OUR_VARIANTS = (*((name, dict(pe_mode=name)) for name in ('default', 'lape', 'pvg', 'mpvg')),
+                ('mpvg-folded', dict(pe_mode='mpvg', pe_cfg=dict(last_ln_pos=None))))
+OUR_PRESETS = tuple(name for name, _ in OUR_VARIANTS)
+#: the ratio columns of ViT archs: ratio key -> baseline model in the results
 RATIO_BASES = {'vs_default': 'default', 'vs_mmpretrain': 'mmpretrain-vit',
                'vs_timm': 'timm-vit'}
-#: the ratio columns of Swin archs
-SWIN_RATIO_BASES = {'vs_default': 'default', 'vs_mmpretrain': 'mmpretrain-swin'}
 #: Swin arch names -> mmpretrain's Swin arch names
 SWIN_ARCHS = {'swin-tiny': 'tiny', 'swin-small': 'small', 'swin-base': 'base'}
-#: the ratio columns of CeiT archs (no peer implementation installed)
-CEIT_RATIO_BASES = {'vs_default': 'default'}
-#: the ratio columns of T2T-ViT archs (no peer implementation)
-T2T_RATIO_BASES = {'vs_default': 'default'}
 RATIO_METRICS = ('fwd_img_s', 'fwd_bwd_img_s', 'peak_mem_fwd_mb', 'peak_mem_fwd_bwd_mb',
                  'params', 'flops')
+
+Arch = Union[str, dict]
 
 
 # --------------------------------------------------------------------------- models
@@ -100,31 +103,6 @@ class ClassifierNet(nn.Module):
         return self.head(feats)
 
 
-def is_swin_arch(arch: Union[str, dict]) -> bool:
-    """A Swin arch: a name of :data:`SWIN_ARCHS` or a dict with ``depths``."""
-    return arch in SWIN_ARCHS if isinstance(arch, str) else 'depths' in arch
-
-
-def is_ceit_arch(arch: Union[str, dict]) -> bool:
-    """A CeiT arch: a CeiT name or alias (any case) or a dict with ``stem_channels``."""
-    if isinstance(arch, str):
-        return CEIT_ARCH_ALIASES.get(arch.lower(), arch.lower()) in CEIT_ARCH_SETTINGS
-    return 'stem_channels' in arch
-
-
-def build_ceit_models(arch: Union[str, dict], img_size: int,
-                      num_classes: int = 1000) -> Dict[str, nn.Module]:
-    """The benchmarked CeiT classifiers: the four presets and the folded MPVG."""
-    dims = resolve_ceit_arch(arch)['embed_dims']
-    models = {name: ClassifierNet(MPVGCeiT(arch=arch, pe_mode=name, img_size=img_size),
-                                  dims, num_classes)
-              for name in ('default', 'lape', 'pvg', 'mpvg')}
-    folded = MPVGCeiT(arch=arch, pe_mode='mpvg', pe_cfg=dict(last_ln_pos=None),
-                      img_size=img_size)
-    models['mpvg-folded'] = ClassifierNet(folded, dims, num_classes)
-    return models
-
-
 class _GAP(nn.Module):
     """``(B, C, h, w)`` feature maps (the last one) -> ``(B, C)``."""
 
@@ -136,87 +114,34 @@ class _GAP(nn.Module):
         return self.backbone(x)[-1].mean((2, 3))
 
 
-def build_swin_models(arch: Union[str, dict], img_size: int,
-                      num_classes: int = 1000) -> Dict[str, nn.Module]:
-    """The benchmarked Swin classifiers (module docstring)."""
-    from mmpretrain.models import SwinTransformer
-    arch = SWIN_ARCHS[arch] if isinstance(arch, str) else arch
-    common = dict(arch=arch, img_size=img_size, pad_small_map=True)
-    models: Dict[str, nn.Module] = {}
-    for name in ('default', 'lape', 'pvg', 'mpvg'):
-        backbone = MPVGSwin(pe_mode=name, out_type='avg_featmap', **common)
-        models[name] = ClassifierNet(backbone, backbone.stage_dims[-1], num_classes)
-    folded = MPVGSwin(pe_mode='mpvg', pe_cfg=dict(last_ln_pos=None), out_type='avg_featmap',
-                      **common)
-    models['mpvg-folded'] = ClassifierNet(folded, folded.stage_dims[-1], num_classes)
-    peer = SwinTransformer(use_abs_pos_embed=True, **common)
-    models['mmpretrain-swin'] = ClassifierNet(_GAP(peer), peer.num_features[-1], num_classes)
-    return models
-
-
-def is_t2t_arch(arch: Union[str, dict]) -> bool:
-    """A T2T-ViT arch: a name of ``T2T_ARCH_SETTINGS`` or a dict with ``token_dims``."""
-    from ..models.backbones.mpvg_t2t_vit import T2T_ARCH_SETTINGS
-    return arch.lower() in T2T_ARCH_SETTINGS if isinstance(arch, str) else 'token_dims' in arch
-
-
-def build_t2t_models(arch: Union[str, dict], img_size: int,
-                     num_classes: int = 1000) -> Dict[str, nn.Module]:
-    """The benchmarked T2T-ViT classifiers: the presets and the folded MPVG."""
-    common = dict(arch=arch, img_size=img_size)
-    variants = [(name, dict(pe_mode=name)) for name in ('default', 'lape', 'pvg', 'mpvg')]
-    variants.append(('mpvg-folded', dict(pe_mode='mpvg', pe_cfg=dict(last_ln_pos=None))))
-    models: Dict[str, nn.Module] = {}
-    for name, kwargs in variants:
-        backbone = MPVGT2TViT(**common, **kwargs)
-        models[name] = ClassifierNet(backbone, backbone.embed_dims, num_classes)
-    return models
-
-
-def build_models(arch: Union[str, dict], img_size: int, num_classes: int = 1000,
-                 include_timm: bool = True) -> Dict[str, nn.Module]:
-    """The benchmarked classifiers for one arch, keyed by model name (module docstring)."""
-    if is_swin_arch(arch):
-        return build_swin_models(arch, img_size, num_classes)
-    if is_ceit_arch(arch):
-        return build_ceit_models(arch, img_size, num_classes)
-    if is_t2t_arch(arch):
-        return build_t2t_models(arch, img_size, num_classes)
+def _vit_backbone(arch: Arch, img_size: int, **pe_kwargs) -> nn.Module:
     settings = resolve_arch(arch)
-    D = settings['embed_dims']
-    ours = dict(arch={k: settings[k] for k in ('embed_dims', 'num_layers', 'num_heads',
-                                                'mlp_ratio', 'patch_size')},
-                img_size=img_size)
-    models: Dict[str, nn.Module] = {}
-    for name in ('default', 'lape', 'pvg', 'mpvg'):
-        models[name] = ClassifierNet(MPVGViT(pe_mode=name, **ours), D, num_classes)
-    folded = MPVGViT(pe_mode='mpvg', pe_cfg=dict(last_ln_pos=None), **ours)
-    models['mpvg-folded'] = ClassifierNet(folded, D, num_classes)
-    models['mmpretrain-vit'] = ClassifierNet(
-        _mmpretrain_vit(settings, img_size), D, num_classes)
-    if include_timm:
-        timm_vit = _timm_vit(settings, img_size, num_classes)
-        if timm_vit is not None:
-            models['timm-vit'] = timm_vit
-    return models
+    return MPVGViT(arch={k: settings[k] for k in ('embed_dims', 'num_layers', 'num_heads',
+                                                   'mlp_ratio', 'patch_size')},
+                   img_size=img_size, **pe_kwargs)
 
 
-def _mmpretrain_vit(settings: dict, img_size: int) -> nn.Module:
+def _mmpretrain_vit(arch: Arch, img_size: int, num_classes: int) -> nn.Module:
     """mmpretrain's ViT with our arch's widths (for DeiT-Ti/S/B: its own ``deit-*``
-    arch-zoo entries, which hold exactly these four numbers)."""
+    arch-zoo entries, which hold exactly these four numbers) + a linear head."""
     from mmpretrain.models import VisionTransformer
-    arch = dict(embed_dims=settings['embed_dims'], num_layers=settings['num_layers'],
-                num_heads=settings['num_heads'],
-                feedforward_channels=int(settings['embed_dims'] * settings['mlp_ratio']))
-    return VisionTransformer(arch=arch, img_size=img_size, patch_size=settings['patch_size'],
-                             out_type='cls_token', with_cls_token=True, final_norm=True)
+    settings = resolve_arch(arch)
+    widths = dict(embed_dims=settings['embed_dims'], num_layers=settings['num_layers'],
+                  num_heads=settings['num_heads'],
+                  feedforward_channels=int(settings['embed_dims'] * settings['mlp_ratio']))
+    vit = VisionTransformer(arch=widths, img_size=img_size, patch_size=settings['patch_size'],
+                            out_type='cls_token', with_cls_token=True, final_norm=True)
+    return ClassifierNet(vit, settings['embed_dims'], num_classes)
 
 
-def _timm_vit(settings: dict, img_size: int, num_classes: int) -> Optional[nn.Module]:
+def _timm_vit(arch: Arch, img_size: int, num_classes: int) -> Optional[nn.Module]:
+    """timm's ViT with our arch's widths and its fused attention forced on; None without
+    timm."""
     try:
         from timm.models.vision_transformer import VisionTransformer
     except ImportError:
         return None
+    settings = resolve_arch(arch)
     model = VisionTransformer(img_size=img_size, patch_size=settings['patch_size'],
                               embed_dim=settings['embed_dims'], depth=settings['num_layers'],
                               num_heads=settings['num_heads'], mlp_ratio=settings['mlp_ratio'],
@@ -225,6 +150,116 @@ def _timm_vit(settings: dict, img_size: int, num_classes: int) -> Optional[nn.Mo
         if hasattr(module, 'fused_attn'):
             module.fused_attn = True
     return model
+
+
+def _swin_arch(arch: Arch) -> Arch:
+    """mmpretrain's Swin arch (name or dict) for one of ours."""
+    return SWIN_ARCHS[arch.lower()] if isinstance(arch, str) else arch
+
+
+def _swin_backbone(arch: Arch, img_size: int, **pe_kwargs) -> nn.Module:
+    return MPVGSwin(arch=_swin_arch(arch), img_size=img_size, pad_small_map=True,
+                    out_type='avg_featmap', **pe_kwargs)
+
+
+def _mmpretrain_swin(arch: Arch, img_size: int, num_classes: int) -> nn.Module:
+    """mmpretrain's ``SwinTransformer`` with the absolute PE on (the paper's Default) +
+    GAP + a linear head."""
+    from mmpretrain.models import SwinTransformer
+    peer = SwinTransformer(arch=_swin_arch(arch), img_size=img_size, pad_small_map=True,
+                           use_abs_pos_embed=True)
+    return ClassifierNet(_GAP(peer), peer.num_features[-1], num_classes)
+
+
+def _embed_dims(backbone: nn.Module) -> int:
+    return backbone.embed_dims
+
+
+class ArchFamily(NamedTuple):
+    """One backbone family of the benchmark (an entry of :data:`ARCH_FAMILIES`).
+
+    Attributes:
+        backbone_type: the registered name of our backbone (configs' ``backbone.type``).
+        names: the arch names it accepts (lower case, aliases included) -> canonical name.
+        dict_key: the key that marks an arch dict as this family's (None: the fallback,
+            which takes every arch the others do not).
+        backbone: ``(arch, img_size, **pe_kwargs) -> backbone`` of our models.
+        feature_dims: ``backbone -> int``, the width of its pooled output (the head's input).
+        peers: peer model name -> ``(arch, img_size, num_classes) -> classifier`` (or None:
+            its library is not installed), built after ours in this order.
+        ratio_bases: the ratio columns, ``{'vs_...': model name}``.
+        settings: the resolver: ``arch -> its full settings`` as the results record them.
+    """
+    backbone_type: str
+    names: Dict[str, str]
+    dict_key: Optional[str]
+    backbone: Callable[..., nn.Module]
+    feature_dims: Callable[[nn.Module], int]
+    peers: Dict[str, Callable[[Arch, int, int], Optional[nn.Module]]]
+    ratio_bases: Dict[str, str]
+    settings: Callable[[Arch], dict]
+
+
+def _canonical(settings: Dict[str, dict], aliases: Dict[str, str]) -> Dict[str, str]:
+    return {**{name: name for name in settings}, **aliases}
+
+
+#: The backbone families, tried in this order; the ViT, last, takes every other arch.
+ARCH_FAMILIES: Dict[str, ArchFamily] = {
+    'swin': ArchFamily(
+        backbone_type='MPVGSwin', names=_canonical(SWIN_ARCHS, {}), dict_key='depths', backbone=_swin_backbone,
+        feature_dims=lambda backbone: backbone.stage_dims[-1],
+        peers={'mmpretrain-swin': _mmpretrain_swin},
+        ratio_bases={'vs_default': 'default', 'vs_mmpretrain': 'mmpretrain-swin'},
+        settings=lambda arch: dict(arch=_swin_arch(arch))),
+    # no installed toolbox has a CeiT: ratios against our Default only
+    'ceit': ArchFamily(
+        backbone_type='MPVGCeiT', names=_canonical(CEIT_ARCH_SETTINGS, CEIT_ARCH_ALIASES), dict_key='stem_channels',
+        backbone=lambda arch, img_size, **kw: MPVGCeiT(arch=arch, img_size=img_size, **kw),
+        feature_dims=_embed_dims, peers={}, ratio_bases={'vs_default': 'default'},
+        settings=resolve_ceit_arch),
+    # no toolbox builds T2T-ViT's Performer tokenizer: ratios against our Default only
+    't2t': ArchFamily(
+        backbone_type='MPVGT2TViT', names=_canonical(T2T_ARCH_SETTINGS, {}), dict_key='token_dims',
+        backbone=lambda arch, img_size, **kw: MPVGT2TViT(arch=arch, img_size=img_size, **kw),
+        feature_dims=_embed_dims, peers={}, ratio_bases={'vs_default': 'default'},
+        settings=resolve_t2t_arch),
+    'vit': ArchFamily(
+        backbone_type='MPVGViT', names=_canonical(ARCH_SETTINGS, ARCH_ALIASES), dict_key=None, backbone=_vit_backbone,
+        feature_dims=_embed_dims,
+        peers={'mmpretrain-vit': _mmpretrain_vit, 'timm-vit': _timm_vit},
+        ratio_bases=RATIO_BASES, settings=resolve_arch),
+}
+
+
+def arch_family(arch: Arch) -> ArchFamily:
+    """The :data:`ARCH_FAMILIES` entry of an arch: by name (any case, aliases included)
+    or, for a dict, by its family's key (``depths``: Swin, ``stem_channels``: CeiT,
+    ``token_dims``: T2T-ViT); anything else is a ViT (whose resolver rejects an unknown
+    name, naming the known ones)."""
+    for family in ARCH_FAMILIES.values():
+        if family.dict_key is None or (arch.lower() in family.names if isinstance(arch, str)
+                                       else family.dict_key in arch):
+            return family
+    raise AssertionError('the last entry of ARCH_FAMILIES takes every arch')
+
+
+def build_models(arch: Arch, img_size: int, num_classes: int = 1000,
+                 include_timm: bool = True) -> Dict[str, nn.Module]:
+    """The benchmarked classifiers for one arch, keyed by model name (module docstring):
+    ours (:data:`OUR_VARIANTS`), then the family's peers (``timm-*`` only with
+    ``include_timm``; one whose library is not installed is left out)."""
+    family = arch_family(arch)
+    models: Dict[str, nn.Module] = {}
+    for name, pe_kwargs in OUR_VARIANTS:
+        backbone = family.backbone(arch, img_size, **pe_kwargs)
+        models[name] = ClassifierNet(backbone, family.feature_dims(backbone), num_classes)
+    for name, build in family.peers.items():
+        if include_timm or not name.startswith('timm-'):
+            peer = build(arch, img_size, num_classes)
+            if peer is not None:
+                models[name] = peer
+    return models
 
 
 # --------------------------------------------------------------------------- FLOPs
@@ -274,10 +309,15 @@ def config_input_shape(cfg) -> Tuple[int, int]:
     model = cfg.model
     if scope == 'mmpretrain':
         size = model.backbone.get('img_size')
-        if size is None:
-            resolve = (resolve_ceit_arch if model.backbone.get('type') == 'MPVGCeiT' else
-                       resolve_arch)
-            size = resolve(model.backbone.arch)['img_size']
+        if size is None:  # the arch's (the family's resolver, the ViT's by default)
+            kind = str(model.backbone.get('type')).split('.')[-1]
+            resolve = next((f.settings for f in ARCH_FAMILIES.values()
+                            if f.backbone_type == kind), resolve_arch)
+            size = resolve(model.backbone.arch).get('img_size')
+            if size is None:
+                raise ValueError(f'the config\'s backbone ({kind}) sets no img_size and its '
+                                 'arch has none: set model.backbone.img_size or pass '
+                                 'input_shape')
         return (size, size) if isinstance(size, int) else tuple(size)
     if scope == 'mmdet':
         resize = [t for t in cfg.test_dataloader.dataset.pipeline if t['type'] == 'Resize']
@@ -454,8 +494,7 @@ def _arch_key(arch: Union[str, dict]) -> str:
     """The results key of an arch: its canonical name (aliases of
     :data:`mpvg_mm.models.ARCH_ALIASES` resolved), or ``custom-...`` for a dict."""
     if isinstance(arch, str):
-        return (CEIT_ARCH_ALIASES if is_ceit_arch(arch) else ARCH_ALIASES).get(
-            arch.lower(), arch.lower())
+        return arch_family(arch).names.get(arch.lower(), arch.lower())
     return 'custom-' + '-'.join(f'{k}{arch[k]}' for k in sorted(arch))
 
 
@@ -497,22 +536,15 @@ def benchmark_arch(arch: Union[str, dict], batch_size: int, img_size: int, iters
             r[f'peak_mem_{mode}_mb'] = peak_memory_mb(steps[name][mode], device)
         models[name].zero_grad(set_to_none=True)
     ratios = {}
-    bases = (SWIN_RATIO_BASES if is_swin_arch(arch) else
-             CEIT_RATIO_BASES if is_ceit_arch(arch) else
-             T2T_RATIO_BASES if is_t2t_arch(arch) else RATIO_BASES)
+    family = arch_family(arch)
+    bases = family.ratio_bases
     for key, base in bases.items():
         if base not in results:
             continue
         ratios[key] = {name: {m: _ratio(results[name][m], results[base][m])
                               for m in RATIO_METRICS} for name in names}
-    if is_t2t_arch(arch):
-        from ..models.backbones.mpvg_t2t_vit import resolve_t2t_arch
-        settings = resolve_t2t_arch(arch)
-    else:
-        settings = (dict(arch=SWIN_ARCHS.get(arch, arch) if isinstance(arch, str) else arch)
-                    if is_swin_arch(arch) else
-                    resolve_ceit_arch(arch) if is_ceit_arch(arch) else resolve_arch(arch))
-    return dict(models=results, ratios=ratios, ratio_bases=bases, settings=settings)
+    return dict(models=results, ratios=ratios, ratio_bases=bases,
+                settings=family.settings(arch))
 
 
 def _ratio(a, b) -> Optional[float]:

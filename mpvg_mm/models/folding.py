@@ -9,43 +9,55 @@ input size is recorded in the checkpoint meta (``folded_img_size``, :func:`fold_
 and ``tools/test.py`` warns when the test pipeline's size differs
 (:func:`fold_size_mismatch`).
 
-T2T-ViT (``MPVGT2TViT``) folds as the plain ViT. CeiT (``MPVGCeiT``): MPVG's term ``c = mean_i LN''(pos_k)_i`` is added after the Last LN of
-the one LCA token, already a constant vector; the head bias takes ``W c + b`` the same way.
+T2T-ViT (``MPVGT2TViT``) folds as the plain ViT. CeiT (``MPVGCeiT``): MPVG's term
+``c = mean_i LN''(pos_k)_i`` is added after the Last LN of the one LCA token, already a
+constant vector; the head bias takes ``W c + b`` the same way.
+
+The backbone interface
+----------------------
+Folding reads a backbone only through this interface (:class:`FoldableBackbone`;
+``MPVGViT`` (and its ``MPVGViTAdapter``), ``MPVGSwin``, ``MPVGCeiT`` and ``MPVGT2TViT``
+provide it; a new backbone plugs in by providing it too, nothing here names a backbone
+class):
+
+* ``pe``: its :class:`~mpvg_mm.models.pos_embed.LayerwisePositionEmbedding`;
+  ``pe.last_norm`` is ``LN''`` (None: no Last-LN PE, nothing to fold) and ``pe.structure``
+  the :class:`~mpvg_mm.models.pos_embed.PEStructure` (the folded model's is the same with
+  ``last_ln_pos=None``); the state-dict keys ``backbone.pe.last_norm.*`` are dropped.
+* ``pooled_last_ln_pe(neck) -> (D,)``: ``c̄``, the Last-LN PE term (``plan.last``) of a
+  pass at the backbone's own PE grid, averaged over its tokens: what the linear head sees
+  of it when the classifier's output (backbone, then ``neck``, the classifier's neck or
+  None) globally average-pools the Last-LN output. It raises ValueError (naming the
+  setting to change) when the output is not pooled that way: the term is then not a
+  constant of the head's input.
+* ``fold_img_size() -> (H, W)``: the input size in pixels whose token grid is the PE grid
+  ``c̄`` is computed at (see :func:`fold_img_size`).
+
+The ViT-like backbones share :func:`~mpvg_mm.models.backbones.mpvg_vit.gap_last_ln_pe`
+(``out_type='avg_featmap'``, no neck).
 """
 import dataclasses
-from typing import Optional, Tuple
+from typing import Optional, Protocol, Tuple, runtime_checkable
 
 import torch
 import torch.nn as nn
 
-from .backbones.mpvg_ceit import MPVGCeiT
-from .backbones.mpvg_swin import MPVGSwin
-from .backbones.mpvg_t2t_vit import MPVGT2TViT
-from .backbones.mpvg_vit import MPVGViT
+__all__ = ['FoldableBackbone', 'fold_last_ln_pe', 'configure_folded', 'fold_img_size',
+           'pipeline_img_size', 'fold_size_mismatch']
 
 
-def _pooled_last_ln_pe(classifier: nn.Module, backbone: nn.Module) -> torch.Tensor:
-    """``c̄``, the token mean of the Last-LN PE at the backbone's own grid, ``(D,)``.
+@runtime_checkable
+class FoldableBackbone(Protocol):
+    """What folding reads of a backbone (see the module docstring, "The backbone
+    interface"); ``isinstance(backbone, FoldableBackbone)`` checks the names."""
 
-    Raises:
-        ValueError: the classifier does not pool the Last-LN output globally.
-    """
-    neck = getattr(classifier, 'neck', None)
-    if isinstance(backbone, MPVGSwin):
-        # GAP in the backbone, or mmpretrain's GlobalAveragePooling neck on its feature map
-        gap = (backbone.out_type == 'avg_featmap' and neck is None) or (
-            backbone.out_type == 'featmap' and type(neck).__name__ == 'GlobalAveragePooling')
-        if not gap or backbone.out_indices != (len(backbone.stages) - 1, ):
-            raise ValueError('folding needs the last stage alone (out_indices=(3, )), '
-                             "globally average-pooled (out_type='avg_featmap' without a neck, "
-                             'or a GlobalAveragePooling neck): the Last-LN PE is a constant '
-                             'only after global average pooling.')
-        return backbone.pe_plan(backbone.pe_grid).last[0].mean(0)
-    if backbone.out_type != 'avg_featmap' or neck is not None:
-        # (an MPVG CeiT is always 'avg_featmap': its LCA reads per-layer GAP tokens)
-        raise ValueError('folding needs out_type=avg_featmap and no neck: the Last-LN PE is a '
-                         'constant only after global average pooling.')
-    return backbone.pe(backbone.resampled_pos_embed(backbone.pe_grid)).last[0].mean(0)
+    pe: nn.Module
+
+    def pooled_last_ln_pe(self, neck: Optional[nn.Module]) -> torch.Tensor:
+        ...
+
+    def fold_img_size(self) -> Tuple[int, int]:
+        ...
 
 
 def fold_last_ln_pe(classifier: nn.Module) -> Tuple[dict, dict]:
@@ -58,16 +70,15 @@ def fold_last_ln_pe(classifier: nn.Module) -> Tuple[dict, dict]:
         (``pe_cfg.last_ln_pos=None``).
     """
     backbone = getattr(classifier, 'backbone', None)
-    if not isinstance(backbone, (MPVGViT, MPVGSwin, MPVGCeiT, MPVGT2TViT)) or \
-            backbone.pe.last_norm is None:
-        raise ValueError('folding needs an ImageClassifier whose backbone is an MPVGViT, '
-                         'MPVGSwin, MPVGCeiT or MPVGT2TViT with the PE in the Last LN '
-                         "(pe_mode='mpvg' or last_ln_pos set).")
+    if not isinstance(backbone, FoldableBackbone) or backbone.pe.last_norm is None:
+        raise ValueError('folding needs an ImageClassifier whose backbone provides the '
+                         'folding interface (MPVGViT, MPVGSwin, MPVGCeiT, MPVGT2TViT) with '
+                         "the PE in the Last LN (pe_mode='mpvg' or last_ln_pos set).")
     fc = getattr(getattr(classifier, 'head', None), 'fc', None)
     if not isinstance(fc, nn.Linear):
         raise ValueError('folding needs a linear head (LinearClsHead: head.fc).')
     with torch.no_grad():
-        mean_pe = _pooled_last_ln_pe(classifier, backbone)  # (D,)
+        mean_pe = backbone.pooled_last_ln_pe(getattr(classifier, 'neck', None))  # (D,)
         bias = fc.bias if fc.bias is not None else torch.zeros(fc.out_features)
         folded_bias = bias + fc.weight @ mean_pe
     state = {k: v.clone() for k, v in classifier.state_dict().items()
@@ -108,14 +119,9 @@ def fold_img_size(backbone: nn.Module) -> Tuple[int, int]:
     """The input size ``(H, W)`` in pixels a fold is valid at: the backbone's PE grid
     (``pe_grid``, from its ``img_size``) times its patch size; CeiT's and T2T-ViT's
     ``img_size`` (CeiT: its stem's padding makes other sizes share the grid; T2T-ViT:
-    the soft splits give that grid)."""
-    if isinstance(backbone, (MPVGCeiT, MPVGT2TViT)):
-        return backbone.img_size
-    if isinstance(backbone, MPVGSwin):
-        patch = tuple(backbone.patch_embed.projection.stride)
-    else:
-        patch = (backbone.patch_size, backbone.patch_size)
-    return backbone.pe_grid[0] * patch[0], backbone.pe_grid[1] * patch[1]
+    the soft splits give that grid). The backbone's ``fold_img_size()`` (the module
+    docstring's interface)."""
+    return backbone.fold_img_size()
 
 
 def pipeline_img_size(cfg) -> Optional[Tuple[int, int]]:

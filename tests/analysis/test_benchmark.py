@@ -177,7 +177,8 @@ def test_markdown_table_of_known_numbers(analysis_tool):
         'Benchmark: batch 8, 224px, cpu, amp=False, threads=1, median of 6 iterations '
         'after 2 warm-up; matmul peak fp32 99.8 GFLOP/s; memory: peak RSS growth.',
         '', '### deit-tiny', '',
-        '| model | params (M) | GFLOPs (MACs) | fwd img/s | fwd+bwd img/s | mem fwd (MiB) | '
+        '| model | params (M) at 224px | GFLOPs (MACs) at 224px | fwd img/s | fwd+bwd img/s '
+        '| mem fwd (MiB) | '
         'mem fwd+bwd (MiB) | fwd % peak | fwd+bwd % peak | fwd x (default / mmpretrain-vit) '
         '| fwd+bwd x (default / mmpretrain-vit) |',
         '|---|---|---|---|---|---|---|---|---|---|---|',
@@ -221,7 +222,8 @@ def test_swin_models_against_mmpretrain_swin():
     # LaPE/PVG: one LN' per block (4 blocks: 16, 32, 64, 128 channels); MPVG: + LN''(128)
     assert models['pvg']['params'] - models['default']['params'] == 2 * (16 + 32 + 64 + 128)
     assert models['mpvg']['params'] - models['pvg']['params'] == 2 * 128
-    assert arch_result['ratio_bases'] == bm.SWIN_RATIO_BASES
+    assert arch_result['ratio_bases'] == {'vs_default': 'default',
+                                         'vs_mmpretrain': 'mmpretrain-swin'}
     assert arch_result['ratios']['vs_mmpretrain']['mmpretrain-swin']['params'] == 1.0
 
 
@@ -241,9 +243,10 @@ def test_ceit_models_and_ratios_against_default():
     assert p['lape'] - p['default'] == 3 * 2 * 16
     assert p['pvg'] - p['default'] == 2 * 2 * 16 - 16 - 16
     assert p['mpvg'] - p['pvg'] == 2 * 16 and p['mpvg-folded'] == p['pvg']
-    assert arch_result['ratio_bases'] == bm.CEIT_RATIO_BASES
+    assert arch_result['ratio_bases'] == {'vs_default': 'default'}
     assert set(arch_result['ratios']) == {'vs_default'}
-    assert bm.is_ceit_arch('CeiT-Ti') and not bm.is_ceit_arch('deit-tiny')
+    assert bm.arch_family('CeiT-Ti') is bm.ARCH_FAMILIES['ceit']
+    assert bm.arch_family('deit-tiny') is bm.ARCH_FAMILIES['vit']
     assert bm._arch_key('ceit-t') == 'ceit-tiny'
 
 
@@ -257,13 +260,34 @@ def test_t2t_vit_models_against_their_default():
     (arch_result, ) = res['archs'].values()
     models = arch_result['models']
     assert list(models) == list(bm.OUR_PRESETS)
-    assert arch_result['ratio_bases'] == bm.T2T_RATIO_BASES
+    assert arch_result['ratio_bases'] == {'vs_default': 'default'}
     # PVG: no class token and its (frozen) PE row (-2 * 16), LN' on blocks 1-2 (+2 * 2 * 16)
     assert models['pvg']['params'] - models['default']['params'] == 2 * 16
     assert models['mpvg']['params'] - models['pvg']['params'] == 2 * 16
     assert models['mpvg-folded']['params'] == models['pvg']['params']
     assert arch_result['ratios']['vs_default']['default']['flops'] == 1.0
     assert arch_result['settings']['token_dims'] == 8
+
+
+def test_arch_family_lookup():
+    """Names (any case, aliases) and arch dicts pick their family; the rest is a ViT."""
+    families = bm.ARCH_FAMILIES
+    assert bm.arch_family('Swin-Tiny') is families['swin']
+    assert bm.arch_family(dict(embed_dims=16, depths=[2])) is families['swin']
+    assert bm.arch_family('T2T-ViT-7') is families['t2t']
+    assert bm.arch_family(dict(token_dims=8)) is families['t2t']
+    assert bm.arch_family(dict(stem_channels=8)) is families['ceit']
+    assert bm.arch_family('DeiT-Ti') is families['vit']
+    assert bm.arch_family(dict(embed_dims=16)) is families['vit']
+    assert bm._arch_key('DeiT-Ti') == 'deit-tiny' and bm._arch_key('Swin-Tiny') == 'swin-tiny'
+    with pytest.raises(ValueError, match='unknown arch'):
+        bm.build_models('no-such-arch', 32)
+    # a config's input size from its backbone family's arch (T2T: the arch dict's img_size)
+    from mmengine.config import Config
+    root = __file__.rsplit('/tests/', 1)[0]
+    t2t_demo = Config.fromfile(f'{root}/configs/demo/mpvg-t2t-vit-demo_mpvg_1xb64_demo-cls.py')
+    assert 'img_size' not in t2t_demo.model.backbone
+    assert bm.config_input_shape(t2t_demo) == (32, 32)
 
 
 DENSE_DEMOS = ('configs/demo/mask-rcnn_mpvg-vit-demo-mln_mpvg_1xb8_demo-coco.py',

@@ -258,38 +258,14 @@ def test_cli_writes_every_output(demo_imagenet, tmp_path, preset, analysis_tool)
     assert (written['cosine']['with_last_pe'] is not None) == (preset == 'mpvg')
 
 
-def test_ceit_backbone():
-    """MPVGCeiT: per-layer LN1 means and the chain's PE as for the ViT; the Last LN acts on
-    the one LCA token (T = 1 there) and MPVG's term is c = mean_i LN''(pos_0)_i."""
+def _ceit():
     from mpvg_mm.models import MPVGCeiT
     arch = dict(embed_dims=16, num_layers=3, num_heads=2, mlp_ratio=2.0, stem_channels=8,
                 patch_size=2, img_size=32)
-    bb = MPVGCeiT(arch=arch, pe_mode='mpvg').eval()
-    images = torch.randn(3, 3, 32, 32)
-    stats = collect_layer_stats(bb, images, batch_size=2)
-    with torch.no_grad():
-        tokens, grid = bb.i2t(images)
-        plan = bb.pe(bb.resampled_pos_embed(grid))
-        tokens = tokens + plan.input
-        for i, block in enumerate(bb.blocks):
-            torch.testing.assert_close(stats['token_mean'][i], block.norm1(tokens).mean(0))
-            tokens = block(tokens, plan.blocks[i], grid, 0)
-        y = bb(images)[0]
-    assert stats['token_mean'].shape == (3, 16, 16)
-    assert stats['norm_after'].shape == (1, )
-    c = plan.last[0].mean(0)
-    torch.testing.assert_close(stats['last_out_mean'][0] + c, y.mean(0))
-    torch.testing.assert_close(stats['last_pe'], plan.last[0])
-    summary = summarize(stats, bb)
-    assert summary['pe_source'] == ['input', 'layerwise', 'layerwise']
-    assert summary['token_norms']['after_last_ln_with_pe'] is not None
-    json.dumps(summary, allow_nan=False)
-    assert find_backbone(bb) is bb
+    return MPVGCeiT(arch=arch, pe_mode='mpvg').eval()
 
 
-def test_t2t_vit_backbone():
-    """MPVGT2TViT (GAP, fixed sinusoid PE): per-layer LN1 means and the chain's PE as for
-    the ViT, the Last-LN statistics on its 4 tokens, MPVG's term LN''(pos_0) per token."""
+def _t2t_vit():
     from mpvg_mm.models import MPVGT2TViT
     bb = MPVGT2TViT(arch=dict(embed_dims=16, num_layers=3, num_heads=2, token_dims=8,
                               img_size=32), pe_mode='mpvg').eval()
@@ -297,20 +273,41 @@ def test_t2t_vit_backbone():
         for norm in [*bb.pe.layer_norms.values(), bb.pe.last_norm]:
             norm.weight.uniform_(0.5, 1.5)
             norm.bias.normal_(0, 0.3)
+    return bb
+
+
+@pytest.mark.parametrize('backbone', ['ceit', 't2t-vit'])
+def test_ceit_and_t2t_vit_backbones(backbone):
+    """MPVGCeiT and MPVGT2TViT (GAP, fixed sinusoid PE): per-layer LN1 means and the
+    chain's PE as for the ViT, replayed block by block. CeiT's Last LN acts on the one LCA
+    token (T = 1 there) and MPVG's term is c = mean_i LN''(pos_0)_i; T2T-ViT's Last-LN
+    statistics are on its 4 tokens, MPVG's term LN''(pos_0) per token."""
+    ceit = backbone == 'ceit'
+    bb = _ceit() if ceit else _t2t_vit()
     images = torch.randn(3, 3, 32, 32)
     stats = collect_layer_stats(bb, images, batch_size=2)
     with torch.no_grad():
-        tokens, grid = bb.tokens_to_token(images)
+        tokens, grid = bb.i2t(images) if ceit else bb.tokens_to_token(images)
         plan = bb.pe(bb.resampled_pos_embed(grid))
         tokens = tokens + plan.input
         for i, block in enumerate(bb.blocks):
             torch.testing.assert_close(stats['token_mean'][i], block.norm1(tokens).mean(0))
-            tokens = block(tokens, plan.blocks[i])
+            tokens = (block(tokens, plan.blocks[i], grid, 0) if ceit else
+                      block(tokens, plan.blocks[i]))
         y = bb(images)[0]
-    assert grid == (2, 2) and stats['token_mean'].shape == (3, 4, 16)
-    torch.testing.assert_close(stats['last_in_mean'], tokens.mean(0))
-    torch.testing.assert_close((stats['last_out_mean'] + plan.last[0]).mean(0), y.mean(0))
+    if ceit:
+        assert stats['token_mean'].shape == (3, 16, 16)
+        assert stats['norm_after'].shape == (1, )
+        c = plan.last[0].mean(0)
+        torch.testing.assert_close(stats['last_out_mean'][0] + c, y.mean(0))
+    else:
+        assert grid == (2, 2) and stats['token_mean'].shape == (3, 4, 16)
+        torch.testing.assert_close(stats['last_in_mean'], tokens.mean(0))
+        torch.testing.assert_close((stats['last_out_mean'] + plan.last[0]).mean(0),
+                                   y.mean(0))
+    torch.testing.assert_close(stats['last_pe'], plan.last[0])
     summary = summarize(stats, bb)
     assert summary['pe_source'] == ['input', 'layerwise', 'layerwise']
+    assert summary['token_norms']['after_last_ln_with_pe'] is not None
     json.dumps(summary, allow_nan=False)
     assert find_backbone(bb) is bb

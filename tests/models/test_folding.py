@@ -46,6 +46,18 @@ def test_folded_logits_equal_and_cost_is_pvg(pe_cfg):
 def test_folding_refuses_what_it_cannot_fold():
     with pytest.raises(ValueError, match='PE in the Last LN'):
         fold_last_ln_pe(_classifier(pe_mode='pvg'))
+    # a backbone without the folding interface (mmpretrain's ViT: no pooled_last_ln_pe)
+    vit = MODELS.build(dict(
+        type='ImageClassifier',
+        backbone=dict(type='mmpretrain.VisionTransformer', arch=dict(
+            embed_dims=32, num_layers=1, num_heads=2, feedforward_channels=64),
+            img_size=32, patch_size=8),
+        head=dict(type='LinearClsHead', num_classes=5, in_channels=32)))
+    with pytest.raises(ValueError, match='folding interface'):
+        fold_last_ln_pe(vit)
+    # the backbone's pooled_last_ln_pe refuses an output that is not GAP'd
+    with pytest.raises(ValueError, match='out_type=avg_featmap'):
+        fold_last_ln_pe(_classifier(pe_mode='mpvg', out_type='featmap'))
 
 
 def test_fold_tool(tmp_path):

@@ -225,6 +225,13 @@ def test_clear_errors(tiny_arch):
         MPVGViT(arch=tiny_arch, pe_mode='default', pe_cfg=dict(input_pe=False))
     with pytest.raises(ValueError, match='unknown arch'):
         MPVGViT(arch='deit-huge')
+    # the arch dict checks shared with CeiT and T2T-ViT (resolve_arch_settings)
+    with pytest.raises(ValueError, match=r"arch dict: missing \['num_heads'\]; it needs"):
+        MPVGViT(arch=dict(embed_dims=64, num_layers=2))
+    with pytest.raises(ValueError, match='num_heads=3 does not divide embed_dims=64'):
+        MPVGViT(arch=dict(tiny_arch, num_heads=3))
+    with pytest.raises(ValueError, match=r"must be one of the arch names \['deit-base'"):
+        MPVGViT(arch=5)
     with pytest.raises(ValueError, match="needs with_cls_token=True"):
         MPVGViT(arch=tiny_arch, pe_mode='pvg', out_type='cls_token')
     with pytest.raises(ValueError, match='outside the 4 blocks'):

@@ -29,7 +29,8 @@ def _fmt(v, spec: str) -> str:
 
 def format_markdown(results: dict) -> str:
     """One Markdown table per arch; ratio columns read ``vs default / vs mmpretrain /
-    vs timm``."""
+    vs timm``. The params and GFLOPs headers name the input size they are counted at (the
+    models are built for it: their PE tables' rows depend on it)."""
     s = results['settings']
     peaks = results['matmul_peak_flop_s']
     lines = [f"Benchmark: batch {s['batch_size']}, {s['img_size']}px, {s['device']}, "
@@ -42,7 +43,8 @@ def format_markdown(results: dict) -> str:
         bases = [k for k in names if k in res['ratios']]
         ratio_head = ' / '.join(names[k] for k in bases)
         lines += ['', f'### {arch}', '',
-                  '| model | params (M) | GFLOPs (MACs) | fwd img/s | fwd+bwd img/s | '
+                  f"| model | params (M) at {s['img_size']}px | GFLOPs (MACs) at "
+                  f"{s['img_size']}px | fwd img/s | fwd+bwd img/s | "
                   'mem fwd (MiB) | mem fwd+bwd (MiB) | fwd % peak | fwd+bwd % peak | '
                   f'fwd x ({ratio_head}) | fwd+bwd x ({ratio_head}) |',
                   '|' + '---|' * 11]

@@ -47,10 +47,9 @@ from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
 
 from ..pos_embed import (LayerwisePositionEmbedding, build_pe_structure,
-                         check_drop_path_rate, check_positive_number, is_positive_int,
-                         resample_pos_embed)
-from .mpvg_vit import (LN_EPS, Attention, DropPath, Mlp, MPVGViT,
-                       refuse_cls_token_with_last_ln_pe, size_pair)
+                         check_drop_path_rate, resample_pos_embed)
+from .mpvg_vit import (LN_EPS, Attention, DropPath, Mlp, MPVGViT, gap_last_ln_pe,
+                       refuse_cls_token_with_last_ln_pe, resolve_arch_settings, size_pair)
 
 #: The named CeiT architectures (reference ``ceit_{tiny,small,base}_patch16_224``).
 CEIT_ARCH_SETTINGS: Dict[str, dict] = {
@@ -84,31 +83,10 @@ def resolve_ceit_arch(arch: Union[str, dict]) -> dict:
         ValueError: an unknown name, missing or unknown keys, non-positive sizes, heads
             that do not divide ``embed_dims``, an even LeFF kernel.
     """
-    if isinstance(arch, str):
-        key = CEIT_ARCH_ALIASES.get(arch.lower(), arch.lower())
-        if key not in CEIT_ARCH_SETTINGS:
-            raise ValueError(f'unknown CeiT arch {arch!r}; choose one of '
-                             f'{sorted(CEIT_ARCH_SETTINGS)} (aliases '
-                             f'{sorted(CEIT_ARCH_ALIASES)}) or pass a dict with '
-                             f'{list(CEIT_ARCH_KEYS)}.')
-        return dict(CEIT_ARCH_OPTIONAL, **CEIT_ARCH_SETTINGS[key])
-    if not isinstance(arch, dict):
-        raise ValueError(f'arch={arch!r} must be a CeiT arch name or a dict.')
-    missing = set(CEIT_ARCH_KEYS) - set(arch)
-    unknown = set(arch) - set(CEIT_ARCH_KEYS) - set(CEIT_ARCH_OPTIONAL)
-    if missing or unknown:
-        raise ValueError(f'CeiT arch dict: missing {sorted(missing)}, unknown '
-                         f'{sorted(unknown)}; it needs {list(CEIT_ARCH_KEYS)} and may set '
-                         f'{sorted(CEIT_ARCH_OPTIONAL)}.')
-    cfg = dict(CEIT_ARCH_OPTIONAL, **arch)
-    for name in ('embed_dims', 'num_layers', 'num_heads', 'stem_channels', 'patch_size',
-                 'leff_kernel_size'):
-        if not is_positive_int(cfg[name]):
-            raise ValueError(f'CeiT arch {name}={cfg[name]!r} must be a positive int.')
-    check_positive_number('CeiT arch mlp_ratio', cfg['mlp_ratio'])
-    if cfg['embed_dims'] % cfg['num_heads']:
-        raise ValueError(f'CeiT arch num_heads={cfg["num_heads"]} does not divide '
-                         f'embed_dims={cfg["embed_dims"]}.')
+    cfg = resolve_arch_settings(
+        arch, CEIT_ARCH_SETTINGS, CEIT_ARCH_KEYS, CEIT_ARCH_OPTIONAL, CEIT_ARCH_ALIASES,
+        kind='CeiT', positive_ints=('embed_dims', 'num_layers', 'num_heads', 'stem_channels',
+                                    'patch_size', 'leff_kernel_size'))
     if cfg['leff_kernel_size'] % 2 == 0:
         raise ValueError(f'CeiT arch leff_kernel_size={cfg["leff_kernel_size"]} must be odd '
                          '(the depthwise conv keeps the token grid).')
@@ -408,6 +386,16 @@ class MPVGCeiT(BaseModule):
     def resampled_pos_embed(self, grid: Tuple[int, int]) -> torch.Tensor:
         """``pos_0`` on the token grid ``(h, w)``: ``(1, [1 +] h*w, D)``."""
         return resample_pos_embed(self.pos_embed, self.pe_grid, grid, self.num_extra_tokens)
+
+    def pooled_last_ln_pe(self, neck: Optional[nn.Module]) -> torch.Tensor:
+        """``c̄``, ``(D,)`` (the interface of :mod:`mpvg_mm.models.folding`;
+        :func:`~.mpvg_vit.gap_last_ln_pe`)."""
+        return gap_last_ln_pe(self, neck)
+
+    def fold_img_size(self) -> Tuple[int, int]:
+        """The input size ``(H, W)`` a fold is valid at (the interface of
+        :mod:`mpvg_mm.models.folding`): ``img_size``, its stem's padding makes other sizes share the grid."""
+        return self.img_size
 
     def counterbalance_norms(self) -> Tuple[List[nn.Module], nn.Module]:
         """The modules the counterbalance diagnostics hook (the interface of

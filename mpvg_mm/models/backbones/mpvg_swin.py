@@ -372,6 +372,32 @@ class MPVGSwin(SwinTransformer):
         blocks = [block.norm1 for stage in self.stages for block in stage.blocks]
         return blocks, getattr(self, f'norm{last}')
 
+    # ------------------------------------------------------------------ folding
+    def pooled_last_ln_pe(self, neck: Optional[nn.Module]) -> torch.Tensor:
+        """``c̄``, ``(C,)``, the token mean of the Last-LN PE (``plan.last``, last stage)
+        of a pass at ``pe_grid`` (the interface of :mod:`mpvg_mm.models.folding`).
+
+        Raises:
+            ValueError: the last stage is not alone in ``out_indices`` or not globally
+                average-pooled (``out_type='avg_featmap'`` without a neck, or ``'featmap'``
+                with mmpretrain's ``GlobalAveragePooling`` neck).
+        """
+        # GAP in the backbone, or mmpretrain's GlobalAveragePooling neck on its feature map
+        gap = (self.out_type == 'avg_featmap' and neck is None) or (
+            self.out_type == 'featmap' and type(neck).__name__ == 'GlobalAveragePooling')
+        if not gap or self.out_indices != (len(self.stages) - 1, ):
+            raise ValueError('folding needs the last stage alone (out_indices=(3, )), '
+                             "globally average-pooled (out_type='avg_featmap' without a neck, "
+                             'or a GlobalAveragePooling neck): the Last-LN PE is a constant '
+                             'only after global average pooling.')
+        return self.pe_plan(self.pe_grid).last[0].mean(0)
+
+    def fold_img_size(self) -> Tuple[int, int]:
+        """The input size ``(H, W)`` a fold is valid at: ``pe_grid`` times the patch
+        embedding's stride (the interface of :mod:`mpvg_mm.models.folding`)."""
+        patch = tuple(self.patch_embed.projection.stride)
+        return self.pe_grid[0] * patch[0], self.pe_grid[1] * patch[1]
+
     # ------------------------------------------------------------------ freezing, lr decay
     def _freeze_stages(self):
         super()._freeze_stages()

@@ -20,9 +20,9 @@ from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 
 from ..pos_embed import (LayerwisePositionEmbedding, build_pe_structure, check_drop_path_rate,
-                         check_positive_number, is_positive_int, resample_pos_embed)
-from .mpvg_vit import (Block, format_output, init_linear_and_ln,
-                       resolve_cls_token_and_out_type, size_pair)
+                         check_positive_number, resample_pos_embed)
+from .mpvg_vit import (Block, format_output, gap_last_ln_pe, init_linear_and_ln,
+                       resolve_arch_settings, resolve_cls_token_and_out_type, size_pair)
 
 #: LN1/LN2, the Last LN and the tokenizer's LNs: PyTorch's default, as the reference.
 T2T_LN_EPS = 1e-5
@@ -47,28 +47,9 @@ def resolve_t2t_arch(arch: Union[str, dict]) -> dict:
         ValueError: an unknown name, a dict with missing or unknown keys, non-positive
             sizes, heads that do not divide ``embed_dims``.
     """
-    if isinstance(arch, str):
-        key = arch.lower()
-        if key not in T2T_ARCH_SETTINGS:
-            raise ValueError(f'unknown arch {arch!r}; choose one of {sorted(T2T_ARCH_SETTINGS)} '
-                             f'or pass a dict with {list(T2T_ARCH_KEYS)}.')
-        return dict(T2T_ARCH_SETTINGS[key])
-    if not isinstance(arch, dict):
-        raise ValueError(f'arch={arch!r} must be a T2T arch name or a dict.')
-    missing = set(T2T_ARCH_KEYS) - set(arch)
-    unknown = set(arch) - set(T2T_ARCH_KEYS) - set(T2T_ARCH_OPTIONAL)
-    if missing or unknown:
-        raise ValueError(f'arch dict: missing {sorted(missing)}, unknown {sorted(unknown)}; it '
-                         f'needs {list(T2T_ARCH_KEYS)} and may set {sorted(T2T_ARCH_OPTIONAL)}.')
-    cfg = dict(T2T_ARCH_OPTIONAL, **arch)
-    for name in ('embed_dims', 'num_layers', 'num_heads', 'token_dims'):
-        if not is_positive_int(cfg[name]):
-            raise ValueError(f'T2T arch {name}={cfg[name]!r} must be a positive int.')
-    check_positive_number('T2T arch mlp_ratio', cfg['mlp_ratio'])
-    if cfg['embed_dims'] % cfg['num_heads']:
-        raise ValueError(f'T2T arch num_heads={cfg["num_heads"]} does not divide '
-                         f'embed_dims={cfg["embed_dims"]}.')
-    return cfg
+    return resolve_arch_settings(arch, T2T_ARCH_SETTINGS, T2T_ARCH_KEYS, T2T_ARCH_OPTIONAL,
+                                 kind='T2T', positive_ints=('embed_dims', 'num_layers',
+                                                            'num_heads', 'token_dims'))
 
 
 def t2t_token_grid(img_size: Tuple[int, int]) -> Tuple[int, int]:
@@ -369,13 +350,23 @@ class MPVGT2TViT(BaseModule):
     def resampled_pos_embed(self, grid: Tuple[int, int]) -> torch.Tensor:
         """``pos_0`` for a token grid ``(h, w)``: ``(1, [1 +] h*w, D)`` (class docstring,
         "Input sizes": the fixed table computed for the grid, a learnable PE resampled;
-        the name is ``MPVGViT``'s, so folding and wrappers treat both alike)."""
+        the name is ``MPVGViT``'s, so wrappers treat both alike)."""
         if grid == self.pe_grid:
             return self.pos_embed
         if not self.learnable_pe:
             table = sinusoid_table(grid[0] * grid[1] + self.num_extra_tokens, self.embed_dims)
             return table.to(self.pos_embed)
         return resample_pos_embed(self.pos_embed, self.pe_grid, grid, self.num_extra_tokens)
+
+    def pooled_last_ln_pe(self, neck: Optional[nn.Module]) -> torch.Tensor:
+        """``c̄``, ``(D,)`` (the interface of :mod:`mpvg_mm.models.folding`;
+        :func:`~.mpvg_vit.gap_last_ln_pe`)."""
+        return gap_last_ln_pe(self, neck)
+
+    def fold_img_size(self) -> Tuple[int, int]:
+        """The input size ``(H, W)`` a fold is valid at (the interface of
+        :mod:`mpvg_mm.models.folding`): ``img_size``, the soft splits give that grid."""
+        return self.img_size
 
     # ------------------------------------------------------------------ forward
     def counterbalance_norms(self) -> Tuple[List[nn.Module], nn.Module]:

@@ -18,7 +18,7 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
 from ..pos_embed import (PE_PRESETS, LayerwisePositionEmbedding, build_pe_structure,
-                         is_positive_int, resample_pos_embed)
+                         check_positive_number, is_positive_int, resample_pos_embed)
 
 LN_EPS = 1e-6
 
@@ -47,6 +47,65 @@ ARCH_KEYS = ('embed_dims', 'num_layers', 'num_heads')
 ARCH_OPTIONAL = dict(mlp_ratio=4.0, patch_size=16, img_size=224)
 
 
+def resolve_arch_settings(arch: Union[str, dict], settings: Dict[str, dict],
+                          required: Sequence[str], optional: dict,
+                          aliases: Optional[Dict[str, str]] = None, kind: str = '',
+                          positive_ints: Sequence[str] = ()) -> dict:
+    """The full settings of an architecture given by name or as a dict: the name-or-dict
+    logic of every backbone's arch resolver (:func:`resolve_arch`, ``resolve_ceit_arch``,
+    ``resolve_t2t_arch``).
+
+    Args:
+        arch: a name of ``settings`` or ``aliases`` (any case), or a dict with every key
+            of ``required`` and any of ``optional``.
+        settings: the named architectures (canonical name -> settings).
+        required: the keys an arch dict must set.
+        optional: the keys an arch dict may set, with their defaults (a named arch gets
+            them too, under its own settings).
+        aliases: other spellings (lower case) -> canonical name.
+        kind: the family named in the messages (``'CeiT'`` -> "unknown CeiT arch").
+        positive_ints: keys that must be positive ints (checked for a dict; with
+            ``mlp_ratio`` above 0 and ``num_heads`` dividing ``embed_dims`` when set).
+
+    Returns:
+        a new dict with every key of ``required`` and ``optional``.
+
+    Raises:
+        ValueError: an unknown name (naming the known ones and the aliases), not a name
+            or dict, a dict with missing or unknown keys (naming both lists), a size that
+            is not a positive int, ``mlp_ratio`` not above 0, heads that do not divide
+            ``embed_dims``.
+    """
+    label = f'{kind} arch' if kind else 'arch'
+    if isinstance(arch, str):
+        key = (aliases or {}).get(arch.lower(), arch.lower())
+        if key not in settings:
+            also = f' (aliases {sorted(aliases)})' if aliases else ''
+            raise ValueError(f'unknown {label} {arch!r}; choose one of {sorted(settings)}'
+                             f'{also} or pass a dict with {list(required)}.')
+        return dict(optional, **settings[key])
+    if not isinstance(arch, dict):
+        raise ValueError(f'arch={arch!r} must be one of the {label} names '
+                         f'{sorted(settings)} or a dict.')
+    missing = sorted(set(required) - set(arch))
+    unknown = sorted(set(arch) - set(required) - set(optional))
+    if missing or unknown:
+        found = ', '.join(f'{what} {keys}' for what, keys in (('missing', missing),
+                                                              ('unknown', unknown)) if keys)
+        raise ValueError(f'{label} dict: {found}; it needs {list(required)} and may set '
+                         f'{sorted(optional)}.')
+    cfg = dict(optional, **arch)
+    for name in positive_ints:
+        if not is_positive_int(cfg[name]):
+            raise ValueError(f'{label} {name}={cfg[name]!r} must be a positive int.')
+    if positive_ints and 'mlp_ratio' in cfg:
+        check_positive_number(f'{label} mlp_ratio', cfg['mlp_ratio'])
+    if 'num_heads' in positive_ints and cfg['embed_dims'] % cfg['num_heads']:
+        raise ValueError(f'{label} num_heads={cfg["num_heads"]} does not divide '
+                         f'embed_dims={cfg["embed_dims"]}.')
+    return cfg
+
+
 def resolve_arch(arch: Union[str, dict]) -> dict:
     """The full settings of an architecture given by name or as a dict.
 
@@ -59,24 +118,11 @@ def resolve_arch(arch: Union[str, dict]) -> dict:
         a new dict with all six keys.
 
     Raises:
-        ValueError: an unknown name, or a dict with missing or unknown keys.
+        ValueError: an unknown name, a dict with missing or unknown keys, non-positive
+            sizes, heads that do not divide ``embed_dims`` (:func:`resolve_arch_settings`).
     """
-    if isinstance(arch, str):
-        key = ARCH_ALIASES.get(arch.lower(), arch.lower())
-        if key not in ARCH_SETTINGS:
-            raise ValueError(f'unknown arch {arch!r}; choose one of {sorted(ARCH_SETTINGS)} '
-                             f'(aliases {sorted(ARCH_ALIASES)}) or pass a dict with '
-                             f'{list(ARCH_KEYS)}.')
-        return dict(ARCH_SETTINGS[key])
-    missing = set(ARCH_KEYS) - set(arch)
-    if missing:
-        raise ValueError(f'arch dict lacks {sorted(missing)}; it needs {list(ARCH_KEYS)} '
-                         f'and may set {sorted(ARCH_OPTIONAL)}.')
-    unknown = set(arch) - set(ARCH_KEYS) - set(ARCH_OPTIONAL)
-    if unknown:
-        raise ValueError(f'arch dict has unknown keys {sorted(unknown)}; it takes '
-                         f'{list(ARCH_KEYS) + sorted(ARCH_OPTIONAL)}.')
-    return dict(ARCH_OPTIONAL, **arch)
+    return resolve_arch_settings(arch, ARCH_SETTINGS, ARCH_KEYS, ARCH_OPTIONAL, ARCH_ALIASES,
+                                 positive_ints=('embed_dims', 'num_layers', 'num_heads'))
 
 
 OUT_TYPES = ('cls_token', 'avg_featmap', 'featmap')
@@ -138,6 +184,23 @@ def format_output(tokens: torch.Tensor, grid: Tuple[int, int], out_type: str,
         return patches.mean(dim=1)
     B, _, D = patches.shape
     return patches.transpose(1, 2).reshape(B, D, grid[0], grid[1])
+
+
+def gap_last_ln_pe(backbone: nn.Module, neck: Optional[nn.Module]) -> torch.Tensor:
+    """The folding interface's ``pooled_last_ln_pe`` (:mod:`mpvg_mm.models.folding`) of a
+    ViT-like backbone (``MPVGViT``, ``MPVGCeiT``, ``MPVGT2TViT``): ``c̄ = mean_i
+    LN''(pos_k)_i``, ``(D,)``, of a pass at its own ``pe_grid`` (``plan.last`` of
+    ``pe(resampled_pos_embed(pe_grid))``, averaged over its tokens).
+
+    Raises:
+        ValueError: ``out_type`` is not ``'avg_featmap'`` or the classifier has a neck
+            (the Last-LN PE is a constant of the head's input only after GAP).
+    """
+    if backbone.out_type != 'avg_featmap' or neck is not None:
+        # (an MPVG CeiT is always 'avg_featmap': its LCA reads per-layer GAP tokens)
+        raise ValueError('folding needs out_type=avg_featmap and no neck: the Last-LN PE is a '
+                         'constant only after global average pooling.')
+    return backbone.pe(backbone.resampled_pos_embed(backbone.pe_grid)).last[0].mean(0)
 
 
 def init_linear_and_ln(module: nn.Module, cls_token: Optional[torch.Tensor] = None) -> None:
@@ -787,6 +850,17 @@ class MPVGViT(BaseModule):
                 f'(final_norm={self.final_norm!r}): run them on the classifier checkpoint '
                 'it was fine-tuned from.')
         return [block.norm1 for block in self.blocks], self.norm
+
+    # ------------------------------------------------------------------ folding
+    def pooled_last_ln_pe(self, neck: Optional[nn.Module]) -> torch.Tensor:
+        """``c̄``, ``(D,)`` (the interface of :mod:`mpvg_mm.models.folding`;
+        :func:`gap_last_ln_pe`)."""
+        return gap_last_ln_pe(self, neck)
+
+    def fold_img_size(self) -> Tuple[int, int]:
+        """The input size ``(H, W)`` a fold is valid at: ``pe_grid`` times the patch size
+        (the interface of :mod:`mpvg_mm.models.folding`)."""
+        return self.pe_grid[0] * self.patch_size, self.pe_grid[1] * self.patch_size
 
     # ------------------------------------------------------------------ lr decay
     def get_layer_depth(self, param_name: str, prefix: str = '') -> Tuple[int, int]:
