@@ -143,20 +143,9 @@ class FusedWindowMSA(WindowMSA):
     """mmpretrain's ``WindowMSA`` (same parameters and buffers) computed with PyTorch's
     ``scaled_dot_product_attention``: the relative position bias plus the shifted-window
     mask (``(nW, N, N)``, 0 or -100) form its additive mask, instead of an explicit
-    softmax. Input ``(num_windows * B, N, C)``, output the same shape.
-
-    The fused kernel runs on the devices in :attr:`sdpa_devices` (CUDA); elsewhere the
-    forward is mmpretrain's explicit softmax, because PyTorch's CPU kernel with an
-    additive mask is the slower one there (measured with torch 2.x on one CPU thread at
-    Swin-T's stage-1 shape, 256 windows x 3 heads x 49 tokens: forward 1.6x, backward
-    1.2-1.4x the explicit softmax's time). Both compute the same function (within 1e-5).
-    """
-
-    sdpa_devices = ('cuda',)
+    softmax. Input ``(num_windows * B, N, C)``, output the same shape."""
 
     def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-        if x.device.type not in self.sdpa_devices:
-            return super().forward(x, mask)
         B_, N, C = x.shape
         heads = self.num_heads
         q, k, v = self.qkv(x).reshape(B_, N, 3, heads, C // heads).permute(2, 0, 3, 1, 4)
@@ -197,9 +186,8 @@ class MPVGSwin(SwinTransformer):
             ``(B, C_s)``, the token mean after the norm (GAP in the backbone).
         pad_small_map: pad a stage grid smaller than the window (dense prediction);
             False refuses it as mmpretrain does (classification, equal to the original).
-        fused_attn: window attention with ``scaled_dot_product_attention`` on CUDA
-            (:class:`FusedWindowMSA`; on CPU its explicit softmax is the faster one and
-            runs); False uses mmpretrain's explicit softmax everywhere.
+        fused_attn: window attention with ``scaled_dot_product_attention``
+            (:class:`FusedWindowMSA`); False uses mmpretrain's explicit softmax.
         window_size, drop_rate, drop_path_rate, with_cp, frozen_stages, norm_eval,
         patch_size, in_channels, norm_cfg, init_cfg: as mmpretrain's ``SwinTransformer``.
             ``frozen_stages=s`` also freezes ``pos_0`` and the ``LN'`` of the blocks of
