@@ -30,7 +30,9 @@ Measurement protocol (:func:`run_benchmark`):
 * the same random input batch for every model; ``warmup`` untimed rounds, then ``iters``
   timed rounds; in every round each model runs one forward and one forward+backward, in
   an order rotated by one model per round, so machine noise hits all models alike;
-  throughput = batch / median step time. Forward: eval mode under
+  throughput = batch / median step time; a speed ratio against a base model is the
+  median over rounds of the per-round ratio of step times (:func:`paired_speed_ratio`).
+  Forward: eval mode under
   ``torch.inference_mode``. Forward+backward: train mode, cross-entropy on random labels,
   gradients cleared (``set_to_none``) before each step, no optimizer step. CUDA steps are
   bracketed by ``torch.cuda.synchronize``. ``--amp``: ``torch.autocast`` (fp16 on CUDA,
@@ -83,6 +85,8 @@ RATIO_BASES = {'vs_default': 'default', 'vs_mmpretrain': 'mmpretrain-vit',
 SWIN_ARCHS = {'swin-tiny': 'tiny', 'swin-small': 'small', 'swin-base': 'base'}
 RATIO_METRICS = ('fwd_img_s', 'fwd_bwd_img_s', 'peak_mem_fwd_mb', 'peak_mem_fwd_bwd_mb',
                  'params', 'flops')
+#: ratios of these are paired per round (:func:`paired_speed_ratio`)
+SPEED_METRICS = ('fwd_img_s', 'fwd_bwd_img_s')
 
 Arch = Union[str, dict]
 
@@ -541,10 +545,21 @@ def benchmark_arch(arch: Union[str, dict], batch_size: int, img_size: int, iters
     for key, base in bases.items():
         if base not in results:
             continue
-        ratios[key] = {name: {m: _ratio(results[name][m], results[base][m])
+        ratios[key] = {name: {m: (paired_speed_ratio(times[name][m[:-len('_img_s')]],
+                                                     times[base][m[:-len('_img_s')]])
+                                  if m in SPEED_METRICS else
+                                  _ratio(results[name][m], results[base][m]))
                               for m in RATIO_METRICS} for name in names}
     return dict(models=results, ratios=ratios, ratio_bases=bases,
                 settings=family.settings(arch))
+
+
+def paired_speed_ratio(times: Sequence[float], base_times: Sequence[float]) -> float:
+    """Throughput of a model relative to ``base`` as the median over rounds of
+    ``base_time[r] / time[r]``: each round times both models back to back, so a change
+    of machine load between rounds cancels in the round's ratio (a ratio of the two
+    medians would keep it)."""
+    return statistics.median(b / t for t, b in zip(times, base_times))
 
 
 def _ratio(a, b) -> Optional[float]:
@@ -600,3 +615,67 @@ def run_benchmark(archs: Sequence[Union[str, dict]] = ('deit-tiny', ), batch_siz
                 r[f'{mode}_frac_of_peak'] = r[f'{mode}_achieved_flop_s'] / peak.best[peak_key]
     out['matmul_peak_flop_s'] = dict(peak.best)
     return out
+
+
+# --------------------------------------------------------------------------- window attention
+#: Swin-T's window attention per stage at 224: (windows per image, heads, channels)
+SWIN_T_WINDOWS = ((64, 3, 96), (16, 6, 192), (4, 12, 384), (1, 24, 768))
+
+
+def window_attention_benchmark(batch_size: int = 4, iters: int = 10, warmup: int = 2,
+                               device: Union[str, torch.device] = 'cpu',
+                               threads: Optional[int] = None,
+                               log: Callable[[str], None] = print) -> dict:
+    """Our :class:`~mpvg_mm.models.backbones.mpvg_swin.FusedWindowMSA`
+    (``scaled_dot_product_attention``, the relative position bias + shift mask as its
+    additive mask) against mmpretrain's ``WindowMSA`` (explicit softmax) on the same
+    weights, at Swin-T's four stage shapes (7x7 windows, a shifted-window mask), timed in
+    alternation as :func:`benchmark_arch` times models.
+
+    Returns:
+        ``{'settings', 'stages': [{'windows', 'heads', 'channels', 'fwd_x', 'fwd_bwd_x'}]}``;
+        ``*_x``: mmpretrain's time over ours, paired per round (> 1: ours is faster).
+    """
+    from mmpretrain.models.utils.attention import WindowMSA
+
+    from mpvg_mm.models.backbones.mpvg_swin import FusedWindowMSA
+    device = torch.device(device)
+    if threads:
+        torch.set_num_threads(threads)
+    gen = torch.Generator().manual_seed(0)
+    stages = []
+    for windows, heads, channels in SWIN_T_WINDOWS:
+        ours = FusedWindowMSA(channels, (7, 7), heads).to(device)
+        peer = WindowMSA(channels, (7, 7), heads).to(device)
+        peer.load_state_dict(ours.state_dict())
+        x = torch.randn(batch_size * windows, 49, channels, generator=gen).to(device)
+        mask = torch.zeros(windows, 49, 49).masked_fill(
+            torch.rand(windows, 49, 49, generator=gen) < 0.3, -100.0).to(device)
+        times = {name: dict(fwd=[], fwd_bwd=[]) for name in ('ours', 'mmpretrain')}
+        for rnd in range(warmup + iters):
+            order = (('ours', ours), ('mmpretrain', peer))
+            for name, attn in (order if rnd % 2 else order[::-1]):
+                steps = dict(fwd=lambda: _inference(attn, x, mask),
+                             fwd_bwd=lambda: _sum_backward(attn, x, mask))
+                for mode, fn in steps.items():
+                    t = time_call(fn, device)
+                    if rnd >= warmup:
+                        times[name][mode].append(t)
+        stages.append(dict(windows=windows * batch_size, heads=heads, channels=channels, **{
+            f'{mode}_x': paired_speed_ratio(times['ours'][mode], times['mmpretrain'][mode])
+            for mode in ('fwd', 'fwd_bwd')}))
+        log(f'  stage {len(stages)}/{len(SWIN_T_WINDOWS)}')
+    return dict(settings=dict(batch_size=batch_size, iters=iters, warmup=warmup,
+                              device=str(device), threads=torch.get_num_threads(),
+                              torch=torch.__version__),
+                stages=stages)
+
+
+def _inference(module: nn.Module, *inputs) -> None:
+    with torch.inference_mode():
+        module(*inputs)
+
+
+def _sum_backward(module: nn.Module, *inputs) -> None:
+    module.zero_grad(set_to_none=True)
+    module(*inputs).sum().backward()

@@ -85,7 +85,12 @@ def test_ratios_against_each_base(results):
             for metric in bm.RATIO_METRICS:
                 value, ref = models[name][metric], models[base][metric]
                 ratio = res['ratios'][key][name][metric]
-                if value is None or ref is None or ref == 0:  # e.g. 0.0 MiB measured
+                if metric in bm.SPEED_METRICS:  # paired per round
+                    mode = metric[:-len('_img_s')]
+                    per_round = [b / t for t, b in zip(models[name][f'{mode}_times_s'],
+                                                       models[base][f'{mode}_times_s'])]
+                    assert ratio == pytest.approx(statistics.median(per_round))
+                elif value is None or ref is None or ref == 0:  # e.g. 0.0 MiB measured
                     assert ratio is None, (key, name, metric)
                 else:
                     assert ratio == pytest.approx(value / ref), (key, name, metric)
@@ -93,9 +98,30 @@ def test_ratios_against_each_base(results):
     mpvg = default - 2 * D + (ARCH['num_layers'] - 1) * 2 * D + 2 * D
     assert res['ratios']['vs_default']['mpvg']['params'] == pytest.approx(mpvg / default)
     assert res['ratios']['vs_mmpretrain']['mpvg']['params'] == pytest.approx(mpvg / default)
-    pvg_speed = (statistics.median(models['default']['fwd_times_s'])
-                 / statistics.median(models['pvg']['fwd_times_s']))
+    pvg_speed = statistics.median(
+        d / p for d, p in zip(models['default']['fwd_times_s'], models['pvg']['fwd_times_s']))
     assert res['ratios']['vs_default']['pvg']['fwd_img_s'] == pytest.approx(pvg_speed)
+
+
+def test_speed_ratio_is_paired_per_round():
+    """A load change between rounds cancels: the model is 2x the base's speed in every
+    round, while a ratio of the two medians would read 1.0 here."""
+    base = [2.0, 2.0, 8.0]   # rounds 1-2 quiet, round 3 under load
+    model = [1.0, 4.0, 4.0]  # round 2 under load
+    assert bm.paired_speed_ratio([1.0, 1.0, 4.0], base) == 2.0
+    assert bm.paired_speed_ratio(model, base) == 2.0  # per round: 2, 0.5, 2
+    assert statistics.median(base) / statistics.median(model) == 0.5
+
+
+def test_window_attention_benchmark_times_ours_against_mmpretrain(analysis_tool):
+    """Both window attentions run at Swin-T's four stage shapes (their equality on the
+    same weights: tests/models/test_mpvg_swin.py); the table has one row per stage."""
+    res = bm.window_attention_benchmark(batch_size=1, iters=1, warmup=0, log=lambda _: None)
+    assert [(r['windows'], r['heads'], r['channels']) for r in res['stages']] == [
+        (64, 3, 96), (16, 6, 192), (4, 12, 384), (1, 24, 768)]
+    assert all(r['fwd_x'] > 0 and r['fwd_bwd_x'] > 0 for r in res['stages'])
+    table = analysis_tool('benchmark').format_window_attention(res)
+    assert table.count('\n| ') == 5  # head + 4 stages
 
 
 def test_parameter_and_flop_bookkeeping(results):

@@ -7,6 +7,9 @@ and writes the results.
         [--batch-size 64] [--img-size 224] [--iters 10] [--warmup 3] [--device cpu|cuda] \
         [--amp] [--threads N] [--num-classes 1000] [--matmul-size N] [--no-timm] \
         [--json OUT.json] [--markdown OUT.md]
+    # Swin's window attention: ours (SDPA) vs mmpretrain's WindowMSA (explicit softmax)
+    python tools/analysis_tools/benchmark.py --window-attention [--batch-size 4] \
+        [--device cpu|cuda] [--threads N]
 """
 import argparse
 import json
@@ -19,7 +22,7 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mpvg_mm.analysis.benchmark import (  # noqa: E402
-    RATIO_BASES, count_config_complexity, run_benchmark)
+    RATIO_BASES, count_config_complexity, run_benchmark, window_attention_benchmark)
 
 
 # --------------------------------------------------------------------------- report
@@ -84,6 +87,20 @@ CONFIG_TABLE_HEAD = ('| config | input (H x W) | params (M) | GFLOPs (MACs) |\n'
                      '|---|---|---|---|\n')
 
 
+def format_window_attention(results: dict) -> str:
+    """Markdown: per Swin-T stage, our window attention's speed over mmpretrain's."""
+    s = results['settings']
+    lines = [f"Window attention, FusedWindowMSA (SDPA) vs mmpretrain's WindowMSA, Swin-T "
+             f"stage shapes, batch {s['batch_size']}, {s['device']}, threads={s['threads']}, torch {s['torch']}; median over "
+             f"{s['iters']} paired rounds of mmpretrain's time / ours (> 1: ours faster)", '',
+             '| stage | windows x batch | heads | channels | fwd x | fwd+bwd x |',
+             '|---|---|---|---|---|---|']
+    for i, r in enumerate(results['stages'], 1):
+        lines.append(f"| {i} | {r['windows']} | {r['heads']} | {r['channels']} | "
+                     f"{r['fwd_x']:.2f} | {r['fwd_bwd_x']:.2f} |")
+    return '\n'.join(lines) + '\n'
+
+
 def config_table_row(config: str, r: dict) -> str:
     return (f'| {os.path.basename(config)} | {r["input_shape"][0]} x {r["input_shape"][1]} '
             f'| {r["params"] / 1e6:.3f} | {r["flops"] / 1e9:.2f} |\n')
@@ -126,8 +143,15 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
                         '(classifier, detector, segmentor) at their real input size')
     parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
                         help='with --configs: this input size instead')
+    parser.add_argument('--window-attention', action='store_true',
+                        help="instead: Swin's window attention, ours (SDPA) vs mmpretrain's")
     args = parser.parse_args(argv)
-    if args.configs:
+    if args.window_attention:
+        results = window_attention_benchmark(args.batch_size, args.iters, args.warmup,
+                                             args.device, args.threads)
+        table = format_window_attention(results)
+        print(table)
+    elif args.configs:
         missing = [config for config in args.configs if not osp.isfile(config)]
         if missing:
             parser.error(f'config {missing[0]} not found: give config files (.py)')
