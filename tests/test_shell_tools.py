@@ -105,3 +105,27 @@ def test_setup_records_and_installs_only_the_wheel_it_built(tmp_path):
                                  local)), capture_output=True, text=True)
     assert failed.returncode == 1 and 'found 0' in failed.stderr
     assert len(local.read_text().splitlines()) == 1
+
+
+@pytest.mark.parametrize('missed', [False, True])
+def test_gpu_speed_check_runs_every_target_and_fails_on_a_miss(missed, tmp_path):
+    """tools/analysis_tools/gpu_speed_check.sh (python replaced by a probe that logs its
+    arguments): the benchmark of the four families on CUDA at batch 64 with
+    --check-targets, in fp32 and AMP, then the window attention; a missed target (the
+    benchmark's exit 1) is the script's exit 1."""
+    log = tmp_path / 'calls'
+    probe = tmp_path / 'probe'
+    fail = 'case "$*" in *--check-targets*) exit 1;; esac\n' if missed else ''
+    probe.write_text(f'#!/bin/sh\necho "$*" >> {log}\n{fail}')
+    probe.chmod(probe.stat().st_mode | stat.S_IEXEC)
+    run = subprocess.run(['bash', f'{ROOT}/tools/analysis_tools/gpu_speed_check.sh',
+                          str(probe)], env={**os.environ, 'OUT': str(tmp_path / 'out')},
+                         capture_output=True, text=True)
+    assert run.returncode == int(missed), run.stderr
+    calls = log.read_text().splitlines()
+    assert len(calls) == 3
+    for call, amp in zip(calls, (False, True)):
+        assert '--archs swin-tiny,ceit-tiny,t2t-vit-7,deit-tiny --device cuda' in call
+        assert '--batch-size 64' in call and '--check-targets' in call
+        assert ('--amp' in call) == amp
+    assert '--window-attention --device cuda' in calls[2]

@@ -62,7 +62,7 @@ import platform
 import statistics
 import time
 from contextlib import nullcontext
-from typing import Callable, Dict, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -193,6 +193,8 @@ class ArchFamily(NamedTuple):
             its library is not installed), built after ours in this order.
         ratio_bases: the ratio columns, ``{'vs_...': model name}``.
         settings: the resolver: ``arch -> its full settings`` as the results record them.
+        speed_targets: the least speed ratio (forward and forward+backward) every preset
+            of ours must reach per ratio column (:func:`check_speed_targets`).
     """
     backbone_type: str
     names: Dict[str, str]
@@ -202,6 +204,7 @@ class ArchFamily(NamedTuple):
     peers: Dict[str, Callable[[Arch, int, int], Optional[nn.Module]]]
     ratio_bases: Dict[str, str]
     settings: Callable[[Arch], dict]
+    speed_targets: Dict[str, float]
 
 
 def _canonical(settings: Dict[str, dict], aliases: Dict[str, str]) -> Dict[str, str]:
@@ -211,28 +214,31 @@ def _canonical(settings: Dict[str, dict], aliases: Dict[str, str]) -> Dict[str, 
 #: The backbone families, tried in this order; the ViT, last, takes every other arch.
 ARCH_FAMILIES: Dict[str, ArchFamily] = {
     'swin': ArchFamily(
-        backbone_type='MPVGSwin', names=_canonical(SWIN_ARCHS, {}), dict_key='depths', backbone=_swin_backbone,
-        feature_dims=lambda backbone: backbone.stage_dims[-1],
+        backbone_type='MPVGSwin', names=_canonical(SWIN_ARCHS, {}), dict_key='depths',
+        backbone=_swin_backbone, feature_dims=lambda backbone: backbone.stage_dims[-1],
         peers={'mmpretrain-swin': _mmpretrain_swin},
         ratio_bases={'vs_default': 'default', 'vs_mmpretrain': 'mmpretrain-swin'},
-        settings=lambda arch: dict(arch=_swin_arch(arch))),
+        settings=lambda arch: dict(arch=_swin_arch(arch)),
+        speed_targets={'vs_default': 0.98, 'vs_mmpretrain': 1.0}),
     # no installed toolbox has a CeiT: ratios against our Default only
     'ceit': ArchFamily(
-        backbone_type='MPVGCeiT', names=_canonical(CEIT_ARCH_SETTINGS, CEIT_ARCH_ALIASES), dict_key='stem_channels',
+        backbone_type='MPVGCeiT', names=_canonical(CEIT_ARCH_SETTINGS, CEIT_ARCH_ALIASES),
+        dict_key='stem_channels',
         backbone=lambda arch, img_size, **kw: MPVGCeiT(arch=arch, img_size=img_size, **kw),
         feature_dims=_embed_dims, peers={}, ratio_bases={'vs_default': 'default'},
-        settings=resolve_ceit_arch),
+        settings=resolve_ceit_arch, speed_targets={'vs_default': 0.98}),
     # no toolbox builds T2T-ViT's Performer tokenizer: ratios against our Default only
     't2t': ArchFamily(
-        backbone_type='MPVGT2TViT', names=_canonical(T2T_ARCH_SETTINGS, {}), dict_key='token_dims',
+        backbone_type='MPVGT2TViT', names=_canonical(T2T_ARCH_SETTINGS, {}),
+        dict_key='token_dims',
         backbone=lambda arch, img_size, **kw: MPVGT2TViT(arch=arch, img_size=img_size, **kw),
         feature_dims=_embed_dims, peers={}, ratio_bases={'vs_default': 'default'},
-        settings=resolve_t2t_arch),
+        settings=resolve_t2t_arch, speed_targets={'vs_default': 0.98}),
     'vit': ArchFamily(
-        backbone_type='MPVGViT', names=_canonical(ARCH_SETTINGS, ARCH_ALIASES), dict_key=None, backbone=_vit_backbone,
-        feature_dims=_embed_dims,
+        backbone_type='MPVGViT', names=_canonical(ARCH_SETTINGS, ARCH_ALIASES), dict_key=None,
+        backbone=_vit_backbone, feature_dims=_embed_dims,
         peers={'mmpretrain-vit': _mmpretrain_vit, 'timm-vit': _timm_vit},
-        ratio_bases=RATIO_BASES, settings=resolve_arch),
+        ratio_bases=RATIO_BASES, settings=resolve_arch, speed_targets={'vs_default': 0.98}),
 }
 
 
@@ -552,6 +558,27 @@ def benchmark_arch(arch: Union[str, dict], batch_size: int, img_size: int, iters
                               for m in RATIO_METRICS} for name in names}
     return dict(models=results, ratios=ratios, ratio_bases=bases,
                 settings=family.settings(arch))
+
+
+def check_speed_targets(results: dict) -> List[dict]:
+    """Every speed ratio of our models (:data:`OUR_PRESETS`, ``mpvg-folded`` included) against
+    its family's :attr:`ArchFamily.speed_targets`, for the results of
+    :func:`run_benchmark`: one ``{'arch', 'model', 'metric', 'base', 'ratio', 'target',
+    'ok'}`` per check (the targets of the Swin, CeiT and T2T-ViT issues: >= 0.98x our own
+    Default, and for Swin >= 1.0x mmpretrain's)."""
+    checks = []
+    for arch, res in results['archs'].items():
+        targets = arch_family(arch).speed_targets
+        for name in res['models']:
+            if name not in OUR_PRESETS:
+                continue
+            for base, target in targets.items():
+                for metric in SPEED_METRICS:
+                    ratio = res['ratios'].get(base, {}).get(name, {}).get(metric)
+                    checks.append(dict(arch=arch, model=name, metric=metric, base=base,
+                                       ratio=ratio, target=target,
+                                       ok=ratio is not None and ratio >= target))
+    return checks
 
 
 def paired_speed_ratio(times: Sequence[float], base_times: Sequence[float]) -> float:

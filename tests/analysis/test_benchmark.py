@@ -342,3 +342,26 @@ def test_cli_complexity_of_detector_and_segmentor_configs(analysis_tool):
     smaller = analysis_tool('benchmark').main(['--configs', configs[1], '--shape', '64', '64'])
     assert smaller[configs[1]]['input_shape'] == (64, 64)
     assert 3.5 < results[configs[1]]['flops'] / smaller[configs[1]]['flops'] < 5
+
+
+def test_speed_targets_of_each_family(analysis_tool, capsys):
+    """Swin: >= 0.98x our Default and >= 1.0x mmpretrain's; CeiT: >= 0.98x our Default;
+    peers are not checked; a missing ratio misses."""
+    def ratios(**speed):
+        return {name: dict(fwd_img_s=v, fwd_bwd_img_s=v) for name, v in speed.items()}
+    results = {'archs': {
+        'swin-tiny': dict(models=dict.fromkeys(['default', 'mpvg', 'mmpretrain-swin']),
+                          ratios={'vs_default': ratios(default=1.0, mpvg=0.979,
+                                                       **{'mmpretrain-swin': 0.5}),
+                                  'vs_mmpretrain': ratios(default=1.0, mpvg=1.2,
+                                                          **{'mmpretrain-swin': 1.0})}),
+        'ceit-tiny': dict(models=dict.fromkeys(['default', 'lape']),
+                          ratios={'vs_default': ratios(default=1.0, lape=0.98)})}}
+    checks = bm.check_speed_targets(results)
+    missed = {(c['arch'], c['model'], c['base']) for c in checks if not c['ok']}
+    assert missed == {('swin-tiny', 'mpvg', 'vs_default')}
+    assert len(checks) == 2 * (2 * 2 + 2 * 1)  # fwd and fwd+bwd per (model, base)
+    assert {c['target'] for c in checks if c['base'] == 'vs_mmpretrain'} == {1.0}
+    del results['archs']['ceit-tiny']['ratios']['vs_default']['lape']
+    assert analysis_tool('benchmark').report_speed_targets(bm.check_speed_targets(results)) == 4
+    assert 'MISS ceit-tiny lape fwd_img_s vs_default - (target >= 0.98)' in capsys.readouterr().out

@@ -6,7 +6,7 @@ and writes the results.
     python tools/analysis_tools/benchmark.py [--archs deit-tiny,deit-small,deit-base] \
         [--batch-size 64] [--img-size 224] [--iters 10] [--warmup 3] [--device cpu|cuda] \
         [--amp] [--threads N] [--num-classes 1000] [--matmul-size N] [--no-timm] \
-        [--json OUT.json] [--markdown OUT.md]
+        [--json OUT.json] [--markdown OUT.md] [--check-targets]
     # Swin's window attention: ours (SDPA) vs mmpretrain's WindowMSA (explicit softmax)
     python tools/analysis_tools/benchmark.py --window-attention [--batch-size 4] \
         [--device cpu|cuda] [--threads N]
@@ -22,7 +22,8 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mpvg_mm.analysis.benchmark import (  # noqa: E402
-    RATIO_BASES, count_config_complexity, run_benchmark, window_attention_benchmark)
+    RATIO_BASES, check_speed_targets, count_config_complexity, run_benchmark,
+    window_attention_benchmark)
 
 
 # --------------------------------------------------------------------------- report
@@ -143,6 +144,10 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
                         '(classifier, detector, segmentor) at their real input size')
     parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
                         help='with --configs: this input size instead')
+    parser.add_argument('--check-targets', action='store_true',
+                        help="list every preset's speed ratio against its family's target "
+                        '(>= 0.98x our Default; Swin also >= 1.0x mmpretrain) and exit 1 if '
+                        'one is missed')
     parser.add_argument('--window-attention', action='store_true',
                         help="instead: Swin's window attention, ours (SDPA) vs mmpretrain's")
     args = parser.parse_args(argv)
@@ -164,7 +169,21 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         table = format_markdown(results)
         print(table)
     write_outputs(results, table, args.json, args.markdown)
+    if args.check_targets and 'archs' in results:
+        missed = report_speed_targets(check_speed_targets(results))
+        if missed:
+            sys.exit(f'{missed} speed target(s) missed (measured on {args.device}, batch '
+                     f'{args.batch_size})')
     return results
+
+
+def report_speed_targets(checks) -> int:
+    """Prints one line per check; returns how many missed their target."""
+    for c in checks:
+        ratio = '-' if c['ratio'] is None else f"{c['ratio']:.3f}"
+        print(f"{'ok  ' if c['ok'] else 'MISS'} {c['arch']} {c['model']} {c['metric']} "
+              f"{c['base']} {ratio} (target >= {c['target']})")
+    return sum(not c['ok'] for c in checks)
 
 if __name__ == '__main__':
     main()
