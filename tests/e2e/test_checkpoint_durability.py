@@ -115,8 +115,9 @@ class _ForkServer:
         assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
 
     def close(self):
-        self.proc.stdin.close()
+        self.proc.kill()  # idle between runs: nothing of it to keep
         self.proc.wait(timeout=60)
+        self.proc.stdin.close()
         self.proc.stdout.close()
 
 
