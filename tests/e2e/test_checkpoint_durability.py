@@ -7,11 +7,8 @@ scripted scores (ScriptedMetricHook) so that the best epoch is known: 30.0, 35.1
 import glob
 import json
 import os
-import select
 import shutil
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -35,105 +32,35 @@ def demo_config(demo_cls_config, tmp_path_factory):
     return str(config)
 
 
-# A fork server: one fresh interpreter that imports torch, mmengine, mmpretrain and mpvg_mm
-# once, then forks a child per training run that runs tools/train.py as ``__main__`` (its
-# own environment, argv, stderr file): each run is a real process that a real SIGKILL ends,
-# without the ~15 s of an interpreter start per run. The test hooks (mpvg_test_hooks, which
-# install the stalling write from the environment) are imported by each child's config.
-_FORK_SERVER = r'''
-import json, os, runpy, sys, traceback
-from mmpretrain.utils import register_all_modules
-import mpvg_mm.cli  # noqa: F401
-register_all_modules(init_default_scope=False)
-print('ready', flush=True)
-for line in sys.stdin:
-    run = json.loads(line)
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            os.environ.update(run['env'])
-            os.dup2(os.open(run['stderr'], os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 2)
-            os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
-            sys.argv = [run['script'], *run['args']]
-            runpy.run_path(run['script'], run_name='__main__')
-            code = 0
-        except SystemExit as exit:
-            code = exit.code if isinstance(exit.code, int) else 1
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            os._exit(code)
-    print(pid, flush=True)
-    print(os.waitpid(pid, 0)[1], flush=True)
-'''
+@pytest.fixture(scope='module')
+def train_killed_while_writing(fork_server):
+    """``train_killed_while_writing(args, name, marker)``: run tools/train.py until it is
+    half-way through writing the checkpoint ``name`` (``NAME#N``: the N-th write of that
+    name), then SIGKILL it. Each run is a process forked from one interpreter that imported
+    torch, the toolboxes and mpvg_mm once (not ~15 s of imports per run); the stalling write
+    is installed by the run's own import of mpvg_test_hooks (its config's custom_imports)."""
+    server = fork_server('from mmpretrain.utils import register_all_modules\n'
+                         'import mpvg_mm.cli\n'
+                         'register_all_modules(init_default_scope=False)')
 
-
-class _ForkServer:
-
-    def __init__(self):
-        env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
-                   PYTHONPATH=f'{ROOT}:{ROOT}/tests/e2e')
-        self.proc = subprocess.Popen([sys.executable, '-c', _FORK_SERVER], cwd=ROOT, env=env,
-                                     text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        assert self._line(600) == 'ready'
-
-    def _line(self, timeout):
-        """The server's next line (read unbuffered: a buffer would hide lines from select)."""
-        line = b''
-        while not line.endswith(b'\n'):
-            ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-            assert ready, f'the fork server did not answer in {timeout} s'
-            byte = os.read(self.proc.stdout.fileno(), 1)
-            assert byte, 'the fork server ended'
-            line += byte
-        return line.decode().strip()
-
-    def train_killed_while_writing(self, args, name, marker):
-        """Run tools/train.py until it is half-way through writing the checkpoint ``name``
-        (``NAME#N``: the N-th write of that name), then SIGKILL it."""
-        stderr = f'{marker}.stderr'
-        self.proc.stdin.write(json.dumps(dict(
-            script=f'{ROOT}/tools/train.py', args=[str(a) for a in args], stderr=stderr,
-            env=dict(MPVG_TEST_STALL_WRITE=name, MPVG_TEST_STALL_MARKER=marker))) + '\n')
-        self.proc.stdin.flush()
-        pid = int(self._line(60))
+    def run(args, name, marker):
+        pid, output = server.start(f'{ROOT}/tools/train.py', args, env=dict(
+            MPVG_TEST_STALL_WRITE=name, MPVG_TEST_STALL_MARKER=marker))
         deadline = time.monotonic() + 600
         while not os.path.exists(marker):
-            if not os.path.exists(f'/proc/{pid}') or _state(pid) == 'Z':
-                status = int(self._line(60))
-                with open(stderr) as f:
-                    raise AssertionError(f'ended (status {status}) before writing {name}: '
-                                         f'{f.read()[-4000:]}')
+            if server.ended(pid):
+                raise AssertionError(f'ended (status {server.wait()}) before writing {name}: '
+                                     f'{output()[-4000:]}')
             if time.monotonic() > deadline:
                 os.kill(pid, signal.SIGKILL)
-                self._line(60)
+                server.wait()
                 raise AssertionError(f'never reached the write of {name}')
             time.sleep(0.2)
         os.kill(pid, signal.SIGKILL)
-        status = int(self._line(60))
+        status = server.wait(60)
         assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
 
-    def close(self):
-        self.proc.kill()  # idle between runs: nothing of it to keep
-        self.proc.wait(timeout=60)
-        self.proc.stdin.close()
-        self.proc.stdout.close()
-
-
-def _state(pid):
-    try:
-        with open(f'/proc/{pid}/stat') as f:
-            return f.read().rsplit(')', 1)[1].split()[0]
-    except FileNotFoundError:
-        return 'gone'
-
-
-@pytest.fixture(scope='module')
-def fork_server():
-    server = _ForkServer()
-    yield server
-    server.close()
+    return run
 
 
 def _load(path):
@@ -156,8 +83,8 @@ def _check_resumable_state(wd, epoch, best_files):
         _load(wd / name)
 
 
-def test_kills_during_checkpoint_writes_then_resume(demo_config, run_in_process, fork_server,
-                                                     tmp_path):
+def test_kills_during_checkpoint_writes_then_resume(demo_config, run_in_process,
+                                                    train_killed_while_writing, tmp_path):
     """Three kills, each half-way through a checkpoint write, in one run (max_keep_ckpts=1,
     so that the checkpoint being replaced is the only one)."""
     wd = tmp_path / 'wd'
@@ -165,14 +92,14 @@ def test_kills_during_checkpoint_writes_then_resume(demo_config, run_in_process,
             'default_hooks.checkpoint.max_keep_ckpts=1']
     resume = [*args[:3], '--resume', *args[3:]]
     # 1. the epoch checkpoint: epoch_1.pth survives and last_checkpoint names it
-    fork_server.train_killed_while_writing(args, 'epoch_2.pth', str(tmp_path / 'stall1'))
+    train_killed_while_writing(args, 'epoch_2.pth', str(tmp_path / 'stall1'))
     _check_resumable_state(wd, 1, ['best_accuracy_top1_epoch_1.pth'])
     # 2. the new best checkpoint (epoch 2): the old best survives
-    fork_server.train_killed_while_writing(resume, BEST, str(tmp_path / 'stall2'))
+    train_killed_while_writing(resume, BEST, str(tmp_path / 'stall2'))
     _check_resumable_state(wd, 2, ['best_accuracy_top1_epoch_1.pth'])
     # 3. resumed, epoch 2's lost validation runs again, its best is written, the old one
     # removed; killed while epoch_2.pth is saved again to name the new best
-    fork_server.train_killed_while_writing(resume, 'epoch_2.pth', str(tmp_path / 'stall3'))
+    train_killed_while_writing(resume, 'epoch_2.pth', str(tmp_path / 'stall3'))
     _check_resumable_state(wd, 2, [BEST])
     # the run ends with epoch 2 as the best: epoch 3 (33.59) is not crowned
     out = run_in_process('train.py', [*resume, 'experiment_name=resumed'])
@@ -208,7 +135,8 @@ def test_resume_from_another_run_never_deletes_its_files(demo_config, run_in_pro
 
 
 def test_random_augmentation_continues_exactly_after_a_kill(demo_config, run_in_process,
-                                                             fork_server, tmp_path):
+                                                             train_killed_while_writing,
+                                                             tmp_path):
     """Random crops (numpy), Mixup (numpy + torch) and drop path (torch): the epoch after a
     kill and --resume sees the same random draws, hence the same losses, as without the kill;
     without the saved random states it does not."""
@@ -228,7 +156,7 @@ def test_random_augmentation_continues_exactly_after_a_kill(demo_config, run_in_
     full, part = tmp_path / 'full', tmp_path / 'part'
     run_in_process('train.py', [config, '--work-dir', str(full), '--cfg-options',
                                 'experiment_name=f'])
-    fork_server.train_killed_while_writing([config, '--work-dir', str(part)], 'epoch_2.pth',
+    train_killed_while_writing([config, '--work-dir', str(part)], 'epoch_2.pth',
                                 str(tmp_path / 'stalled'))
 
     def epoch_2_losses(work_dir, *options):
