@@ -4,6 +4,7 @@ tools/train.py in the middle of a checkpoint write, then --resume (DurableCheckp
 The demo classifier on 16 images (one iteration an epoch), validated every epoch with
 scripted scores (ScriptedMetricHook) so that the best epoch is known: 30.0, 35.16, 33.59
 (epoch 2 is the best; epoch 3, worse, must not be crowned)."""
+import contextlib
 import glob
 import json
 import os
@@ -46,18 +47,16 @@ def train_killed_while_writing(fork_server):
     def run(args, name, marker):
         pid, output = server.start(f'{ROOT}/tools/train.py', args, env=dict(
             MPVG_TEST_STALL_WRITE=name, MPVG_TEST_STALL_MARKER=marker))
-        deadline = time.monotonic() + 600
-        while not os.path.exists(marker):
-            if server.ended(pid):
-                raise AssertionError(f'ended (status {server.wait()}) before writing {name}: '
-                                     f'{output()[-4000:]}')
-            if time.monotonic() > deadline:
+        try:
+            deadline = time.monotonic() + 600
+            while not os.path.exists(marker):
+                assert not server.ended(pid), f'ended before writing {name}: {output()[-4000:]}'
+                assert time.monotonic() < deadline, f'never reached the write of {name}'
+                time.sleep(0.2)
+        finally:  # killed half-way through the write (or, when the test fails, anyway)
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-                server.wait()
-                raise AssertionError(f'never reached the write of {name}')
-            time.sleep(0.2)
-        os.kill(pid, signal.SIGKILL)
-        status = server.wait(60)
+            status = server.wait(60)
         assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
 
     return run

@@ -130,9 +130,9 @@ def test_shipped_train_then_test(toolbox, trained, demo_data, python, tmp_path):
     assert drawn, f'--show-dir drew nothing under {tmp_path}'
 
 
-# Run in a fresh interpreter (forked after PRELOAD): what a user of the published weights
-# has (the toolboxes and mpvg_mm installed, nothing of them imported). Prints the inferencer's scores with the published
-# and with the training checkpoint.
+# Run in a process forked after PRELOAD: what a user of the published weights has (the
+# toolboxes and mpvg_mm installed, nothing of them imported). Prints the inferencer's
+# scores with the published and with the training checkpoint.
 LOAD_PUBLISHED = r'''
 import json, pickle, sys
 import numpy as np
