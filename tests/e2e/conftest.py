@@ -2,7 +2,9 @@
 interpreter per command, one thread) or, where a fresh interpreter is not what a test checks,
 in this process; the demo data generated in this process."""
 import glob
+import json
 import os
+import select
 import subprocess
 import sys
 
@@ -44,6 +46,120 @@ def run_tool():
                     **kwargs)
 
     return run
+
+
+_FORK_SERVER = r"""
+import atexit, json, os, runpy, sys, traceback
+exec(sys.argv[1])  # the preload
+print('ready', flush=True)
+for line in sys.stdin:
+    run = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.chdir(run['cwd'])
+            os.environ.update(run['env'])
+            os.dup2(os.open(run['stdout'], os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 1)
+            os.dup2(os.open(run['stderr'], os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 2)
+            sys.argv = [run['script'], *run['args']]
+            sys.path[0] = os.path.dirname(run['script'])  # as `python SCRIPT` has it
+            runpy.run_path(run['script'], run_name='__main__')
+            code = 0
+        except SystemExit as exit:
+            code = exit.code if isinstance(exit.code, int) else exit.code is not None
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            try:
+                atexit._run_exitfuncs()
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
+    print(pid, flush=True)
+    print(os.waitpid(pid, 0)[1], flush=True)
+"""
+
+
+class ForkServer:
+    """``python SCRIPT ARGS`` without an interpreter start each: one fresh interpreter runs
+    ``preload`` (imports) once, then forks a child per run that executes SCRIPT as
+    ``__main__`` (its own cwd, environment entries, argv, ``sys.path[0]``, stdout and
+    stderr files, atexit handlers): a real process, ended by its exit code or a signal."""
+
+    def __init__(self, preload, folder):
+        self.folder, self.runs = folder, 0
+        env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
+                   PYTHONPATH=f'{ROOT}:{ROOT}/tests/e2e')
+        self.proc = subprocess.Popen([sys.executable, '-c', _FORK_SERVER, preload], cwd=ROOT,
+                                     env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert self._line(600) == 'ready'
+
+    def _line(self, timeout):
+        """The server's next line (read unbuffered: a buffer would hide lines from select)."""
+        line = b''
+        while not line.endswith(b'\n'):
+            ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+            assert ready, f'the fork server did not answer in {timeout} s'
+            byte = os.read(self.proc.stdout.fileno(), 1)
+            assert byte, 'the fork server ended'
+            line += byte
+        return line.decode().strip()
+
+    def start(self, script, args, cwd=ROOT, env=None):
+        """Fork a run; returns ``(pid, output)``: ``output()`` is its stdout + stderr."""
+        self.runs += 1
+        out = [f'{self.folder}/run{self.runs}.{stream}' for stream in ('out', 'err')]
+        self.proc.stdin.write(json.dumps(dict(
+            script=str(script), args=[str(a) for a in args], cwd=str(cwd), env=env or {},
+            stdout=out[0], stderr=out[1])).encode() + b'\n')
+        self.proc.stdin.flush()
+
+        def output():
+            return ''.join(open(path, errors='replace').read() for path in out)
+
+        return int(self._line(60)), output
+
+    def ended(self, pid):
+        """Whether the run ``pid`` has ended (then :meth:`wait` returns at once)."""
+        try:
+            with open(f'/proc/{pid}/stat') as f:
+                return f.read().rsplit(')', 1)[1].split()[0] == 'Z'
+        except FileNotFoundError:
+            return True
+
+    def wait(self, timeout=900):
+        """The wait status (``os.waitpid``) of the run started last."""
+        return int(self._line(timeout))
+
+    def run(self, script, args, cwd=ROOT, env=None, timeout=900):
+        """As ``run_python([script, *args])``: stdout + stderr, failing when it fails."""
+        _, output = self.start(script, args, cwd, env)
+        status = self.wait(timeout)
+        assert status == 0, f'wait status {status}\n{output()[-4000:]}'
+        return output()
+
+    def close(self):
+        self.proc.kill()  # idle between runs: nothing of it to keep
+        self.proc.wait(timeout=60)
+        self.proc.stdin.close()
+        self.proc.stdout.close()
+
+
+@pytest.fixture(scope='module')
+def fork_server(tmp_path_factory):
+    """``fork_server(preload)``: a :class:`ForkServer` that ran the Python code ``preload``
+    (closed at the end of the module)."""
+    servers = []
+
+    def start(preload):
+        servers.append(ForkServer(preload, tmp_path_factory.mktemp('fork_server')))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
 
 
 @pytest.fixture(scope='session')

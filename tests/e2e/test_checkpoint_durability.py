@@ -4,13 +4,12 @@ tools/train.py in the middle of a checkpoint write, then --resume (DurableCheckp
 The demo classifier on 16 images (one iteration an epoch), validated every epoch with
 scripted scores (ScriptedMetricHook) so that the best epoch is known: 30.0, 35.16, 33.59
 (epoch 2 is the best; epoch 3, worse, must not be crowned)."""
+import contextlib
 import glob
 import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -34,29 +33,33 @@ def demo_config(demo_cls_config, tmp_path_factory):
     return str(config)
 
 
-def _env(**extra):
-    return dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=f'{ROOT}:{ROOT}/tests/e2e', **extra)
+@pytest.fixture(scope='module')
+def train_killed_while_writing(fork_server):
+    """``train_killed_while_writing(args, name, marker)``: run tools/train.py until it is
+    half-way through writing the checkpoint ``name`` (``NAME#N``: the N-th write of that
+    name), then SIGKILL it. Each run is a process forked from one interpreter that imported
+    torch, the toolboxes and mpvg_mm once (not ~15 s of imports per run); the stalling write
+    is installed by the run's own import of mpvg_test_hooks (its config's custom_imports)."""
+    server = fork_server('from mmpretrain.utils import register_all_modules\n'
+                         'import mpvg_mm.cli\n'
+                         'register_all_modules(init_default_scope=False)')
 
+    def run(args, name, marker):
+        pid, output = server.start(f'{ROOT}/tools/train.py', args, env=dict(
+            MPVG_TEST_STALL_WRITE=name, MPVG_TEST_STALL_MARKER=marker))
+        try:
+            deadline = time.monotonic() + 600
+            while not os.path.exists(marker):
+                assert not server.ended(pid), f'ended before writing {name}: {output()[-4000:]}'
+                assert time.monotonic() < deadline, f'never reached the write of {name}'
+                time.sleep(0.2)
+        finally:  # killed half-way through the write (or, when the test fails, anyway)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            status = server.wait(60)
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
 
-def _train_killed_while_writing(args, name, marker):
-    """Run tools/train.py until it is half-way through writing the checkpoint ``name``
-    (``NAME#N``: the N-th write of that name), then SIGKILL it."""
-    proc = subprocess.Popen([sys.executable, f'{ROOT}/tools/train.py', *args], cwd=ROOT,
-                            env=_env(MPVG_TEST_STALL_WRITE=name, MPVG_TEST_STALL_MARKER=marker),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 600
-        while not os.path.exists(marker):
-            assert proc.poll() is None, f'ended before writing {name}: {proc.stderr.read()}'
-            assert time.monotonic() < deadline, f'never reached the write of {name}'
-            time.sleep(0.2)
-        proc.send_signal(signal.SIGKILL)
-        assert proc.wait(timeout=60) == -signal.SIGKILL
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stderr.close()
+    return run
 
 
 def _load(path):
@@ -79,7 +82,8 @@ def _check_resumable_state(wd, epoch, best_files):
         _load(wd / name)
 
 
-def test_kills_during_checkpoint_writes_then_resume(demo_config, run_in_process, tmp_path):
+def test_kills_during_checkpoint_writes_then_resume(demo_config, run_in_process,
+                                                    train_killed_while_writing, tmp_path):
     """Three kills, each half-way through a checkpoint write, in one run (max_keep_ckpts=1,
     so that the checkpoint being replaced is the only one)."""
     wd = tmp_path / 'wd'
@@ -87,14 +91,14 @@ def test_kills_during_checkpoint_writes_then_resume(demo_config, run_in_process,
             'default_hooks.checkpoint.max_keep_ckpts=1']
     resume = [*args[:3], '--resume', *args[3:]]
     # 1. the epoch checkpoint: epoch_1.pth survives and last_checkpoint names it
-    _train_killed_while_writing(args, 'epoch_2.pth', str(tmp_path / 'stall1'))
+    train_killed_while_writing(args, 'epoch_2.pth', str(tmp_path / 'stall1'))
     _check_resumable_state(wd, 1, ['best_accuracy_top1_epoch_1.pth'])
     # 2. the new best checkpoint (epoch 2): the old best survives
-    _train_killed_while_writing(resume, BEST, str(tmp_path / 'stall2'))
+    train_killed_while_writing(resume, BEST, str(tmp_path / 'stall2'))
     _check_resumable_state(wd, 2, ['best_accuracy_top1_epoch_1.pth'])
     # 3. resumed, epoch 2's lost validation runs again, its best is written, the old one
     # removed; killed while epoch_2.pth is saved again to name the new best
-    _train_killed_while_writing(resume, 'epoch_2.pth', str(tmp_path / 'stall3'))
+    train_killed_while_writing(resume, 'epoch_2.pth', str(tmp_path / 'stall3'))
     _check_resumable_state(wd, 2, [BEST])
     # the run ends with epoch 2 as the best: epoch 3 (33.59) is not crowned
     out = run_in_process('train.py', [*resume, 'experiment_name=resumed'])
@@ -130,6 +134,7 @@ def test_resume_from_another_run_never_deletes_its_files(demo_config, run_in_pro
 
 
 def test_random_augmentation_continues_exactly_after_a_kill(demo_config, run_in_process,
+                                                             train_killed_while_writing,
                                                              tmp_path):
     """Random crops (numpy), Mixup (numpy + torch) and drop path (torch): the epoch after a
     kill and --resume sees the same random draws, hence the same losses, as without the kill;
@@ -150,7 +155,7 @@ def test_random_augmentation_continues_exactly_after_a_kill(demo_config, run_in_
     full, part = tmp_path / 'full', tmp_path / 'part'
     run_in_process('train.py', [config, '--work-dir', str(full), '--cfg-options',
                                 'experiment_name=f'])
-    _train_killed_while_writing([config, '--work-dir', str(part)], 'epoch_2.pth',
+    train_killed_while_writing([config, '--work-dir', str(part)], 'epoch_2.pth',
                                 str(tmp_path / 'stalled'))
 
     def epoch_2_losses(work_dir, *options):

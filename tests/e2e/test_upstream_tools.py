@@ -5,6 +5,11 @@ wheels (``<package>/.mim/tools/``, what ``mim train/test`` runs). Nobody imports
 by hand: the configs' ``custom_imports`` do it. Each toolbox trains a few iterations on the
 generated data, then its test script evaluates the checkpoint and (mmdet, mmseg) draws the
 predictions with ``--show-dir``. The checkpoints are reused by test_publish_model.py.
+
+Each script runs in a process forked from one interpreter that imported only torch,
+mmengine and mmcv (``python``): no toolbox and nothing of the project is imported before
+the script runs, as in a user's fresh ``python SCRIPT``, without paying ~7 s of
+torch/mmengine imports per script.
 """
 import glob
 import os.path as osp
@@ -65,8 +70,25 @@ def demo_data(tmp_path_factory, make_demo_data):
     return str(out)
 
 
+#: what the forked scripts find imported: the toolboxes' common dependencies only
+PRELOAD = '''
+import torch, mmcv, mmengine.runner
+imported = sorted({name.split('.')[0] for name in sys.modules} &
+                  {'mpvg_mm', 'mmpretrain', 'mmdet', 'mmseg'})
+assert not imported, imported
+'''
+
+
 @pytest.fixture(scope='module')
-def trained(demo_data, tmp_path_factory, run_python):
+def python(fork_server):
+    """``python(args, cwd=...)``: as ``run_python``, forked from the :data:`PRELOAD`
+    interpreter."""
+    server = fork_server(PRELOAD)
+    return lambda args, cwd: server.run(args[0], args[1:], cwd=cwd)
+
+
+@pytest.fixture(scope='module')
+def trained(demo_data, tmp_path_factory, python):
     """``trained(toolbox)``: the work dir and checkpoint of the toolbox's shipped train.py
     on its demo config (run once per module)."""
     done = {}
@@ -75,9 +97,9 @@ def trained(demo_data, tmp_path_factory, run_python):
         if toolbox not in done:
             config, _, schedule, _ = DEMO[toolbox]
             work_dir = str(tmp_path_factory.mktemp(f'{toolbox}_train'))
-            out = run_python([shipped_script(toolbox, 'train.py'), f'{ROOT}/{config}',
-                              '--work-dir', work_dir, '--cfg-options', *schedule,
-                              *data_options(toolbox, demo_data)], cwd=work_dir)
+            out = python([shipped_script(toolbox, 'train.py'), f'{ROOT}/{config}',
+                          '--work-dir', work_dir, '--cfg-options', *schedule,
+                          *data_options(toolbox, demo_data)], cwd=work_dir)
             with open(osp.join(work_dir, 'last_checkpoint')) as f:
                 ckpt = f.read().strip()
             assert osp.isfile(ckpt), out[-3000:]
@@ -88,7 +110,7 @@ def trained(demo_data, tmp_path_factory, run_python):
 
 
 @pytest.mark.parametrize('toolbox', list(DEMO))
-def test_shipped_train_then_test(toolbox, trained, demo_data, run_python, tmp_path):
+def test_shipped_train_then_test(toolbox, trained, demo_data, python, tmp_path):
     run = trained(toolbox)
     metric = DEMO[toolbox][3]
     assert metric in run['log']  # the validation at the end of training
@@ -96,8 +118,8 @@ def test_shipped_train_then_test(toolbox, trained, demo_data, run_python, tmp_pa
             '--work-dir', str(tmp_path / 'test')]
     if toolbox != 'mmpretrain':
         args += ['--show-dir', str(tmp_path / 'show')]
-    out = run_python([*args, '--cfg-options', *data_options(toolbox, demo_data)],
-                     cwd=str(tmp_path))
+    out = python([*args, '--cfg-options', *data_options(toolbox, demo_data)],
+                 cwd=str(tmp_path))
     assert metric in out and '(test)' in out, out[-3000:]
     if toolbox == 'mmpretrain':
         return
@@ -108,9 +130,9 @@ def test_shipped_train_then_test(toolbox, trained, demo_data, run_python, tmp_pa
     assert drawn, f'--show-dir drew nothing under {tmp_path}'
 
 
-# Run in a fresh interpreter: what a user of the published weights has (the toolboxes and
-# mpvg_mm installed, nothing imported). Prints the inferencer's scores with the published
-# and with the training checkpoint.
+# Run in a process forked after PRELOAD: what a user of the published weights has (the
+# toolboxes and mpvg_mm installed, nothing of them imported). Prints the inferencer's
+# scores with the published and with the training checkpoint.
 LOAD_PUBLISHED = r'''
 import json, pickle, sys
 import numpy as np
@@ -155,7 +177,7 @@ print('RESULT', json.dumps(result))
 
 @pytest.mark.parametrize('toolbox', list(DEMO))
 def test_published_checkpoint_loads_without_the_project(toolbox, trained, demo_data, tool,
-                                                        run_python, tmp_path):
+                                                        python, tmp_path):
     """tools/model_converters/publish_model.py: meta and state_dict only, named by its
     sha256, readable by torch.load(weights_only=True) and the toolbox's inferencer in a
     process that imported nothing of the project; same predictions as the training
@@ -181,8 +203,8 @@ def test_published_checkpoint_loads_without_the_project(toolbox, trained, demo_d
     image = demo_val_images(demo_data, toolbox)[0]
     script = tmp_path / 'load_published.py'
     script.write_text(LOAD_PUBLISHED)
-    out = run_python([str(script), toolbox, run['config'], published, run['ckpt'], image],
-                     cwd=str(tmp_path))
+    out = python([str(script), toolbox, run['config'], published, run['ckpt'], image],
+                 cwd=str(tmp_path))
     result = json.loads(out.split('RESULT ', 1)[1].splitlines()[0])
     assert result['refused']  # why publishing is needed (README, "Checkpoints")
     assert result['published'], result

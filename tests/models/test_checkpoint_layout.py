@@ -1,5 +1,5 @@
 """timm-layout checkpoints -> mmpretrain ImageClassifier(MPVGViT, LinearClsHead)."""
-import subprocess
+import runpy
 import sys
 
 import pytest
@@ -57,7 +57,27 @@ def test_unknown_keys_and_distilled_models_are_refused():
         convert_timm_checkpoint(small)
 
 
-def test_default_matches_timm_vision_transformer(tmp_path):
+def _timm2mpvg(capsys, *args):
+    """``python tools/model_converters/timm2mpvg.py ARGS``, run as ``__main__`` in this
+    process (its argv and ``sys.path`` change undone after; no interpreter start):
+    ``(exit code, stdout, stderr)``."""
+    path = f'{ROOT}/tools/model_converters/timm2mpvg.py'
+    saved = sys.argv, list(sys.path)
+    sys.modules.pop('convert', None)  # the script imports the converter next to it
+    sys.argv, code = [path, *map(str, args)], 0
+    capsys.readouterr()
+    try:
+        runpy.run_path(path, run_name='__main__')
+    except SystemExit as exit:
+        code = exit.code
+    finally:
+        sys.argv, sys.path[:] = saved[0], saved[1]
+        sys.modules.pop('convert', None)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_default_matches_timm_vision_transformer(tmp_path, capsys):
     timm = pytest.importorskip('timm')
     ref = timm.create_model('deit_tiny_patch16_224', pretrained=False, num_classes=7).eval()
     with torch.no_grad():  # non-trivial LN affine parameters
@@ -66,9 +86,9 @@ def test_default_matches_timm_vision_transformer(tmp_path):
                 p.add_(0.3 * torch.randn_like(p))
     src, dst = tmp_path / 'deit.pth', tmp_path / 'mpvg.pth'
     torch.save({'model': ref.state_dict()}, src)
-    out = subprocess.run([sys.executable, f'{ROOT}/tools/model_converters/timm2mpvg.py',
-                          str(src), str(dst)], capture_output=True, text=True, check=True)
-    assert "'pe_mode': 'default'" in out.stdout and "'with_cls_token': True" in out.stdout
+    code, stdout, _ = _timm2mpvg(capsys, src, dst)
+    assert code == 0
+    assert "'pe_mode': 'default'" in stdout and "'with_cls_token': True" in stdout
     model = _classifier(dict(arch='deit-tiny', pe_mode='default'), num_classes=7).eval()
     model.load_state_dict(torch.load(dst, weights_only=True)['state_dict'], strict=True)
     img = torch.randn(2, 3, 224, 224)
@@ -103,17 +123,15 @@ def test_overrides_that_the_weights_do_not_fit_are_refused():
         convert_timm_checkpoint({'model': sd}, dict(pe_mode='pvg', with_cls_token=True))
 
 
-def test_converter_takes_arch_names_and_names_a_missing_file(tmp_path):
+def test_converter_takes_arch_names_and_names_a_missing_file(tmp_path, capsys):
     src = _classifier(dict(arch='vit-lite', pe_mode='pvg'))
     torch.save({'model': _timm_layout(src)}, tmp_path / 'in.pth')
-    tool = f'{ROOT}/tools/model_converters/timm2mpvg.py'
-    out = subprocess.run([sys.executable, tool, str(tmp_path / 'in.pth'), str(tmp_path / 'o.pth'),
-                          '--arch', 'vit-lite-7/4'], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert "'arch': 'vit-lite-7/4'" in out.stdout
-    missing = subprocess.run([sys.executable, tool, str(tmp_path / 'nope.pth'), 'o.pth'],
-                             capture_output=True, text=True)
-    assert missing.returncode == 2 and 'nope.pth: no such checkpoint file' in missing.stderr
+    code, stdout, stderr = _timm2mpvg(capsys, tmp_path / 'in.pth', tmp_path / 'o.pth',
+                                      '--arch', 'vit-lite-7/4')
+    assert code == 0, stderr
+    assert "'arch': 'vit-lite-7/4'" in stdout
+    code, _, stderr = _timm2mpvg(capsys, tmp_path / 'nope.pth', 'o.pth')
+    assert code == 2 and 'nope.pth: no such checkpoint file' in stderr
 
 
 # the backbones of this project, tiny, as (type, kwargs): their classifier / model files
