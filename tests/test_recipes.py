@@ -14,6 +14,7 @@ train.py) and ``transfer_learning.py``.
 """
 import ast
 import functools
+import glob
 import math
 import os.path as osp
 from types import SimpleNamespace
@@ -237,6 +238,60 @@ def test_deit_regularisation_and_augmentation(name):
             == (224, 'bicubic')
         assert test['CenterCrop']['crop_size'] == 224
     assert 'clip_grad' not in cfg.optim_wrapper or cfg.optim_wrapper.clip_grad is None
+
+
+# Regularisation per family, from the reference code (not read from a config):
+# (drop path, label smoothing, {Mixup/CutMix: alpha}, RandAugment (m, mstd, ops),
+# random erasing); None = not used. Mixup and CutMix switch with probability 0.5 (one
+# of the two at random per batch: mmpretrain's ``probs`` unset).
+_DEIT_AUG = (0.1, 0.1, {'Mixup': 0.8, 'CutMix': 1.0}, (9, 0.5, 2), 0.25)  # LaPE main.py
+REGULARISATION = {
+    'mpvg': _DEIT_AUG,
+    'ceit': _DEIT_AUG,  # coeusguo/ceit main.py (DeiT's defaults)
+    'swin': (0.2, 0.1, {'Mixup': 0.8, 'CutMix': 1.0}, (9, 0.5, 2), 0.25),  # Swin config.py, swin_tiny yaml
+    'vit_lite': (0.1, 0.1, {'Mixup': 0.8, 'CutMix': 1.0}, (9, 0.5, 2), 0.25),  # cifar100.yml
+    't2t_vit': (0.1, 0.1, {'Mixup': 0.8, 'CutMix': 1.0}, (9, 0.5, 2), 0.25),  # T2T main.py
+    't2t_vit-ft': (0.1, None, None, None, None),  # transfer_learning.py: plain CE, no aug
+}
+CLASSIFIERS = sorted(
+    f'{family}/{osp.basename(path)[:-3]}' for family in ('mpvg', 'ceit', 'swin', 'vit_lite', 't2t_vit')
+    for path in glob.glob(f'{ROOT}/configs/{family}/*.py')
+    if not osp.basename(path).startswith(('mask-rcnn_', 'upernet_')))
+
+
+def test_every_classifier_config_is_in_the_regularisation_check():
+    assert len(CLASSIFIERS) == 20 + 4 + 4 + 4 + 8, CLASSIFIERS
+
+
+@pytest.mark.parametrize('name', CLASSIFIERS)
+def test_every_classifier_runs_its_familys_regularisation(name):
+    """Every real classifier config (all sizes, presets and ablations), merged with its
+    bases as the Runner merges it: the regularisation of its family's reference. A
+    preset that overrides any of it inside ``model`` fails here."""
+    family = name.split('/')[0] + ('-ft' if name.endswith('-ft') else '')
+    drop_path, smooth, augments, rand_augment, erase = REGULARISATION[family]
+    cfg = _cfg(name)
+    assert cfg.model.backbone.drop_path_rate == pytest.approx(drop_path)
+    loss = cfg.model.head.loss
+    train_cfg = cfg.model.get('train_cfg') or {}
+    train = {t['type']: t for t in cfg.train_dataloader.dataset.pipeline}
+    if smooth is None:
+        assert loss.type == 'CrossEntropyLoss' and not loss.get('label_smooth_val')
+    else:
+        assert (loss.type, loss.label_smooth_val, loss.mode) == ('LabelSmoothLoss', smooth, 'original')
+    if augments is None:
+        assert not train_cfg.get('augments')
+    else:
+        assert {a['type']: a['alpha'] for a in train_cfg['augments']} == augments
+        assert train_cfg.get('probs') is None  # switch 0.5
+    if rand_augment is None:
+        assert 'RandAugment' not in train and 'RandomErasing' not in train
+    else:
+        ra = train['RandAugment']
+        assert (ra['magnitude_level'], ra['magnitude_std'], ra['num_policies']) == rand_augment
+        assert ra['policies'] == 'timm_increasing'  # rand-...-inc1
+        assert (train['RandomErasing']['erase_prob'], train['RandomErasing']['mode']) \
+            == (erase, 'rand')
 
 
 # ----------------------------------------------------------------------------- Swin
