@@ -184,10 +184,11 @@ def check_schedule_fits(cfg: Config) -> None:
 
 
 def check_pretrained_files(cfg: Config) -> None:
-    """Every local ``init_cfg=dict(type='Pretrained', checkpoint=PATH)`` in the model must
-    exist before training starts (mmengine reads it only after the data and the model are
-    built, and then fails with a bare "can not be found"), e.g. the demo detector's
-    classifier checkpoint before the classifier is trained.
+    """Every local ``init_cfg=dict(type='Pretrained', checkpoint=PATH)`` (or
+    ``'MPVGPretrained'``) in the model must exist before training starts (mmengine reads
+    it only after the data and the model are built, and then fails with a bare "can not
+    be found"), e.g. the demo detector's classifier checkpoint before the classifier is
+    trained.
 
     Raises:
         FileNotFoundError: naming the config key, the file and the two fixes.
@@ -198,7 +199,7 @@ def check_pretrained_files(cfg: Config) -> None:
             inits = init if isinstance(init, (list, tuple)) else [init]
             for i, one in enumerate(inits):
                 path = one.get('checkpoint') if isinstance(one, dict) else None
-                if (isinstance(one, dict) and one.get('type') == 'Pretrained'
+                if (isinstance(one, dict) and one.get('type') in ('Pretrained', 'MPVGPretrained')
                         and isinstance(path, str) and '://' not in path
                         and not osp.isfile(path)):
                     where = f'{key}.init_cfg' + (f'.{i}' if isinstance(init, (list, tuple))

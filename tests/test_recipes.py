@@ -591,3 +591,22 @@ def test_t2t_vit_cifar100_fine_tune_recipe(name):
     assert cfg.model.head.num_classes == 100
     assert init.checkpoint == f'work_dirs/t2t-vit-7_{preset}_8xb64_in1k/epoch_310.pth'
     assert init.prefix == 'backbone.'
+    # transfer_learning.py: load_for_transfer_learning(..., use_ema=True)
+    assert (init.type, init.use_ema) == ('MPVGPretrained', True)
+
+
+SWIN_DENSE = sorted(f'swin/{osp.basename(p)[:-3]}' for p in glob.glob(f'{ROOT}/configs/swin/*.py')
+                    if osp.basename(p).startswith(('mask-rcnn_', 'upernet_')))
+
+
+@pytest.mark.parametrize('name', ADAPTER_DET + PLAIN_DET + ADAPTER_SEG + PLAIN_SEG + SWIN_DENSE)
+def test_dense_configs_start_from_the_trained_classifier_weights(name):
+    """ViT-Adapter and mmseg's DeiT UperNet start from DeiT's released weights, the
+    trained (non-EMA) model; Swin's recipe has no EMA: the trained weights too."""
+    assert len(SWIN_DENSE) == 12
+    init = _cfg(name).model.backbone.init_cfg
+    preset = next(p for p in PRESETS if f'_{p}_' in name)
+    classifier = 'swin-tiny_{}_16xb64_in1k/epoch_300' if name.startswith('swin/') \
+        else 'deit-tiny_{}_8xb128_in1k/epoch_300'
+    assert (init.type, init.use_ema, init.prefix) == ('MPVGPretrained', False, 'backbone.')
+    assert init.checkpoint == f'work_dirs/{classifier.format(preset)}.pth'
