@@ -78,13 +78,17 @@ def _build(cfg, gpus, epoch_length, auto_scale_lr=False):
     return model, wrapper, groups, schedulers
 
 
-def _lr_trace(cfg, lr, epoch_length, epochs=None, iters=None):
+def _lr_trace(cfg, lr, epoch_length, epochs=None, iters=None, auto_scale_gpus=None):
     """The lr the schedule gives at every training iteration, on a one-group optimizer
     at base lr ``lr`` (every group follows the same factors), stepped as mmengine's
     ParamSchedulerHook steps: iteration-based schedulers after every iteration,
-    epoch-based ones after every epoch."""
+    epoch-based ones after every epoch. ``auto_scale_gpus``: first scale ``lr`` as
+    ``--auto-scale-lr`` does at that many GPUs (mmengine's ``Runner.scale_lr``)."""
     param = torch.nn.Parameter(torch.zeros(1))
     wrapper = OptimWrapper(torch.optim.AdamW([param], lr=lr))
+    if auto_scale_gpus:
+        Runner.scale_lr(_fake_runner(cfg, auto_scale_gpus, epoch_length), wrapper,
+                        dict(cfg.auto_scale_lr, enable=True))
     schedulers = Runner._build_param_scheduler(
         _fake_runner(cfg, 1, epoch_length), cfg.param_scheduler, wrapper)
     total = iters if iters is not None else epochs * epoch_length
@@ -297,6 +301,33 @@ def test_every_classifier_runs_its_familys_regularisation(name):
 # ----------------------------------------------------------------------------- Swin
 
 SWIN = [f'swin/swin-tiny_{preset}_16xb64_in1k' for preset in PRESETS]
+
+
+@pytest.mark.parametrize('gpus', [8, 4])
+def test_auto_scale_lr_scales_warm_up_start_and_end_as_the_references(gpus):
+    """With ``--auto-scale-lr`` at a total batch B (1024, 512): the lr at iteration 0,
+    the peak and the last lr, against the references' formulas.
+    DeiT (LaPE main.py): lr = 5e-4 B / 512; warmup_lr 1e-6 and min_lr 1e-5 absolute. Ours
+    scales the warm-up start with the lr (LinearLR's start_factor is relative): 1e-6 at
+    1024, 5e-7 at 512 (stated in configs/README.md); the end lr is absolute, as DeiT's.
+    Swin (main.py): lr, WARMUP_LR and MIN_LR all x B / 512 (5e-4, 5e-7, 5e-6 per 512)."""
+    epoch_length = 2
+    deit = _cfg('mpvg/deit-tiny_mpvg_8xb128_in1k')
+    batch = _total_batch(deit, gpus)
+    trace = _lr_trace(deit, deit.optim_wrapper.optimizer.lr, epoch_length, epochs=300,
+                      auto_scale_gpus=gpus)
+    assert max(trace) == pytest.approx(5e-4 * batch / 512)
+    assert trace[0] == pytest.approx(1e-6 * batch / 1024)  # DeiT: 1e-6 at any batch
+    assert trace[-1] == pytest.approx(1e-5, rel=1e-2)  # DeiT: min_lr 1e-5 at any batch
+    swin = _cfg(SWIN[-1])
+    swin_gpus = gpus * 2  # 16 x 64 = 1024, 8 x 64 = 512
+    batch = _total_batch(swin, swin_gpus)
+    trace = _lr_trace(swin, swin.optim_wrapper.optimizer.lr, epoch_length, epochs=300,
+                      auto_scale_gpus=swin_gpus)
+    assert max(trace) == pytest.approx(5e-4 * batch / 512)
+    assert trace[0] == pytest.approx(5e-7 * batch / 512)
+    assert trace[-1] == pytest.approx(5e-6 * batch / 512, rel=1e-2)
+
 
 
 def test_swin_recipe():
