@@ -425,6 +425,12 @@ def test_vit_lite_recipe(name):
     trace = _lr_trace(cfg, 6e-4, epoch_length, epochs=310)
     assert trace[0] == pytest.approx(1e-6)
     assert trace[10 * epoch_length] == pytest.approx(6e-4)
+    # the cosine over epochs 10-300 from the peak; timm's (computed from epoch 0 under the
+    # warm-up) is lower mid-schedule: the difference configs/README.md states
+    mid = trace[155 * epoch_length]
+    assert mid == pytest.approx(1e-5 + (6e-4 - 1e-5) * (1 + math.cos(math.pi * 145 / 290)) / 2)
+    timm = 1e-5 + (6e-4 - 1e-5) * (1 + math.cos(math.pi * 155 / 300)) / 2
+    assert mid / timm == pytest.approx(1.05, abs=0.01)
     assert trace[300 * epoch_length - 1] == pytest.approx(1e-5, rel=1e-2)
     assert trace[300 * epoch_length:] == pytest.approx([1e-5] * 10 * epoch_length, rel=1e-3)
     train = {t['type']: t for t in cfg.train_dataloader.dataset.pipeline}
@@ -463,7 +469,8 @@ def test_vit_adapter_mask_rcnn_recipe():
 def test_vit_adapter_upernet_recipe():
     """ViT-Adapter-Ti UperNet 160k: AdamW lr 12e-5 at the paper's batch 8, layer decay
     0.95 over 12 blocks (BEiT's constructor: block i at 0.95 ** (12 - i), patch
-    embedding and pos_embed at 0.95 ** 13, the rest 1), wd 0.01 on all but 1-D (pos_embed
+    embedding and pos_embed at 0.95 ** 13, the rest 1; ours: LN' of block k at block k's
+    rate, LN'' and the Last LN 1), wd 0.01 on all but 1-D (pos_embed
     and level_embed decayed), warm-up 1500 iterations from 1e-6 x lr, poly to 0 at 160k;
     slide test 512/341 on images resized to multiples of 32."""
     cfg = _cfg(ADAPTER_SEG[-1])
@@ -474,7 +481,11 @@ def test_vit_adapter_upernet_recipe():
     assert groups['backbone.patch_embed.proj.weight']['initial_lr'] == pytest.approx(lr * 0.95**13)
     assert groups['backbone.blocks.0.attn.qkv.weight']['initial_lr'] == pytest.approx(lr * 0.95**12)
     assert groups['backbone.blocks.11.mlp.fc2.weight']['initial_lr'] == pytest.approx(lr * 0.95)
+    for k in (1, 6, 11):  # LN' entering block k: block k's rate
+        assert groups[f'backbone.pe.layer_norms.{k}.weight']['initial_lr'] == \
+            pytest.approx(lr * 0.95**(12 - k))
     for name in ('backbone.level_embed', 'backbone.interactions.0.injector.gamma',
+                 'backbone.pe.last_norm.weight', 'backbone.norm.weight',
                  'decode_head.conv_seg.weight'):
         assert groups[name]['initial_lr'] == pytest.approx(lr), name
     assert groups['backbone.pos_embed']['weight_decay'] == 0.01
