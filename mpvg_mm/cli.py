@@ -183,11 +183,73 @@ def check_schedule_fits(cfg: Config) -> None:
             f'(--cfg-options train_cfg.{key}={begin + 1}), or {shorten}.')
 
 
+def _schedule_end_lr(scheduler: dict, lr, t: float) -> 'float | None':
+    """The lr of ``scheduler`` at ``t`` of its span (0..1), base lr ``lr``; None when not
+    cheap to state (another type, or no number for the base lr)."""
+    import math
+    kind = scheduler.get('type', '')
+    if not isinstance(lr, (int, float)):
+        return None
+    eta_min = scheduler.get('eta_min')
+    if scheduler.get('eta_min_ratio') is not None:
+        eta_min = lr * scheduler['eta_min_ratio']
+    eta_min = eta_min or 0.0
+    if kind == 'CosineAnnealingLR':
+        return eta_min + (lr - eta_min) * (1 + math.cos(math.pi * t)) / 2
+    if kind == 'PolyLR':
+        return (lr - eta_min) * (1 - t) ** scheduler.get('power', 1.0) + eta_min
+    return None
+
+
+def warn_truncated_schedule(cfg: Config, logger='current') -> list:
+    """Warn (log, not an error: runs are shortened on purpose) for every parameter
+    scheduler whose span ends after the run (e.g. ``--cfg-options train_cfg.max_epochs=100``
+    on a 300-epoch config: the cosine stops at ~7.7e-4 instead of decaying to 1e-5),
+    naming the scheduler, its end, the run's length, the lr it stops at (cosine and
+    poly) and the ``--cfg-options`` that fit it to the run. Schedulers in the other unit
+    than the run's (iterations in an epoch-based run) are not compared.
+
+    Returns:
+        the warnings logged.
+    """
+    train_cfg = cfg.get('train_cfg') or {}
+    by_epoch = 'max_epochs' in train_cfg
+    length = train_cfg.get('max_epochs', train_cfg.get('max_iters'))
+    schedulers = cfg.get('param_scheduler') or []
+    if length is None or isinstance(schedulers, dict) and 'type' not in schedulers:
+        return []
+    schedulers = [schedulers] if isinstance(schedulers, dict) else list(schedulers)
+    unit = 'epoch' if by_epoch else 'iteration'
+    lr = ((cfg.get('optim_wrapper') or {}).get('optimizer') or {}).get('lr')
+    messages = []
+    for i, scheduler in enumerate(schedulers):
+        if not isinstance(scheduler, dict) or scheduler.get('by_epoch', True) != by_epoch:
+            continue
+        begin, end = scheduler.get('begin', 0), scheduler.get('end')
+        span = scheduler.get('T_max') or (end - begin if end is not None else None)
+        if span is None or begin >= length or begin + span <= length:
+            continue  # no end, begins after the run (check_schedule_fits), or fits
+        fix = f'param_scheduler.{i}.end={length}'
+        if 'T_max' in scheduler or 'Cosine' in scheduler.get('type', ''):
+            fix += f' param_scheduler.{i}.T_max={length - begin}'
+        stop = _schedule_end_lr(scheduler, lr, (length - begin) / span)
+        at = f', so the lr stops at {stop:.2e} (base lr {lr:g})' if stop is not None else ''
+        messages.append(
+            f'param_scheduler[{i}] ({scheduler.get("type")}) runs to {unit} {begin + span}, '
+            f'but the run ends at {unit} {length} (train_cfg.{"max_epochs" if by_epoch else "max_iters"}'
+            f'={length}): the schedule is cut short{at}. To finish it within the run: '
+            f'--cfg-options {fix}')
+    for message in messages:
+        print_log(message, logger=logger, level=logging.WARNING)
+    return messages
+
+
 def check_pretrained_files(cfg: Config) -> None:
-    """Every local ``init_cfg=dict(type='Pretrained', checkpoint=PATH)`` in the model must
-    exist before training starts (mmengine reads it only after the data and the model are
-    built, and then fails with a bare "can not be found"), e.g. the demo detector's
-    classifier checkpoint before the classifier is trained.
+    """Every local ``init_cfg=dict(type='Pretrained', checkpoint=PATH)`` (or
+    ``'MPVGPretrained'``) in the model must exist before training starts (mmengine reads
+    it only after the data and the model are built, and then fails with a bare "can not
+    be found"), e.g. the demo detector's classifier checkpoint before the classifier is
+    trained.
 
     Raises:
         FileNotFoundError: naming the config key, the file and the two fixes.
@@ -198,7 +260,7 @@ def check_pretrained_files(cfg: Config) -> None:
             inits = init if isinstance(init, (list, tuple)) else [init]
             for i, one in enumerate(inits):
                 path = one.get('checkpoint') if isinstance(one, dict) else None
-                if (isinstance(one, dict) and one.get('type') == 'Pretrained'
+                if (isinstance(one, dict) and one.get('type') in ('Pretrained', 'MPVGPretrained')
                         and isinstance(path, str) and '://' not in path
                         and not osp.isfile(path)):
                     where = f'{key}.init_cfg' + (f'.{i}' if isinstance(init, (list, tuple))
@@ -256,6 +318,7 @@ def train_main(argv=None) -> None:
     check_schedule_fits(cfg)
     check_pretrained_files(cfg)  # mmengine initialises the weights even when resuming
     runner = _build_runner(cfg)
+    warn_truncated_schedule(cfg, runner.logger)
     runner.train()
     del runner  # with the model wrapper that holds the process group
     _close_distributed()

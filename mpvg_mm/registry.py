@@ -38,6 +38,12 @@ SCOPE_MODULES = (
     ('mmseg', 'DATASETS', 'mpvg_mm.demo.datasets', 'DemoSegDataset'),
     ('mmseg', 'METRICS', 'mpvg_mm.engine.dump_results', 'DumpSegResults'),
 )
+#: ``(registry name in mmengine.registry, module path, class name)`` registered in
+#: mmengine's root registry: mmengine's ``initialize`` builds ``init_cfg`` from its root
+#: ``WEIGHT_INITIALIZERS`` (the toolboxes' children find it there too).
+ROOT_MODULES = (
+    ('WEIGHT_INITIALIZERS', 'mpvg_mm.engine.pretrained_init', 'MPVGPretrained'),
+)
 
 
 def installed_scopes(scopes: Sequence[str] = SCOPES) -> List[str]:
@@ -54,8 +60,9 @@ def installed_scopes(scopes: Sequence[str] = SCOPES) -> List[str]:
 
 def register_all_modules(scopes: Optional[Sequence[str]] = None,
                          install_shims: bool = True) -> List[str]:
-    """Register :data:`SHARED_MODULES` into each installed toolbox and
-    :data:`SCOPE_MODULES` into theirs (idempotent).
+    """Register :data:`SHARED_MODULES` into each installed toolbox,
+    :data:`SCOPE_MODULES` into theirs and :data:`ROOT_MODULES` into mmengine's
+    (idempotent).
 
     Args:
         scopes: the toolboxes (a name or names) to register into; None: every installed one of
@@ -86,6 +93,7 @@ def register_all_modules(scopes: Optional[Sequence[str]] = None,
         compat.install()
     entries = [(scope, *entry) for scope in scopes for entry in SHARED_MODULES]
     entries += [entry for entry in SCOPE_MODULES if entry[0] in scopes]
+    entries += [('mmengine', *entry) for entry in ROOT_MODULES]
     for scope, registry_name, path, attr, *alias in entries:
         name = alias[0] if alias else attr
         try:

@@ -14,6 +14,7 @@ train.py) and ``transfer_learning.py``.
 """
 import ast
 import functools
+import glob
 import math
 import os.path as osp
 from types import SimpleNamespace
@@ -77,13 +78,17 @@ def _build(cfg, gpus, epoch_length, auto_scale_lr=False):
     return model, wrapper, groups, schedulers
 
 
-def _lr_trace(cfg, lr, epoch_length, epochs=None, iters=None):
+def _lr_trace(cfg, lr, epoch_length, epochs=None, iters=None, auto_scale_gpus=None):
     """The lr the schedule gives at every training iteration, on a one-group optimizer
     at base lr ``lr`` (every group follows the same factors), stepped as mmengine's
     ParamSchedulerHook steps: iteration-based schedulers after every iteration,
-    epoch-based ones after every epoch."""
+    epoch-based ones after every epoch. ``auto_scale_gpus``: first scale ``lr`` as
+    ``--auto-scale-lr`` does at that many GPUs (mmengine's ``Runner.scale_lr``)."""
     param = torch.nn.Parameter(torch.zeros(1))
     wrapper = OptimWrapper(torch.optim.AdamW([param], lr=lr))
+    if auto_scale_gpus:
+        Runner.scale_lr(_fake_runner(cfg, auto_scale_gpus, epoch_length), wrapper,
+                        dict(cfg.auto_scale_lr, enable=True))
     schedulers = Runner._build_param_scheduler(
         _fake_runner(cfg, 1, epoch_length), cfg.param_scheduler, wrapper)
     total = iters if iters is not None else epochs * epoch_length
@@ -239,9 +244,90 @@ def test_deit_regularisation_and_augmentation(name):
     assert 'clip_grad' not in cfg.optim_wrapper or cfg.optim_wrapper.clip_grad is None
 
 
+# Regularisation per family, from the reference code (not read from a config):
+# (drop path, label smoothing, {Mixup/CutMix: alpha}, RandAugment (m, mstd, ops),
+# random erasing); None = not used. Mixup and CutMix switch with probability 0.5 (one
+# of the two at random per batch: mmpretrain's ``probs`` unset).
+_DEIT_AUG = (0.1, 0.1, {'Mixup': 0.8, 'CutMix': 1.0}, (9, 0.5, 2), 0.25)  # LaPE main.py
+REGULARISATION = {
+    'mpvg': _DEIT_AUG,
+    'ceit': _DEIT_AUG,  # coeusguo/ceit main.py (DeiT's defaults)
+    'swin': (0.2, 0.1, {'Mixup': 0.8, 'CutMix': 1.0}, (9, 0.5, 2), 0.25),  # Swin config.py, swin_tiny yaml
+    'vit_lite': (0.1, 0.1, {'Mixup': 0.8, 'CutMix': 1.0}, (9, 0.5, 2), 0.25),  # cifar100.yml
+    't2t_vit': (0.1, 0.1, {'Mixup': 0.8, 'CutMix': 1.0}, (9, 0.5, 2), 0.25),  # T2T main.py
+    't2t_vit-ft': (0.1, None, None, None, None),  # transfer_learning.py: plain CE, no aug
+}
+CLASSIFIERS = sorted(
+    f'{family}/{osp.basename(path)[:-3]}' for family in ('mpvg', 'ceit', 'swin', 'vit_lite', 't2t_vit')
+    for path in glob.glob(f'{ROOT}/configs/{family}/*.py')
+    if not osp.basename(path).startswith(('mask-rcnn_', 'upernet_')))
+
+
+def test_every_classifier_config_is_in_the_regularisation_check():
+    assert len(CLASSIFIERS) == 20 + 4 + 4 + 4 + 8, CLASSIFIERS
+
+
+@pytest.mark.parametrize('name', CLASSIFIERS)
+def test_every_classifier_runs_its_familys_regularisation(name):
+    """Every real classifier config (all sizes, presets and ablations), merged with its
+    bases as the Runner merges it: the regularisation of its family's reference. A
+    preset that overrides any of it inside ``model`` fails here."""
+    family = name.split('/')[0] + ('-ft' if name.endswith('-ft') else '')
+    drop_path, smooth, augments, rand_augment, erase = REGULARISATION[family]
+    cfg = _cfg(name)
+    assert cfg.model.backbone.drop_path_rate == pytest.approx(drop_path)
+    loss = cfg.model.head.loss
+    train_cfg = cfg.model.get('train_cfg') or {}
+    train = {t['type']: t for t in cfg.train_dataloader.dataset.pipeline}
+    if smooth is None:
+        assert loss.type == 'CrossEntropyLoss' and not loss.get('label_smooth_val')
+    else:
+        assert (loss.type, loss.label_smooth_val, loss.mode) == ('LabelSmoothLoss', smooth, 'original')
+    if augments is None:
+        assert not train_cfg.get('augments')
+    else:
+        assert {a['type']: a['alpha'] for a in train_cfg['augments']} == augments
+        assert train_cfg.get('probs') is None  # switch 0.5
+    if rand_augment is None:
+        assert 'RandAugment' not in train and 'RandomErasing' not in train
+    else:
+        ra = train['RandAugment']
+        assert (ra['magnitude_level'], ra['magnitude_std'], ra['num_policies']) == rand_augment
+        assert ra['policies'] == 'timm_increasing'  # rand-...-inc1
+        assert (train['RandomErasing']['erase_prob'], train['RandomErasing']['mode']) \
+            == (erase, 'rand')
+
+
 # ----------------------------------------------------------------------------- Swin
 
 SWIN = [f'swin/swin-tiny_{preset}_16xb64_in1k' for preset in PRESETS]
+
+
+@pytest.mark.parametrize('gpus', [8, 4])
+def test_auto_scale_lr_scales_warm_up_start_and_end_as_the_references(gpus):
+    """With ``--auto-scale-lr`` at a total batch B (1024, 512): the lr at iteration 0,
+    the peak and the last lr, against the references' formulas.
+    DeiT (LaPE main.py): lr = 5e-4 B / 512; warmup_lr 1e-6 and min_lr 1e-5 absolute. Ours
+    scales the warm-up start with the lr (LinearLR's start_factor is relative): 1e-6 at
+    1024, 5e-7 at 512 (stated in configs/README.md); the end lr is absolute, as DeiT's.
+    Swin (main.py): lr, WARMUP_LR and MIN_LR all x B / 512 (5e-4, 5e-7, 5e-6 per 512)."""
+    epoch_length = 2
+    deit = _cfg('mpvg/deit-tiny_mpvg_8xb128_in1k')
+    batch = _total_batch(deit, gpus)
+    trace = _lr_trace(deit, deit.optim_wrapper.optimizer.lr, epoch_length, epochs=300,
+                      auto_scale_gpus=gpus)
+    assert max(trace) == pytest.approx(5e-4 * batch / 512)
+    assert trace[0] == pytest.approx(1e-6 * batch / 1024)  # DeiT: 1e-6 at any batch
+    assert trace[-1] == pytest.approx(1e-5, rel=1e-2)  # DeiT: min_lr 1e-5 at any batch
+    swin = _cfg(SWIN[-1])
+    swin_gpus = gpus * 2  # 16 x 64 = 1024, 8 x 64 = 512
+    batch = _total_batch(swin, swin_gpus)
+    trace = _lr_trace(swin, swin.optim_wrapper.optimizer.lr, epoch_length, epochs=300,
+                      auto_scale_gpus=swin_gpus)
+    assert max(trace) == pytest.approx(5e-4 * batch / 512)
+    assert trace[0] == pytest.approx(5e-7 * batch / 512)
+    assert trace[-1] == pytest.approx(5e-6 * batch / 512, rel=1e-2)
+
 
 
 def test_swin_recipe():
@@ -339,6 +425,12 @@ def test_vit_lite_recipe(name):
     trace = _lr_trace(cfg, 6e-4, epoch_length, epochs=310)
     assert trace[0] == pytest.approx(1e-6)
     assert trace[10 * epoch_length] == pytest.approx(6e-4)
+    # the cosine over epochs 10-300 from the peak; timm's (computed from epoch 0 under the
+    # warm-up) is lower mid-schedule: the difference configs/README.md states
+    mid = trace[155 * epoch_length]
+    assert mid == pytest.approx(1e-5 + (6e-4 - 1e-5) * (1 + math.cos(math.pi * 145 / 290)) / 2)
+    timm = 1e-5 + (6e-4 - 1e-5) * (1 + math.cos(math.pi * 155 / 300)) / 2
+    assert mid / timm == pytest.approx(1.05, abs=0.01)
     assert trace[300 * epoch_length - 1] == pytest.approx(1e-5, rel=1e-2)
     assert trace[300 * epoch_length:] == pytest.approx([1e-5] * 10 * epoch_length, rel=1e-3)
     train = {t['type']: t for t in cfg.train_dataloader.dataset.pipeline}
@@ -377,7 +469,8 @@ def test_vit_adapter_mask_rcnn_recipe():
 def test_vit_adapter_upernet_recipe():
     """ViT-Adapter-Ti UperNet 160k: AdamW lr 12e-5 at the paper's batch 8, layer decay
     0.95 over 12 blocks (BEiT's constructor: block i at 0.95 ** (12 - i), patch
-    embedding and pos_embed at 0.95 ** 13, the rest 1), wd 0.01 on all but 1-D (pos_embed
+    embedding and pos_embed at 0.95 ** 13, the rest 1; ours: LN' of block k at block k's
+    rate, LN'' and the Last LN 1), wd 0.01 on all but 1-D (pos_embed
     and level_embed decayed), warm-up 1500 iterations from 1e-6 x lr, poly to 0 at 160k;
     slide test 512/341 on images resized to multiples of 32."""
     cfg = _cfg(ADAPTER_SEG[-1])
@@ -388,7 +481,11 @@ def test_vit_adapter_upernet_recipe():
     assert groups['backbone.patch_embed.proj.weight']['initial_lr'] == pytest.approx(lr * 0.95**13)
     assert groups['backbone.blocks.0.attn.qkv.weight']['initial_lr'] == pytest.approx(lr * 0.95**12)
     assert groups['backbone.blocks.11.mlp.fc2.weight']['initial_lr'] == pytest.approx(lr * 0.95)
+    for k in (1, 6, 11):  # LN' entering block k: block k's rate
+        assert groups[f'backbone.pe.layer_norms.{k}.weight']['initial_lr'] == \
+            pytest.approx(lr * 0.95**(12 - k))
     for name in ('backbone.level_embed', 'backbone.interactions.0.injector.gamma',
+                 'backbone.pe.last_norm.weight', 'backbone.norm.weight',
                  'decode_head.conv_seg.weight'):
         assert groups[name]['initial_lr'] == pytest.approx(lr), name
     assert groups['backbone.pos_embed']['weight_decay'] == 0.01
@@ -536,3 +633,22 @@ def test_t2t_vit_cifar100_fine_tune_recipe(name):
     assert cfg.model.head.num_classes == 100
     assert init.checkpoint == f'work_dirs/t2t-vit-7_{preset}_8xb64_in1k/epoch_310.pth'
     assert init.prefix == 'backbone.'
+    # transfer_learning.py: load_for_transfer_learning(..., use_ema=True)
+    assert (init.type, init.use_ema) == ('MPVGPretrained', True)
+
+
+SWIN_DENSE = sorted(f'swin/{osp.basename(p)[:-3]}' for p in glob.glob(f'{ROOT}/configs/swin/*.py')
+                    if osp.basename(p).startswith(('mask-rcnn_', 'upernet_')))
+
+
+@pytest.mark.parametrize('name', ADAPTER_DET + PLAIN_DET + ADAPTER_SEG + PLAIN_SEG + SWIN_DENSE)
+def test_dense_configs_start_from_the_trained_classifier_weights(name):
+    """ViT-Adapter and mmseg's DeiT UperNet start from DeiT's released weights, the
+    trained (non-EMA) model; Swin's recipe has no EMA: the trained weights too."""
+    assert len(SWIN_DENSE) == 12
+    init = _cfg(name).model.backbone.init_cfg
+    preset = next(p for p in PRESETS if f'_{p}_' in name)
+    classifier = 'swin-tiny_{}_16xb64_in1k/epoch_300' if name.startswith('swin/') \
+        else 'deit-tiny_{}_8xb128_in1k/epoch_300'
+    assert (init.type, init.use_ema, init.prefix) == ('MPVGPretrained', False, 'backbone.')
+    assert init.checkpoint == f'work_dirs/{classifier.format(preset)}.pth'

@@ -13,8 +13,9 @@ model = dict(backbone=dict(arch='deit-tiny', pe_mode='mpvg'), head=dict(in_chann
 # Validation and test run on the trained (non-EMA) weights, as DeiT's main.py evaluates
 # and reports them (mmpretrain's EMAHook, evaluate_on_origin). The checkpoints follow
 # mmengine's convention: `state_dict` holds the EMA weights, `ema_state_dict` the trained
-# ones (tools/test.py swaps them back; a dense config's `Pretrained` init reads
-# `state_dict`, i.e. the EMA weights).
+# ones (tools/test.py swaps them back; the dense configs load the trained ones with
+# init_cfg=dict(type='MPVGPretrained', use_ema=False), as the references start from
+# DeiT's released, non-EMA weights).
 custom_hooks = [
     dict(type='EMAHook', momentum=1 - 0.99996, priority='ABOVE_NORMAL',
          evaluate_on_ema=False, evaluate_on_origin=True)

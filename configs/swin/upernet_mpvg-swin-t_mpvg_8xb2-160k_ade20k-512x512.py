@@ -5,8 +5,8 @@ _base_ = [
     '../_base_/schedules/ade20k_adamw_swin_160k.py', '../_base_/default_runtime_seg.py'
 ]
 model = dict(backbone=dict(init_cfg=dict(
-    type='Pretrained', checkpoint='work_dirs/swin-tiny_mpvg_16xb64_in1k/epoch_300.pth',
-    prefix='backbone.')))
+    type='MPVGPretrained', checkpoint='work_dirs/swin-tiny_mpvg_16xb64_in1k/epoch_300.pth',
+    prefix='backbone.', use_ema=False)))
 train_dataloader = dict(batch_size=2)
 val_dataloader = dict(batch_size=1)
 test_dataloader = val_dataloader

@@ -13,6 +13,6 @@ model = dict(backbone=dict(pe_mode='mpvg'))
 # The model EMA of timm's train.py (`--model-ema`, decay 0.99996, every iteration):
 # momentum = 1 - 0.99996. timm's train.py validates the EMA model and keeps its metric
 # (eval_metrics = ema_eval_metrics), so validation runs on the EMA weights
-# (mmpretrain's EMAHook default); the checkpoint's state_dict holds them, which the
-# CIFAR-100 fine-tunes load (the reference's load_for_transfer_learning(use_ema=True)).
+# (mmpretrain's EMAHook default); the CIFAR-100 fine-tunes load them
+# (MPVGPretrained use_ema=True: the reference's load_for_transfer_learning(use_ema=True)).
 custom_hooks = [dict(type='EMAHook', momentum=1 - 0.99996, priority='ABOVE_NORMAL')]

@@ -17,18 +17,33 @@ import warnings
 from typing import Mapping, Optional
 
 
-def load_classes_file(metainfo: Optional[Mapping], data_root: Optional[str]
-                      ) -> Optional[Mapping]:
+def load_classes_file(metainfo: Optional[Mapping], data_root: Optional[str],
+                      demo_format: str = '<format>') -> Optional[Mapping]:
     """``metainfo`` with ``classes``, when it is a file name, replaced by that file's
-    lines (a tuple); any other ``metainfo`` is returned unchanged."""
+    lines (a tuple); any other ``metainfo`` is returned unchanged.
+
+    ``demo_format``: the generator's subfolder of this reader's data (``coco``,
+    ``ade20k``, ``imagenet``), named in the error.
+
+    Raises:
+        FileNotFoundError: no such file; names the subfolder ``data_root`` must be
+            (``tools/make_demo_data.py OUT`` writes ``OUT/<format>/``), and says so when
+            ``data_root`` is the generator's ``OUT`` itself.
+    """
     if metainfo is None or not isinstance(metainfo.get('classes'), str):
         return metainfo
-    path = osp.join(data_root or '', osp.expanduser(metainfo['classes']))
+    classes = osp.expanduser(metainfo['classes'])
+    path = osp.join(data_root or '', classes)
     if not osp.isfile(path):
+        inner = osp.join(data_root or '', demo_format)
+        hint = (f' {data_root} is the folder the generator wrote; its {demo_format} data '
+                f'are in {inner}: point data_root there (e.g. --data-root {inner}).'
+                if data_root and osp.isfile(osp.join(inner, classes)) else '')
         raise FileNotFoundError(
-            f'{path} not found: the demo class names are written with the demo data. '
-            'Generate it with `python tools/make_demo_data.py data/demo` (or point '
-            'data_root at a folder that tool wrote).')
+            f'{path} not found: the demo class names are written with the demo data.{hint} '
+            'Generate them with `python tools/make_demo_data.py data/demo`, which writes '
+            f'data/demo/{demo_format}/; data_root must be that {demo_format} subfolder '
+            f'(data/demo/{demo_format}).')
     with open(path, encoding='utf-8') as f:
         classes = tuple(f.read().splitlines())
     return {**metainfo, 'classes': classes}
@@ -37,6 +52,8 @@ def load_classes_file(metainfo: Optional[Mapping], data_root: Optional[str]
 class _ClassesFromFile:
     """Reads ``metainfo['classes']`` with :func:`load_classes_file` before the upstream
     ``__init__`` runs."""
+
+    demo_format = '<format>'  # the generator's subfolder (set per reader, READERS)
 
     def __init__(self, *args, **kwargs):
         metainfo = kwargs.get('metainfo')
@@ -50,25 +67,27 @@ class _ClassesFromFile:
                 kwargs['metainfo'] = {k: v for k, v in metainfo.items() if k != 'classes'}
                 super().__init__(*args, **kwargs)
                 return
-        kwargs['metainfo'] = load_classes_file(metainfo, kwargs.get('data_root'))
+        kwargs['metainfo'] = load_classes_file(metainfo, kwargs.get('data_root'),
+                                               self.demo_format)
         super().__init__(*args, **kwargs)
 
 
-#: reader name -> (module, upstream class) it extends with :class:`_ClassesFromFile`.
+#: reader name -> (module, upstream class) it extends with :class:`_ClassesFromFile`,
+#: the generator's subfolder of its data (``tools/make_demo_data.py``'s format).
 READERS = {
-    'DemoCustomDataset': ('mmpretrain.datasets', 'CustomDataset'),
-    'DemoCocoDataset': ('mmdet.datasets', 'CocoDataset'),
-    'DemoSegDataset': ('mmseg.datasets', 'BaseSegDataset'),
+    'DemoCustomDataset': ('mmpretrain.datasets', 'CustomDataset', 'imagenet'),
+    'DemoCocoDataset': ('mmdet.datasets', 'CocoDataset', 'coco'),
+    'DemoSegDataset': ('mmseg.datasets', 'BaseSegDataset', 'ade20k'),
 }
 
 
 def __getattr__(name: str):
     if name not in READERS:
         raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
-    module, base = READERS[name]
+    module, base, demo_format = READERS[name]
     upstream = getattr(importlib.import_module(module), base)
     reader = type(name, (_ClassesFromFile, upstream), dict(
-        __module__=__name__,
+        __module__=__name__, demo_format=demo_format,
         __doc__=f"{module.split('.')[0]}'s ``{base}`` with the class names from a file "
         'under data_root.'))
     globals()[name] = reader  # made once

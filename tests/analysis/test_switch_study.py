@@ -178,3 +178,23 @@ def test_configs_default_to_the_studys_decision(switch):
     assert len(paths) == {'final_norm': 5, 'last_ln_pe_port': 3}[switch]
     for path in paths:
         assert Config.fromfile(path).model.backbone[switch] == choice, path
+
+
+def test_data_root_at_the_generators_folder_names_its_coco_subfolder(tmp_path, demo_cfg):
+    """--data-root data/demo (the folder make_demo_data.py wrote) instead of
+    data/demo/coco: the error names the coco subfolder to point at."""
+    import re
+
+    from mmdet.registry import DATASETS
+    from mmengine.registry import DefaultScope, init_default_scope
+    demo = tmp_path / 'demo'
+    (demo / 'coco').mkdir(parents=True)
+    (demo / 'coco' / 'classes.txt').write_text('a\nb\n')
+    cfg = fns.build_run_config(demo_cfg, 'pe', 0, str(tmp_path), data_root=str(demo),
+                               checkpoint='cls.pth')
+    DefaultScope._instance_dict.clear()
+    init_default_scope('mmdet')
+    with pytest.raises(FileNotFoundError, match=(
+            re.escape(f'its coco data are in {demo}/coco: point data_root there '
+                      f'(e.g. --data-root {demo}/coco)') + r'.*writes data/demo/coco/')):
+        DATASETS.build(cfg.train_dataloader.dataset)

@@ -79,3 +79,39 @@ def test_an_amp_optim_wrapper_of_the_config_without_an_accelerator_is_refused(tm
                        r'needs an accelerator.*optim_wrapper.type=OptimWrapper'):
         train_main([DEMO_CONFIG, '--work-dir', str(tmp_path), '--cfg-options',
                     'optim_wrapper.type=AmpOptimWrapper'])
+
+
+def test_a_shortened_run_warns_that_the_cosine_is_cut_short(monkeypatch):
+    """train_cfg.max_epochs=100 on the 300-epoch DeiT config: a warning (not an error)
+    naming the cosine, its end, the run's length, the lr it stops at (the cosine from
+    1e-3 to 1e-5 over epochs 5-300, at epoch 100) and the --cfg-options that fit it."""
+    import math
+
+    from mmengine.config import Config
+
+    from mpvg_mm import cli
+    logged = []
+    monkeypatch.setattr(cli, 'print_log', lambda msg, **kw: logged.append((msg, kw['level'])))
+    cfg = Config.fromfile(f'{ROOT}/configs/mpvg/deit-tiny_mpvg_8xb128_in1k.py')
+    assert cli.warn_truncated_schedule(cfg) == []
+    cfg.merge_from_dict({'train_cfg.max_epochs': 100})
+    (message, ) = cli.warn_truncated_schedule(cfg)
+    assert logged == [(message, 30)]  # logging.WARNING
+    stop = 1e-5 + (1e-3 - 1e-5) * (1 + math.cos(math.pi * 95 / 295)) / 2  # ~7.7e-4
+    assert stop == pytest.approx(7.7e-4, rel=1e-2)
+    for part in ('param_scheduler[1] (CosineAnnealingLR) runs to epoch 300',
+                 'the run ends at epoch 100 (train_cfg.max_epochs=100)', f'stops at {stop:.2e}',
+                 '--cfg-options param_scheduler.1.end=100 param_scheduler.1.T_max=95'):
+        assert part in message, (part, message)
+    # the fix it names fits the schedule to the run
+    cfg.merge_from_dict({'param_scheduler.1.end': 100, 'param_scheduler.1.T_max': 95})
+    assert cli.warn_truncated_schedule(cfg) == []
+    # iteration-based: the segmentors' poly to 0 at 160k, stopped at 40k
+    cfg = Config.fromfile(
+        f'{ROOT}/configs/upernet/upernet_mpvg-vit-deit-tiny_mpvg_8xb2-160k_ade20k-512x512.py')
+    assert cli.warn_truncated_schedule(cfg) == []
+    cfg.merge_from_dict({'train_cfg.max_iters': 40000})
+    (message, ) = cli.warn_truncated_schedule(cfg)
+    stop = 6e-5 * (1 - (40000 - 1500) / (160000 - 1500))
+    assert 'runs to iteration 160000' in message and f'stops at {stop:.2e}' in message
+    assert '--cfg-options param_scheduler.1.end=40000' in message

@@ -118,3 +118,28 @@ def test_the_diagnostics_refuse_a_backbone_without_the_last_ln(tiny_arch):
     from mpvg_mm.analysis.counterbalance import find_backbone
     with pytest.raises(ValueError, match="final_norm='none'.*classifier checkpoint"):
         find_backbone(MPVGViT(tiny_arch, out_type='featmap', final_norm='none'))
+
+
+@pytest.mark.parametrize('config, option, right', [
+    ('mask_rcnn/mask-rcnn_vit-adapter-deit-tiny_mpvg_4xb2-ms-3x_coco', 'final_norm=none',
+     r"MPVGViTAdapter has no 'final_norm' switch: .*vit_output_norm.*last_ln_pe_port"),
+    ('mask_rcnn/mask-rcnn_mpvg-vit-deit-tiny-sfp_mpvg_4xb2-ms-3x_coco',
+     'last_ln_pe_port=all_levels',
+     r"MPVGViT has no 'last_ln_pe_port' switch: .*ViT-Adapter.*final_norm"),
+    ('upernet/upernet_mpvg-vit-deit-tiny_mpvg_8xb2-160k_ade20k-512x512', 'vit_output_norm=False',
+     r"MPVGViT has no 'vit_output_norm' switch: .*final_norm"),
+])
+def test_another_backbones_switch_names_this_ones(config, option, right):
+    """``--cfg-options model.backbone.<the other backbone's switch>`` on a real config:
+    a ValueError naming the switch of this backbone, not a bare TypeError."""
+    from mmengine.config import Config, DictAction
+    from mmengine.registry import DefaultScope, init_default_scope
+
+    cfg = Config.fromfile(f'{__file__.rsplit("/tests/", 1)[0]}/configs/{config}.py')
+    key, value = option.split('=')
+    cfg.merge_from_dict({f'model.backbone.{key}': DictAction._parse_iterable(value)})
+    DefaultScope._instance_dict.clear()
+    init_default_scope(cfg.default_scope)
+    from mmengine.registry import MODELS
+    with pytest.raises(ValueError, match=right):
+        MODELS.build(cfg.model.backbone)

@@ -59,7 +59,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     parser.add_argument('--checkpoint', default=None,
                         help="the backbone's pretrained file (default: the config's)")
     parser.add_argument('--data-root', default=None,
-                        help="the COCO-layout data (default: the config's)")
+                        help="the COCO-layout data: the generator's coco subfolder, e.g. "
+                        "data/demo/coco (default: the config's)")
     parser.add_argument('--threads', type=int, default=1, help='torch.set_num_threads')
     parser.add_argument('--work-dir', default=None,
                         help='runs and results (default: work_dirs/SWITCH_study)')

@@ -15,7 +15,8 @@ model = dict(
         out_indices=(0, 1, 2, 3),
         pad_small_map=True,
         drop_path_rate=0.2,
-        init_cfg=dict(type='Pretrained',
+        init_cfg=dict(type='MPVGPretrained',
                       checkpoint='work_dirs/swin-tiny_mpvg_16xb64_in1k/epoch_300.pth',
-                      prefix='backbone.')),
+                      prefix='backbone.',
+                      use_ema=False)),  # the trained weights (no EMA in Swin's recipe)
     neck=dict(in_channels=[96, 192, 384, 768]))

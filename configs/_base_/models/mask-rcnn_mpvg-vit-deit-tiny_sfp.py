@@ -15,9 +15,10 @@ model = dict(
         window_block_indexes=[0, 1, 3, 4, 6, 7, 9, 10],
         # the DeiT-Ti classifier of the same PE structure (configs/mpvg/deit-tiny_mpvg_
         # 8xb128_in1k.py); leaves of other presets point `checkpoint` at theirs
-        init_cfg=dict(type='Pretrained',
+        init_cfg=dict(type='MPVGPretrained',
                       checkpoint='work_dirs/deit-tiny_mpvg_8xb128_in1k/epoch_300.pth',
-                      prefix='backbone.'),
+                      prefix='backbone.',
+                      use_ema=False),  # the trained weights, not the EMA (DeiT's release)
         # what x_L gets before the pyramid: 'none' (x_L, ViTDet: no final norm), or the
         # classifier's Last-LN terms 'ln+pe' (LN(x_L) + LN''(pos_0)), 'ln', 'pe'. Chosen
         # by the demo study in the README ("Plain-ViT detection: where the Last LN goes",

@@ -32,8 +32,9 @@ model = dict(
         last_ln_pe_port='stride16',  # where MPVG's LN''(pos_0) enters (see the class)
         # the DeiT-Ti classifier of the same PE structure (configs/mpvg/deit-tiny_mpvg_
         # 8xb128_in1k.py); leaves of other presets point `checkpoint` at theirs
-        init_cfg=dict(type='Pretrained',
+        init_cfg=dict(type='MPVGPretrained',
                       checkpoint='work_dirs/deit-tiny_mpvg_8xb128_in1k/epoch_300.pth',
-                      prefix='backbone.'),
+                      prefix='backbone.',
+                      use_ema=False),  # the trained weights, not the EMA (DeiT's release)
         with_cp=False),  # True saves memory on 1333x800 inputs
     neck=dict(in_channels=[192, 192, 192, 192]))

@@ -17,9 +17,10 @@ model = dict(
         out_indices=(2, 5, 8, 11),
         # the DeiT-Ti classifier of the same PE structure (configs/mpvg/deit-tiny_mpvg_
         # 8xb128_in1k.py); leaves of other presets point `checkpoint` at theirs
-        init_cfg=dict(type='Pretrained',
+        init_cfg=dict(type='MPVGPretrained',
                       checkpoint='work_dirs/deit-tiny_mpvg_8xb128_in1k/epoch_300.pth',
-                      prefix='backbone.'),
+                      prefix='backbone.',
+                      use_ema=False),  # the trained weights, not the EMA (DeiT's release)
         drop_path_rate=0.1),
     neck=dict(in_channels=[192, 192, 192, 192], out_channels=192),
     decode_head=dict(in_channels=[192, 192, 192, 192], num_classes=150),

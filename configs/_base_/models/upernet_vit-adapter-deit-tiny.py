@@ -27,9 +27,10 @@ model = dict(
         norm_cfg=dict(type='SyncBN', requires_grad=True),  # BN on one device
         # the DeiT-Ti classifier of the same PE structure (configs/mpvg/deit-tiny_mpvg_
         # 8xb128_in1k.py); leaves of other presets point `checkpoint` at theirs
-        init_cfg=dict(type='Pretrained',
+        init_cfg=dict(type='MPVGPretrained',
                       checkpoint='work_dirs/deit-tiny_mpvg_8xb128_in1k/epoch_300.pth',
-                      prefix='backbone.'),
+                      prefix='backbone.',
+                      use_ema=False),  # the trained weights, not the EMA (DeiT's release)
         last_ln_pe_port='stride16'),
     decode_head=dict(in_channels=[192, 192, 192, 192], num_classes=150),
     auxiliary_head=dict(in_channels=192, num_classes=150),

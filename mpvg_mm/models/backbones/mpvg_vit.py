@@ -6,6 +6,7 @@ Parameter names follow timm's ``vision_transformer.py`` (``patch_embed.proj``,
 ``blocks.{i}.norm1/attn.qkv/attn.proj/norm2/mlp.fc1/mlp.fc2``, ``norm``), plus
 ``pe.layer_norms.{i}`` (``LN'_i``) and ``pe.last_norm`` (``LN''``).
 """
+import functools
 import math
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -129,6 +130,26 @@ OUT_TYPES = ('cls_token', 'avg_featmap', 'featmap')
 #: What the last block's output ``x_L`` gets (``MPVGViT(final_norm=...)``): the terms of
 #: the Last LN of the paper's Eq. 11, ``y = LN(x_L) + LN''(pos_k)``.
 FINAL_NORMS = ('ln+pe', 'ln', 'pe', 'none')
+
+
+def refuses_switches(**switches: str):
+    """Class decorator: building the class with a keyword of ``switches`` (another
+    backbone's switch, e.g. ``--cfg-options model.backbone.final_norm=none`` on a
+    ViT-Adapter config) raises a ValueError naming the class and the message
+    ``switches[keyword]`` (this class's switch for it), instead of Python's bare
+    ``TypeError: unexpected keyword argument``."""
+    def decorate(cls):
+        init = cls.__init__
+
+        @functools.wraps(init)
+        def __init__(self, *args, **kwargs):
+            for key in sorted(kwargs.keys() & switches.keys()):
+                raise ValueError(f'{cls.__name__} has no {key!r} switch: {switches[key]}')
+            init(self, *args, **kwargs)
+
+        cls.__init__ = __init__
+        return cls
+    return decorate
 
 
 def refuse_cls_token_with_last_ln_pe(pe_mode: str, structure, with_cls: bool) -> None:
@@ -454,6 +475,11 @@ class Block(nn.Module):
         return x + self.drop_path(h if self.gamma2 is None else self.gamma2 * h)
 
 
+@refuses_switches(**{
+    key: (f'that is a ViT-Adapter switch (MPVGViTAdapter). What the last block\'s output '
+          f"gets (the Last LN and MPVG's LN''(pos_0)) is MPVGViT's final_norm, one of "
+          f'{FINAL_NORMS}, e.g. --cfg-options model.backbone.final_norm=ln+pe.')
+    for key in ('last_ln_pe_port', 'vit_output_norm')})
 class MPVGViT(BaseModule):
     """Vision Transformer with the position-embedding structures of MPVG (AAAI 2025).
 

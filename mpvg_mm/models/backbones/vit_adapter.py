@@ -31,7 +31,7 @@ from mmcv.cnn import build_norm_layer
 from mmcv.ops import MultiScaleDeformableAttention
 from mmengine.model.weight_init import trunc_normal_
 
-from .mpvg_vit import LN_EPS, DropPath, MPVGViT, pad_divisor_hint
+from .mpvg_vit import LN_EPS, DropPath, MPVGViT, pad_divisor_hint, refuses_switches
 
 Shape = Tuple[int, int]
 
@@ -292,6 +292,10 @@ def default_interaction_indexes(num_layers: int, num_groups: int = 4) -> List[Li
 
 
 # ---------------------------------------------------------------------------- adapter
+@refuses_switches(final_norm=(
+    "that is a plain-ViT switch (MPVGViT). Here the ViT output's Last LN is "
+    'vit_output_norm (True/False) and where LN\'\'(pos_0) enters is last_ln_pe_port, one '
+    f'of {LAST_LN_PE_PORTS}, e.g. --cfg-options model.backbone.vit_output_norm=False.'))
 class MPVGViTAdapter(MPVGViT):
     """ViT-Adapter around an :class:`MPVGViT` (any PE structure) for mmdet / mmseg.
 
