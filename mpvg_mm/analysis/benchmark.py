@@ -424,6 +424,26 @@ def time_call(fn: Callable[[], None], device: torch.device) -> float:
     return time.perf_counter() - start
 
 
+def timed_rounds(steps: Dict[str, Dict[str, Callable[[], None]]], warmup: int, iters: int,
+                 device: torch.device,
+                 after_round: Callable[[int], None] = lambda rnd: None) -> dict:
+    """The measurement protocol (module docstring): ``warmup`` untimed, then ``iters``
+    timed rounds; in each, every model runs each of its steps once, in an order rotated
+    by one model per round. ``steps``: ``{model: {mode: step}}``; returns ``{model: {mode:
+    [seconds per timed round]}}``. ``after_round(rnd)`` runs after each round."""
+    names = list(steps)
+    times = {name: {mode: [] for mode in steps[name]} for name in names}
+    for rnd in range(warmup + iters):
+        shift = rnd % len(names)
+        for name in names[shift:] + names[:shift]:
+            for mode, step in steps[name].items():
+                t = time_call(step, device)
+                if rnd >= warmup:
+                    times[name][mode].append(t)
+        after_round(rnd)
+    return times
+
+
 class MatmulPeak:
     """The machine's matmul FLOP/s: the best over all probes of one square ``n x n``
     product (``2 n^3`` FLOPs) per dtype. Probed a few times at the start and once per
@@ -521,17 +541,13 @@ def benchmark_arch(arch: Union[str, dict], batch_size: int, img_size: int, iters
     names = list(models)
     results = {name: count_complexity(m, img_size) for name, m in models.items()}
     steps = {name: make_steps(m, images, labels, amp) for name, m in models.items()}
-    times = {name: dict(fwd=[], fwd_bwd=[]) for name in names}
-    for rnd in range(warmup + iters):
-        shift = rnd % len(names)
-        for name in names[shift:] + names[:shift]:
-            for mode in ('fwd', 'fwd_bwd'):
-                t = time_call(steps[name][mode], device)
-                if rnd >= warmup:
-                    times[name][mode].append(t)
+
+    def after_round(rnd: int) -> None:
         if peak is not None:
             peak.probe()
         log(f'  round {rnd + 1}/{warmup + iters}' + (' (warm-up)' if rnd < warmup else ''))
+
+    times = timed_rounds(steps, warmup, iters, device, after_round)
     for model in models.values():  # gradients left by the timing would skew the memory
         model.zero_grad(set_to_none=True)
     gc.collect()
@@ -657,7 +673,7 @@ def window_attention_benchmark(batch_size: int = 4, iters: int = 10, warmup: int
     (``scaled_dot_product_attention``, the relative position bias + shift mask as its
     additive mask) against mmpretrain's ``WindowMSA`` (explicit softmax) on the same
     weights, at Swin-T's four stage shapes (7x7 windows, a shifted-window mask), timed in
-    alternation as :func:`benchmark_arch` times models.
+    the rounds of :func:`timed_rounds`, as the models of :func:`benchmark_arch`.
 
     Returns:
         ``{'settings', 'stages': [{'windows', 'heads', 'channels', 'fwd_x', 'fwd_bwd_x'}]}``;
@@ -678,16 +694,8 @@ def window_attention_benchmark(batch_size: int = 4, iters: int = 10, warmup: int
         x = torch.randn(batch_size * windows, 49, channels, generator=gen).to(device)
         mask = torch.zeros(windows, 49, 49).masked_fill(
             torch.rand(windows, 49, 49, generator=gen) < 0.3, -100.0).to(device)
-        times = {name: dict(fwd=[], fwd_bwd=[]) for name in ('ours', 'mmpretrain')}
-        for rnd in range(warmup + iters):
-            order = (('ours', ours), ('mmpretrain', peer))
-            for name, attn in (order if rnd % 2 else order[::-1]):
-                steps = dict(fwd=lambda: _inference(attn, x, mask),
-                             fwd_bwd=lambda: _sum_backward(attn, x, mask))
-                for mode, fn in steps.items():
-                    t = time_call(fn, device)
-                    if rnd >= warmup:
-                        times[name][mode].append(t)
+        times = timed_rounds({name: _window_steps(attn, x, mask) for name, attn in
+                              (('ours', ours), ('mmpretrain', peer))}, warmup, iters, device)
         stages.append(dict(windows=windows * batch_size, heads=heads, channels=channels, **{
             f'{mode}_x': paired_speed_ratio(times['ours'][mode], times['mmpretrain'][mode])
             for mode in ('fwd', 'fwd_bwd')}))
@@ -698,11 +706,15 @@ def window_attention_benchmark(batch_size: int = 4, iters: int = 10, warmup: int
                 stages=stages)
 
 
-def _inference(module: nn.Module, *inputs) -> None:
-    with torch.inference_mode():
-        module(*inputs)
+def _window_steps(attn: nn.Module, x: torch.Tensor,
+                  mask: torch.Tensor) -> Dict[str, Callable[[], None]]:
+    """``{'fwd', 'fwd_bwd'}`` steps of a window attention (the sum as its loss)."""
+    def fwd():
+        with torch.inference_mode():
+            attn(x, mask)
 
+    def fwd_bwd():
+        attn.zero_grad(set_to_none=True)
+        attn(x, mask).sum().backward()
 
-def _sum_backward(module: nn.Module, *inputs) -> None:
-    module.zero_grad(set_to_none=True)
-    module(*inputs).sum().backward()
+    return dict(fwd=fwd, fwd_bwd=fwd_bwd)
